@@ -1,0 +1,64 @@
+// RMSNorm over rows of `cols` floats: y = x / sqrt(mean(x^2) + eps) * w.
+// `main_residual` first adds r into x (the residual stream, updated in place), then normalizes:
+// the fused "residual add + norm" between transformer blocks.
+// One workgroup per row; rows = step.tokens * rows_per_token (rows_per_token > 1 for per-head norms).
+
+struct Params {
+  cols: u32,
+  rows_per_token: u32,
+  eps: f32,
+  add_one: u32, // 1: scale by (1 + w), as Gemma stores norms
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> r: array<f32>;
+
+override WG: u32 = 64;
+var<workgroup> partial: array<f32, WG>;
+
+fn reduce_sum(lid: u32, v: f32) -> f32 {
+  partial[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+fn normalize_row(row: u32, lid: u32, ss: f32) {
+  let base = row * p.cols;
+  let inv = inverseSqrt(ss / f32(p.cols) + p.eps);
+  for (var i = lid; i < p.cols; i += WG) {
+    let g = select(w[i], 1.0 + w[i], p.add_one == 1u);
+    y[base + i] = x[base + i] * inv * g;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= step.tokens * p.rows_per_token) { return; }
+  let base = row * p.cols;
+  var ss = 0.0;
+  for (var i = lid; i < p.cols; i += WG) { let v = x[base + i]; ss += v * v; }
+  normalize_row(row, lid, reduce_sum(lid, ss));
+}
+
+@compute @workgroup_size(WG)
+fn main_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= step.tokens * p.rows_per_token) { return; }
+  let base = row * p.cols;
+  var ss = 0.0;
+  for (var i = lid; i < p.cols; i += WG) {
+    let v = x[base + i] + r[base + i];
+    x[base + i] = v;
+    ss += v * v;
+  }
+  normalize_row(row, lid, reduce_sum(lid, ss));
+}

@@ -1,0 +1,161 @@
+import { HearthError } from '../errors.js';
+import { PipelineCache } from './pipelines.js';
+
+/** Optional features Hearth uses when the adapter has them. None is required. */
+export interface GpuFeatures {
+  shaderF16: boolean;
+  subgroups: boolean;
+  timestampQuery: boolean;
+}
+
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
+/** The limits kernels plan around, as granted to our device (raised to the adapter's maximum). */
+export interface GpuLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+  maxComputeWorkgroupSizeY: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxStorageBuffersPerShaderStage: number;
+  minStorageBufferOffsetAlignment: number;
+  minUniformBufferOffsetAlignment: number;
+}
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapterInfo: GpuAdapterInfo;
+  features: GpuFeatures;
+  limits: GpuLimits;
+  pipelines: PipelineCache;
+  /** Set once the device is lost; every later use should fail with DEVICE_LOST. */
+  lost: { reason: string; message: string } | null;
+  destroy(): void;
+}
+
+export interface CreateGpuOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Turn optional features off, e.g. to test the no-subgroups path on a device that has them. */
+  disableFeatures?: Partial<Record<keyof GpuFeatures, boolean>>;
+}
+
+const LIMIT_KEYS: (keyof GpuLimits)[] = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'minStorageBufferOffsetAlignment',
+  'minUniformBufferOffsetAlignment',
+];
+
+/** What Hearth's kernels need at the very least (the WebGPU defaults, mostly). */
+const REQUIRED: Partial<Record<keyof GpuLimits, number>> = {
+  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxStorageBuffersPerShaderStage: 8,
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+};
+
+/**
+ * Acquire an adapter and a device from `gpu` (navigator.gpu in a browser, Dawn's GPU in Node),
+ * requesting the optional features we can use and the adapter's maximum limits.
+ */
+export async function createGpuContext(gpu: GPU | undefined, options: CreateGpuOptions = {}): Promise<GpuContext> {
+  if (!gpu) {
+    throw new HearthError('WEBGPU_UNAVAILABLE', 'WebGPU is not available in this environment.', {
+      hint: 'Use a browser with WebGPU enabled (Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows), or in Node install the "webgpu" package.',
+    });
+  }
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  } catch (cause) {
+    throw new HearthError('WEBGPU_UNAVAILABLE', 'Requesting a WebGPU adapter failed.', { cause, hint: 'Check that hardware acceleration is enabled and the GPU driver is supported.' });
+  }
+  if (!adapter) {
+    throw new HearthError('WEBGPU_UNAVAILABLE', 'WebGPU is present but no GPU adapter was found.', {
+      hint: 'Enable hardware acceleration in the browser settings, update the GPU driver, or (on Linux) start the browser with --enable-unsafe-webgpu.',
+    });
+  }
+  for (const [key, min] of Object.entries(REQUIRED) as [keyof GpuLimits, number][]) {
+    const have = adapter.limits[key] as number;
+    if (have < min) {
+      throw new HearthError('WEBGPU_LIMITS', `This GPU adapter's ${key} is ${have}, below the ${min} Hearth needs.`, {
+        hint: 'Try another browser or device; integrated GPUs in compatibility mode can be too limited.',
+        details: { key, have, min },
+      });
+    }
+  }
+  const off = options.disableFeatures ?? {};
+  const want: GPUFeatureName[] = [];
+  const has = (f: string) => adapter!.features.has(f);
+  if (has('shader-f16') && !off.shaderF16) want.push('shader-f16');
+  if (has('subgroups') && !off.subgroups) want.push('subgroups' as GPUFeatureName);
+  if (has('timestamp-query') && !off.timestampQuery) want.push('timestamp-query');
+
+  const requiredLimits: Record<string, number> = {};
+  for (const key of LIMIT_KEYS) {
+    if (key.startsWith('min')) continue; // alignment minimums: keep defaults
+    requiredLimits[key] = adapter.limits[key] as number;
+  }
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures: want, requiredLimits, label: 'hearth' });
+  } catch (cause) {
+    throw new HearthError('WEBGPU_UNAVAILABLE', 'Creating a WebGPU device failed.', { cause, hint: 'Close other GPU-heavy tabs and try again.' });
+  }
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const limits = {} as GpuLimits;
+  for (const key of LIMIT_KEYS) limits[key] = device.limits[key] as number;
+  const ctx: GpuContext = {
+    device,
+    adapterInfo: {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+    },
+    features: {
+      shaderF16: device.features.has('shader-f16'),
+      subgroups: device.features.has('subgroups'),
+      timestampQuery: device.features.has('timestamp-query'),
+    },
+    limits,
+    pipelines: new PipelineCache(device),
+    lost: null,
+    destroy() {
+      ctx.pipelines.clear();
+      device.destroy();
+    },
+  };
+  void device.lost.then((l) => {
+    ctx.lost = { reason: l.reason, message: l.message };
+  });
+  return ctx;
+}
+
+/** Throws DEVICE_LOST if the device of `ctx` has been lost. */
+export function assertAlive(ctx: GpuContext): void {
+  if (ctx.lost && ctx.lost.reason !== 'destroyed') {
+    throw new HearthError('DEVICE_LOST', `The GPU device was lost (${ctx.lost.reason}: ${ctx.lost.message}).`, {
+      hint: 'Load the model again; if it keeps happening, the model may be too large for this GPU.',
+    });
+  }
+}
+
+/** True when the adapter is a CPU implementation (SwiftShader, lavapipe), where barriers are costly. */
+export function isCpuAdapter(ctx: GpuContext): boolean {
+  const s = `${ctx.adapterInfo.vendor} ${ctx.adapterInfo.architecture} ${ctx.adapterInfo.description}`.toLowerCase();
+  return s.includes('swiftshader') || s.includes('llvmpipe') || s.includes('lavapipe');
+}

@@ -1,0 +1,43 @@
+import common from '../../shaders/common.wgsl?raw';
+import source from '../../shaders/rmsnorm.wgsl?raw';
+import type { GpuContext } from '../gpu/device.js';
+import { uploadUniform } from '../gpu/buffers.js';
+import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
+
+const code = `${common}\n${source}`;
+
+export interface RmsNormArgs {
+  step: GPUBuffer;
+  /** Input rows [tokens * rowsPerToken, cols]; with `residual`, updated in place to x + residual. */
+  x: GPUBuffer;
+  /** Norm weight [cols], f32. */
+  weight: GPUBuffer;
+  out: GPUBuffer;
+  /** Added into x before normalizing (the fused residual add). */
+  residual?: GPUBuffer;
+  cols: number;
+  rowsPerToken?: number;
+  eps: number;
+  /** Scale by (1 + w) instead of w. */
+  addOne?: boolean;
+}
+
+/** RMSNorm (optionally fused with the residual add). Rows = step.tokens * rowsPerToken. */
+export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dispatch {
+  const pipeline = ctx.pipelines.get(code, a.residual ? 'main_residual' : 'main', 'rmsnorm', { WG: 64 });
+  const params = new ArrayBuffer(16);
+  const dv = new DataView(params);
+  const rowsPerToken = a.rowsPerToken ?? 1;
+  dv.setUint32(0, a.cols, true);
+  dv.setUint32(4, rowsPerToken, true);
+  dv.setFloat32(8, a.eps, true);
+  dv.setUint32(12, a.addOne ? 1 : 0, true);
+  const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: uploadUniform(ctx, dv, `${label}.params`), 2: a.x, 3: a.weight, 4: a.out };
+  if (a.residual) buffers[5] = a.residual;
+  return {
+    label,
+    pipeline,
+    bindGroup: bindBuffers(ctx, pipeline, label, buffers),
+    grid: (s) => grid1d(ctx, s.tokens * rowsPerToken),
+  };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { rmsNorm } from '../../src/kernels/rmsnorm.js';
+import { addInPlace, rmsNormRef } from '../../src/reference/norm.js';
+import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
+import { run, testGpu, testStep } from '../helpers/gpu.js';
+import { compare, randomF32 } from '../helpers/random.js';
+
+// f32 throughout; the only difference from the reference is summation order.
+const TOL = 1e-5;
+
+describe('rmsnorm kernel', () => {
+  for (const [tokens, rowsPerToken, cols] of [
+    [1, 1, 64],
+    [7, 1, 333],
+    [3, 4, 8],
+    [5, 2, 129],
+  ] as const) {
+    it(`matches the reference at ${tokens}x${rowsPerToken}x${cols}, with and without residual`, async () => {
+      const ctx = await testGpu();
+      const step = await testStep();
+      const rows = tokens * rowsPerToken;
+      const x = randomF32(rows * cols, 1 + cols, 3);
+      const r = randomF32(rows * cols, 2 + cols);
+      const w = randomF32(cols, 3 + cols);
+      for (const residual of [false, true]) {
+        for (const addOne of [false, true]) {
+          const xb = uploadStorage(ctx, x, 'x');
+          const out = createStorage(ctx, rows * cols * 4, 'y');
+          const d = rmsNorm(ctx, {
+            step: step.buffer, x: xb, weight: uploadStorage(ctx, w, 'w'), out, cols, rowsPerToken, eps: 1e-5, addOne,
+            residual: residual ? uploadStorage(ctx, r, 'r') : undefined,
+          });
+          await run(d, { tokens });
+          const xr = residual ? addInPlace(new Float32Array(x), r) : x;
+          const want = rmsNormRef(xr, w, rows, cols, 1e-5, addOne);
+          expect(compare(await readF32(ctx, out, rows * cols), want).maxRel).toBeLessThan(TOL);
+          if (residual) expect(compare(await readF32(ctx, xb, rows * cols), xr).maxAbs).toBe(0);
+        }
+      }
+    });
+  }
+});
