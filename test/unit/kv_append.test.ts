@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { kvAppend } from '../../src/kernels/kv_append.js';
 import { ropeInvFreq, type RopeStyle } from '../../src/kernels/rope.js';
 import { kvAppendRef } from '../../src/reference/kvcache.js';
-import { readF32, uploadStorage } from '../../src/gpu/buffers.js';
+import { readF32, uploadStorage, writeBuffer } from '../../src/gpu/buffers.js';
 import { isHearthError } from '../../src/errors.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';
 import { compare, randomF32 } from '../helpers/random.js';
@@ -83,8 +83,8 @@ describe('kv append kernel', () => {
     for (const tokens of [5, 1, 1, 3, 1]) {
       const kd = randomF32(tokens * nKvHeads * headDim, 100 + pos);
       const vd = randomF32(tokens * nKvHeads * headDim, 200 + pos);
-      ctx.device.queue.writeBuffer(k, 0, kd);
-      ctx.device.queue.writeBuffer(v, 0, vd);
+      writeBuffer(ctx, k, 0, kd);
+      writeBuffer(ctx, v, 0, vd);
       await run(d, { tokens, pos, kvLen: pos + tokens });
       kvAppendRef(wantK, wantV, kd, vd, tokens, nKvHeads, headDim, maxCtx, pos, rope);
       pos += tokens;
