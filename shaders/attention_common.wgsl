@@ -1,0 +1,25 @@
+// Shared by the attention kernels (src/kernels/attention.ts).
+// Q [tokens, n_heads, head_dim], caches [n_kv_heads, max_ctx, head_dim], out [tokens, n_heads * head_dim],
+// all f32 read as vec4 (head_dim is a multiple of 4). Query head h reads kv head h / group.
+
+struct Params {
+  n_heads: u32,
+  group: u32,    // query heads per kv head
+  max_ctx: u32,
+  scale: f32,    // softmax scale * log2(e): scores come out in log2 units, so exp2 does the softmax
+  splits: u32,   // decode: split count fixed at prepare time
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> q: array<vec4f>;
+@group(0) @binding(3) var<storage, read> k_cache: array<vec4f>;
+@group(0) @binding(4) var<storage, read> v_cache: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4f>;
+
+const WG = 64u;
+// A finite stand-in for -infinity (WGSL has no infinity literal); exp2 of anything near it is 0.
+const NEG_BIG = -3.0e38;
+
+// Head dim in vec4s.
+override DV: u32 = 32u;

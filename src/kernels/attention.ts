@@ -1,0 +1,183 @@
+import common from '../../shaders/common.wgsl?raw';
+import attentionCommon from '../../shaders/attention_common.wgsl?raw';
+import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
+import decodeSource from '../../shaders/attention_decode.wgsl?raw';
+import { HearthError, check } from '../errors.js';
+import type { GpuContext } from '../gpu/device.js';
+import { createStorage, uploadUniform } from '../gpu/buffers.js';
+import { bindBuffers, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
+
+const prefillCode = `${common}\n${attentionCommon}\n${prefillSource}`;
+const decodeCode = `${common}\n${attentionCommon}\n${decodeSource}`;
+
+/** Threads per workgroup in every attention shader (WG in attention_common.wgsl). */
+const WG = 64;
+/** Keys per prefill tile. Workgroup memory is 2 * WG * (BK + 1) floats: 8.5 KiB. */
+const PREFILL_BK = 16;
+/** Registers per thread in prefill hold at most this many vec4s of q and of output (MAX_NV). */
+const MAX_NV = 8;
+/** Decode: most query heads one workgroup serves (MAX_H), and keys per chunk (CK). */
+const MAX_HPW = 8;
+const DECODE_CHUNK = WG;
+const MAX_SPLITS = 32;
+const LOG2E = Math.LOG2E;
+
+export interface AttentionArgs {
+  step: GPUBuffer;
+  /** [tokens, nHeads, headDim] f32 */
+  q: GPUBuffer;
+  /** [nKvHeads, maxCtx, headDim] f32, positions 0..pos+tokens-1 filled */
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  /** [tokens, nHeads * headDim] f32 */
+  out: GPUBuffer;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  maxCtx: number;
+  /** Largest step.tokens this launch will see. */
+  maxTokens: number;
+  /** Softmax scale; 1/sqrt(headDim) by default. */
+  scale?: number;
+  /** Decode split count; by default one per 64 positions of maxCtx, at most 32. */
+  splits?: number;
+  /**
+   * Decode scratch of at least attentionScratchBytes(...) bytes. Layers run one after another, so one
+   * scratch can serve them all; without it each call allocates its own.
+   */
+  scratch?: GPUBuffer;
+}
+
+/** The tile sizes and split count a launch uses, worked out from the shape alone. */
+export interface AttentionPlan {
+  /** Prefill: threads per query row, query rows per workgroup, keys per tile, vec4s per thread. */
+  prefill: { tpr: number; bq: number; bk: number; nv: number };
+  /** Decode: KV splits, query heads per workgroup (all of one kv head). */
+  decode: { splits: number; headsPerWorkgroup: number };
+  scratchBytes: number;
+}
+
+type PlanInput = Pick<AttentionArgs, 'nHeads' | 'nKvHeads' | 'headDim' | 'maxCtx' | 'splits'>;
+
+export function attentionPlan(a: PlanInput): AttentionPlan {
+  checkShape(a);
+  const dv = a.headDim / 4;
+  // Fewest threads per row that keep a thread's share of q and output within MAX_NV vec4s:
+  // more rows per workgroup means each K/V read serves more queries.
+  let tpr = 1;
+  while (Math.ceil(dv / tpr) > MAX_NV) tpr *= 2;
+  const group = a.nHeads / a.nKvHeads;
+  let hpw = Math.min(group, MAX_HPW);
+  while (group % hpw !== 0) hpw--;
+  const splits = a.splits ?? Math.min(MAX_SPLITS, Math.max(1, Math.ceil(a.maxCtx / DECODE_CHUNK)));
+  check(Number.isInteger(splits) && splits >= 1 && splits <= 1024, `attention: splits must be an integer in 1..1024, got ${splits}.`);
+  return {
+    prefill: { tpr, bq: WG / tpr, bk: PREFILL_BK, nv: Math.ceil(dv / tpr) },
+    decode: { splits, headsPerWorkgroup: hpw },
+    scratchBytes: a.nHeads * splits * (dv + 1) * 16,
+  };
+}
+
+/** Bytes of the decode scratch for this shape (see AttentionArgs.scratch). */
+export function attentionScratchBytes(a: PlanInput): number {
+  return attentionPlan(a).scratchBytes;
+}
+
+/** Mirrors split_len in attention_decode.wgsl: the grid and the shader must agree on the active splits. */
+function activeSplits(kvLen: number, splits: number): number {
+  const even = Math.ceil(kvLen / splits);
+  const per = Math.ceil(even / DECODE_CHUNK) * DECODE_CHUNK;
+  return Math.ceil(kvLen / per);
+}
+
+/**
+ * Causal attention with grouped KV heads over the KV cache, for prefill and decode alike. Returns
+ * the prefill launch (flash attention, runs when step.tokens > 1), then the decode launches
+ * (split-K flash-decoding and its reduce, run when step.tokens == 1); each idles at the other kind of step.
+ * Dispatch labels: `${label}.prefill`, `${label}.decode`, `${label}.reduce`.
+ */
+export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'): Dispatch[] {
+  const plan = attentionPlan(a);
+  const { nHeads, nKvHeads, headDim, maxCtx, maxTokens } = a;
+  check(Number.isInteger(maxTokens) && maxTokens >= 1, `attention: maxTokens must be a positive integer, got ${maxTokens}.`);
+  const qBytes = maxTokens * nHeads * headDim * 4;
+  const cacheBytes = nKvHeads * maxCtx * headDim * 4;
+  check(a.q.size >= qBytes, `attention: q holds ${a.q.size} bytes, needs ${qBytes} for ${maxTokens} tokens.`);
+  check(a.out.size >= qBytes, `attention: out holds ${a.out.size} bytes, needs ${qBytes} for ${maxTokens} tokens.`);
+  check(a.kCache.size >= cacheBytes && a.vCache.size >= cacheBytes, `attention: the K/V caches need ${cacheBytes} bytes each.`);
+  if (a.scratch) check(a.scratch.size >= plan.scratchBytes, `attention: scratch holds ${a.scratch.size} bytes, needs ${plan.scratchBytes}.`);
+
+  const dv = headDim / 4;
+  const scale = a.scale ?? 1 / Math.sqrt(headDim);
+  const params = new ArrayBuffer(32);
+  const pv = new DataView(params);
+  pv.setUint32(0, nHeads, true);
+  pv.setUint32(4, nHeads / nKvHeads, true);
+  pv.setUint32(8, maxCtx, true);
+  pv.setFloat32(12, scale * LOG2E, true);
+  pv.setUint32(16, plan.decode.splits, true);
+  const paramsBuf = uploadUniform(ctx, pv, `${label}.params`);
+  const scratch = a.scratch ?? createStorage(ctx, plan.scratchBytes, `${label}.scratch`);
+
+  const checkStep = (s: StepParams): void => {
+    if (s.tokens > maxTokens) {
+      throw new HearthError('INVALID_ARGUMENT', `${label}: step has ${s.tokens} tokens, more than the ${maxTokens} this launch was prepared for.`);
+    }
+    if (s.kvLen !== s.pos + s.tokens) {
+      throw new HearthError('INVALID_ARGUMENT', `${label}: step.kvLen (${s.kvLen}) must equal pos + tokens (${s.pos + s.tokens}).`);
+    }
+    if (s.kvLen > maxCtx) {
+      throw new HearthError('CONTEXT_OVERFLOW', `${label}: ${s.kvLen} positions exceed the KV cache's ${maxCtx}.`, {
+        hint: 'Start a new conversation or load the model with a longer context.',
+      });
+    }
+  };
+  const idle: Grid = [0, 0, 0];
+
+  const { tpr, bq, bk, nv } = plan.prefill;
+  const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { DV: dv, TPR: tpr, NV: nv, BK: bk });
+  const io = { 0: a.step, 1: paramsBuf, 2: a.q, 3: a.kCache, 4: a.vCache, 5: a.out };
+
+  const hpw = plan.decode.headsPerWorkgroup;
+  const split = ctx.pipelines.get(decodeCode, 'split', 'attention.decode', { DV: dv, HPW: hpw });
+  const reduce = ctx.pipelines.get(decodeCode, 'reduce', 'attention.reduce', { DV: dv, HPW: hpw });
+
+  return [
+    {
+      label: `${label}.prefill`,
+      pipeline: prefill,
+      bindGroup: bindBuffers(ctx, prefill, `${label}.prefill`, io),
+      grid: (s) => {
+        checkStep(s);
+        return s.tokens > 1 ? [Math.ceil(s.tokens / bq), nHeads, 1] : idle;
+      },
+    },
+    {
+      label: `${label}.decode`,
+      pipeline: split,
+      bindGroup: bindBuffers(ctx, split, `${label}.decode`, { ...io, 6: scratch }),
+      grid: (s) => (s.tokens === 1 ? [activeSplits(s.kvLen, plan.decode.splits), nHeads / hpw, 1] : idle),
+    },
+    {
+      label: `${label}.reduce`,
+      pipeline: reduce,
+      bindGroup: bindBuffers(ctx, reduce, `${label}.reduce`, { 0: a.step, 1: paramsBuf, 5: a.out, 6: scratch }),
+      grid: (s) => (s.tokens === 1 && activeSplits(s.kvLen, plan.decode.splits) > 1 ? [nHeads, 1, 1] : idle),
+    },
+  ];
+}
+
+function checkShape(a: PlanInput): void {
+  const { nHeads, nKvHeads, headDim, maxCtx } = a;
+  check(
+    [nHeads, nKvHeads, headDim, maxCtx].every((n) => Number.isInteger(n) && n >= 1),
+    `attention: nHeads (${nHeads}), nKvHeads (${nKvHeads}), headDim (${headDim}) and maxCtx (${maxCtx}) must be positive integers.`,
+  );
+  check(nHeads % nKvHeads === 0, `attention: nHeads (${nHeads}) is not a multiple of nKvHeads (${nKvHeads}).`);
+  if (headDim % 4 !== 0 || headDim > 256) {
+    throw new HearthError('UNSUPPORTED_ARCHITECTURE', `Attention head size ${headDim} is not supported.`, {
+      hint: 'Head sizes must be multiples of 4, up to 256.',
+      details: { headDim },
+    });
+  }
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { attention, attentionPlan, type AttentionArgs } from '../../src/kernels/attention.js';
+import { attentionRef, type AttentionShape } from '../../src/reference/attention.js';
+import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
+import { isHearthError } from '../../src/errors.js';
+import { run, testGpu, testStep } from '../helpers/gpu.js';
+import { compare, randomF32 } from '../helpers/random.js';
+
+// f32 throughout (the reference accumulates in f64). The kernels differ from it in summation order and
+// in taking the softmax as exp2 of log2-scaled scores; measured errors are around 1e-7 relative.
+const TOL = 1e-5;
+const MAX_CTX = 301; // not a multiple of any tile or chunk
+const MAX_TOKENS = 37;
+
+interface Case extends AttentionShape {
+  name: string;
+}
+
+const CASES: Case[] = [
+  { name: 'MHA, head dim 8', nHeads: 4, nKvHeads: 4, headDim: 8, maxCtx: MAX_CTX },
+  { name: 'GQA 3, head dim 64', nHeads: 6, nKvHeads: 2, headDim: 64, maxCtx: MAX_CTX },
+  { name: 'GQA 4, head dim 128', nHeads: 8, nKvHeads: 2, headDim: 128, maxCtx: MAX_CTX },
+  { name: 'GQA 12, head dim 96', nHeads: 12, nKvHeads: 1, headDim: 96, maxCtx: MAX_CTX },
+  { name: 'GQA 2, head dim 256', nHeads: 2, nKvHeads: 1, headDim: 256, maxCtx: MAX_CTX },
+];
+
+/**
+ * A cache filled with random values up to kvLen and NaN after it: any read past the causal limit,
+ * or any masked value that leaks into the result (even times zero), turns the output into NaN.
+ */
+function cache(c: AttentionShape, kvLen: number, seed: number): Float32Array {
+  const data = randomF32(c.nKvHeads * c.maxCtx * c.headDim, seed);
+  for (let g = 0; g < c.nKvHeads; g++) data.fill(NaN, (g * c.maxCtx + kvLen) * c.headDim, (g + 1) * c.maxCtx * c.headDim);
+  return data;
+}
+
+async function setup(c: Case, kvLen: number, extra: Partial<AttentionArgs> = {}) {
+  const ctx = await testGpu();
+  const step = await testStep();
+  const width = c.nHeads * c.headDim;
+  const k = cache(c, kvLen, 11 + c.headDim);
+  const v = cache(c, kvLen, 12 + c.headDim);
+  const q = randomF32(MAX_TOKENS * width, 13 + c.headDim, 2); // scale 2 spreads the scores: a peaky softmax
+  const out = createStorage(ctx, MAX_TOKENS * width * 4, 'out');
+  const dispatches = attention(ctx, {
+    step: step.buffer, q: uploadStorage(ctx, q, 'q'), kCache: uploadStorage(ctx, k, 'k'), vCache: uploadStorage(ctx, v, 'v'), out,
+    ...c, maxTokens: MAX_TOKENS, ...extra,
+  });
+  /** Run one step and return the worst relative error against the reference. */
+  const check = async (tokens: number, pos: number): Promise<number> => {
+    await run(dispatches, { tokens, pos, kvLen: pos + tokens });
+    const want = attentionRef({ ...c, q: q.subarray(0, tokens * width), kCache: k, vCache: v, tokens, pos, scale: extra.scale });
+    return compare(await readF32(ctx, out, tokens * width), want).maxRel;
+  };
+  return { check, dispatches };
+}
+
+describe('attention kernels', () => {
+  for (const c of CASES) {
+    it(`decode matches the reference (${c.name}), kv_len 1..300, several split counts`, async () => {
+      const { check } = await setup(c, 300);
+      for (const splits of [undefined, 1, 3]) {
+        const { check: checkSplits } = splits === undefined ? { check } : await setup(c, 300, { splits });
+        for (const kvLen of [1, 2, 17, 65, 300]) {
+          expect(await checkSplits(1, kvLen - 1), `kv_len ${kvLen}, splits ${splits ?? 'default'}`).toBeLessThan(TOL);
+        }
+      }
+    });
+
+    it(`prefill matches the reference (${c.name}), from pos 0 and continuing a cache`, async () => {
+      const { check } = await setup(c, 300);
+      for (const [tokens, pos] of [
+        [2, 0],
+        [37, 0],
+        [19, 0],
+        [13, 100],
+        [37, 263],
+        [5, 295],
+      ] as const) {
+        expect(await check(tokens, pos), `tokens ${tokens} at pos ${pos}`).toBeLessThan(TOL);
+      }
+    });
+  }
+
+  it('one Dispatch[] serves a prefill chunk, its continuation and the decode steps after it', async () => {
+    const c = CASES[2]!;
+    const { check } = await setup(c, 80, { scale: 0.3 });
+    expect(await check(37, 0)).toBeLessThan(TOL);
+    expect(await check(30, 37)).toBeLessThan(TOL);
+    for (const pos of [67, 68, 79]) expect(await check(1, pos)).toBeLessThan(TOL);
+  });
+
+  it('plans tiles within 16 KiB of workgroup memory and picks GQA blocks that divide the group', () => {
+    for (const headDim of [4, 8, 64, 96, 128, 256]) {
+      const plan = attentionPlan({ nHeads: 28, nKvHeads: 4, headDim, maxCtx: 4096 });
+      const { tpr, bq, bk, nv } = plan.prefill;
+      expect(bq * tpr).toBe(64);
+      expect(nv * tpr).toBeGreaterThanOrEqual(headDim / 4);
+      expect(2 * bq * (bk + 1) * tpr * 4).toBeLessThanOrEqual(16384);
+      expect(plan.decode.headsPerWorkgroup).toBe(7);
+      expect(plan.decode.splits).toBe(32);
+    }
+    expect(attentionPlan({ nHeads: 32, nKvHeads: 2, headDim: 64, maxCtx: 100 }).decode).toEqual({ splits: 2, headsPerWorkgroup: 8 });
+  });
+
+  it('rejects unsupported head sizes and steps past the cache', async () => {
+    const ctx = await testGpu();
+    const step = await testStep();
+    const buf = createStorage(ctx, 4096, 'b');
+    const args: AttentionArgs = { step: step.buffer, q: buf, kCache: buf, vCache: buf, out: buf, nHeads: 2, nKvHeads: 1, headDim: 8, maxCtx: 16, maxTokens: 4 };
+    expect(() => attention(ctx, { ...args, headDim: 6 })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_ARCHITECTURE' }));
+    expect(() => attention(ctx, { ...args, nKvHeads: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const d = attention(ctx, args);
+    const err = await run(d, { tokens: 1, pos: 16, kvLen: 17 }).catch((e: unknown) => e);
+    expect(isHearthError(err, 'CONTEXT_OVERFLOW')).toBe(true);
+  });
+});
