@@ -1,0 +1,278 @@
+import { HearthError } from '../errors.js';
+import type { GgufValue } from './gguf.js';
+import type { TensorInfo } from './tensors.js';
+
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+
+export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
+
+/** Hugging Face `architectures[0]` -> family. SmolLM, SmolLM2 and TinyLlama are LlamaForCausalLM. */
+export const HF_ARCHITECTURES: Readonly<Record<string, Architecture>> = {
+  LlamaForCausalLM: 'llama',
+  MistralForCausalLM: 'mistral',
+  Qwen2ForCausalLM: 'qwen2',
+  Qwen3ForCausalLM: 'qwen3',
+};
+
+export type RopeScaling =
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | { type: 'linear'; factor: number };
+
+export interface ModelConfig {
+  architecture: Architecture;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  /** Leading dimensions of each head that RoPE rotates (all of them for these families). */
+  rotaryDim: number;
+  ropeScaling: RopeScaling | null;
+  /**
+   * Per-frequency divisors of the inverse RoPE frequencies ([rotaryDim / 2]), from GGUF's
+   * `rope_freqs.weight`: llama.cpp's converter bakes Llama 3 scaling into this tensor instead of
+   * metadata. When set, ropeScaling is null and inv_freq[i] = theta^(-2i/rotaryDim) / factors[i].
+   */
+  ropeFreqFactors: number[] | null;
+  /** 'half': rotate-half (Hugging Face). 'interleaved': adjacent pairs (llama.cpp's permuted Q/K for llama/mistral GGUF). */
+  ropeStyle: 'half' | 'interleaved';
+  tieWordEmbeddings: boolean;
+  attentionBias: boolean;
+  qkNorm: boolean;
+  maxPositionEmbeddings: number;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+function unsupportedArchitecture(name: string, where: string): HearthError {
+  return new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: architecture ${name} is not supported.`, {
+    hint: `Hearth runs ${Object.keys(HF_ARCHITECTURES).join(', ')} (GGUF: ${SUPPORTED_ARCHITECTURES.join(', ')}).`,
+    details: { architecture: name, supported: [...SUPPORTED_ARCHITECTURES] },
+  });
+}
+
+function corrupt(where: string, msg: string, field?: string): HearthError {
+  return new HearthError('CORRUPT_FILE', `${where}: ${msg}`, { hint: 'The model configuration is damaged or incomplete.', details: { file: where, field } });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A field as a positive integer (counts, sizes), or CORRUPT_FILE naming it. */
+function posInt(v: unknown, field: string, where: string): number {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
+    throw corrupt(where, v === undefined || v === null ? `${field} is missing.` : `${field} must be a positive integer, got ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)}.`, field);
+  }
+  return n;
+}
+
+function posNum(v: unknown, field: string, where: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw corrupt(where, v === undefined || v === null ? `${field} is missing.` : `${field} must be a positive number, got ${JSON.stringify(v)}.`, field);
+  }
+  return v;
+}
+
+function tokenIds(v: unknown): number[] {
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((x) => (typeof x === 'bigint' ? Number(x) : x)).filter((x): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+}
+
+/** Facts the tensors tell about a model, which override or complete its config. */
+function tensorFacts(tensors: ReadonlyMap<string, TensorInfo>) {
+  return {
+    vocabRows: tensors.get('embed')?.shape[0],
+    hasLmHead: tensors.has('lm_head'),
+    hasBias: tensors.has('layers.0.q_bias'),
+    hasQkNorm: tensors.has('layers.0.q_norm'),
+  };
+}
+
+function hfRopeScaling(raw: unknown, where: string): RopeScaling | null {
+  if (raw === null || raw === undefined) return null;
+  if (!isObject(raw)) throw corrupt(where, 'rope_scaling must be an object or null.', 'rope_scaling');
+  const type = raw.rope_type ?? raw.type;
+  if (type === undefined || type === 'default') return null;
+  if (type === 'linear') return { type: 'linear', factor: posNum(raw.factor, 'rope_scaling.factor', where) };
+  if (type === 'llama3') {
+    return {
+      type: 'llama3',
+      factor: posNum(raw.factor, 'rope_scaling.factor', where),
+      lowFreqFactor: posNum(raw.low_freq_factor, 'rope_scaling.low_freq_factor', where),
+      highFreqFactor: posNum(raw.high_freq_factor, 'rope_scaling.high_freq_factor', where),
+      originalMaxPositionEmbeddings: posInt(raw.original_max_position_embeddings, 'rope_scaling.original_max_position_embeddings', where),
+    };
+  }
+  throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${JSON.stringify(type)} is not supported.`, {
+    hint: 'Hearth supports llama3 and linear RoPE scaling.',
+    details: { ropeScaling: type },
+  });
+}
+
+export interface HfConfigInputs {
+  /** generation_config.json, whose eos_token_id may list more stop tokens than config.json. */
+  generationConfig?: unknown;
+  tensors: ReadonlyMap<string, TensorInfo>;
+  /** For messages. */
+  file?: string;
+}
+
+/** ModelConfig from a Hugging Face config.json (+ generation_config.json) and the tensors found. */
+export function configFromHf(config: unknown, inputs: HfConfigInputs): ModelConfig {
+  const where = inputs.file ?? 'config.json';
+  if (!isObject(config)) throw corrupt(where, 'it is not a JSON object.');
+  const archName = Array.isArray(config.architectures) && typeof config.architectures[0] === 'string' ? config.architectures[0] : undefined;
+  let architecture: Architecture | undefined;
+  if (archName !== undefined) {
+    architecture = HF_ARCHITECTURES[archName];
+    if (!architecture) throw unsupportedArchitecture(archName, where);
+  } else if (typeof config.model_type === 'string') {
+    architecture = (SUPPORTED_ARCHITECTURES as readonly string[]).includes(config.model_type) ? (config.model_type as Architecture) : undefined;
+    if (!architecture) throw unsupportedArchitecture(config.model_type, where);
+  } else {
+    throw corrupt(where, 'it names no architecture (no architectures or model_type).', 'architectures');
+  }
+
+  const facts = tensorFacts(inputs.tensors);
+  const hiddenSize = posInt(config.hidden_size, 'hidden_size', where);
+  const numHeads = posInt(config.num_attention_heads, 'num_attention_heads', where);
+  const explicitHeadDim = config.head_dim !== undefined && config.head_dim !== null;
+  const headDim = explicitHeadDim ? posInt(config.head_dim, 'head_dim', where) : derivedHeadDim(hiddenSize, numHeads, where);
+  // newer transformers keep rope settings in rope_parameters
+  const ropeParams = isObject(config.rope_parameters) ? config.rope_parameters : undefined;
+  const ropeTheta = config.rope_theta ?? ropeParams?.rope_theta ?? 10000;
+  const partial = config.partial_rotary_factor ?? ropeParams?.partial_rotary_factor;
+  const gen = isObject(inputs.generationConfig) ? inputs.generationConfig : {};
+  const eos = [...tokenIds(gen.eos_token_id ?? []), ...tokenIds(config.eos_token_id ?? [])];
+  const bos = tokenIds(config.bos_token_id ?? gen.bos_token_id ?? [])[0] ?? null;
+
+  const c: ModelConfig = {
+    architecture,
+    hiddenSize,
+    intermediateSize: posInt(config.intermediate_size, 'intermediate_size', where),
+    numLayers: posInt(config.num_hidden_layers, 'num_hidden_layers', where),
+    numHeads,
+    numKvHeads: posInt(config.num_key_value_heads ?? numHeads, 'num_key_value_heads', where),
+    headDim,
+    vocabSize: facts.vocabRows ?? posInt(config.vocab_size, 'vocab_size', where),
+    rmsNormEps: posNum(config.rms_norm_eps ?? 1e-6, 'rms_norm_eps', where),
+    ropeTheta: posNum(ropeTheta, 'rope_theta', where),
+    rotaryDim: typeof partial === 'number' ? Math.round(headDim * partial) : headDim,
+    ropeScaling: hfRopeScaling(config.rope_scaling ?? (ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null), where),
+    ropeFreqFactors: null,
+    ropeStyle: 'half',
+    // a checkpoint without lm_head ties it, whatever the flag says
+    tieWordEmbeddings: inputs.tensors.size === 0 ? config.tie_word_embeddings === true : !facts.hasLmHead || config.tie_word_embeddings === true,
+    attentionBias: facts.hasBias || config.attention_bias === true,
+    qkNorm: facts.hasQkNorm || architecture === 'qwen3',
+    maxPositionEmbeddings: posInt(config.max_position_embeddings ?? 2048, 'max_position_embeddings', where),
+    bosTokenId: bos,
+    eosTokenIds: [...new Set(eos)],
+  };
+  validateConfig(c, where);
+  return c;
+}
+
+function derivedHeadDim(hidden: number, heads: number, where: string): number {
+  if (hidden % heads !== 0) throw corrupt(where, `hidden size ${hidden} is not divisible by the ${heads} attention heads, and no head_dim is given.`, 'num_attention_heads');
+  return hidden / heads;
+}
+
+export interface GgufConfigInputs {
+  tensors: ReadonlyMap<string, TensorInfo>;
+  /** Contents of rope_freqs.weight, when the file has it. */
+  ropeFreqFactors?: ArrayLike<number> | null;
+  file?: string;
+}
+
+/** ModelConfig from GGUF metadata (`{arch}.*`, `tokenizer.ggml.*`) and the tensors found. */
+export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs: GgufConfigInputs): ModelConfig {
+  const where = inputs.file ?? 'GGUF metadata';
+  const arch = metadata.get('general.architecture');
+  if (typeof arch !== 'string') throw corrupt(where, 'general.architecture is missing.', 'general.architecture');
+  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) throw unsupportedArchitecture(arch, where);
+  const architecture = arch as Architecture;
+  const get = (k: string): GgufValue | undefined => metadata.get(`${arch}.${k}`);
+  const int = (k: string, fallback?: number): number => posInt(uniform(get(k), `${arch}.${k}`, where) ?? fallback, `${arch}.${k}`, where);
+
+  const facts = tensorFacts(inputs.tensors);
+  const hiddenSize = int('embedding_length');
+  const numHeads = int('attention.head_count');
+  const headDim = get('attention.key_length') !== undefined ? int('attention.key_length') : derivedHeadDim(hiddenSize, numHeads, where);
+  const tokens = metadata.get('tokenizer.ggml.tokens');
+  const vocab = facts.vocabRows ?? (Array.isArray(tokens) ? tokens.length : get('vocab_size'));
+
+  let ropeScaling: RopeScaling | null = null;
+  const scalingType = get('rope.scaling.type');
+  const linearScale = get('rope.scale_linear');
+  if (scalingType === 'linear') ropeScaling = { type: 'linear', factor: posNum(get('rope.scaling.factor'), `${arch}.rope.scaling.factor`, where) };
+  else if (scalingType !== undefined && scalingType !== 'none') {
+    throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${JSON.stringify(scalingType)} is not supported.`, {
+      hint: 'Hearth supports llama3 (rope_freqs) and linear RoPE scaling.',
+      details: { ropeScaling: scalingType },
+    });
+  } else if (typeof linearScale === 'number' && linearScale !== 1) ropeScaling = { type: 'linear', factor: posNum(linearScale, `${arch}.rope.scale_linear`, where) };
+
+  const eos = ['tokenizer.ggml.eos_token_id', 'tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'].flatMap((k) => tokenIds(metadata.get(k) ?? []));
+  const rotaryDim = get('rope.dimension_count') !== undefined ? int('rope.dimension_count') : headDim;
+  const factors = inputs.ropeFreqFactors ? Array.from(inputs.ropeFreqFactors) : null;
+  if (factors && factors.length !== rotaryDim / 2) {
+    throw corrupt(where, `rope_freqs.weight has ${factors.length} values, expected ${rotaryDim / 2} (half the rotary dimension).`, 'rope_freqs.weight');
+  }
+
+  const c: ModelConfig = {
+    architecture,
+    hiddenSize,
+    intermediateSize: int('feed_forward_length'),
+    numLayers: int('block_count'),
+    numHeads,
+    numKvHeads: int('attention.head_count_kv', numHeads),
+    headDim,
+    vocabSize: posInt(vocab, 'vocabulary size (tokenizer.ggml.tokens)', where),
+    rmsNormEps: posNum(get('attention.layer_norm_rms_epsilon') ?? 1e-5, `${arch}.attention.layer_norm_rms_epsilon`, where),
+    ropeTheta: posNum(get('rope.freq_base') ?? 10000, `${arch}.rope.freq_base`, where),
+    rotaryDim,
+    ropeScaling,
+    ropeFreqFactors: factors,
+    // llama.cpp permutes llama/mistral Q/K rows for adjacent-pair RoPE; qwen models keep NEOX (rotate-half)
+    ropeStyle: architecture === 'llama' || architecture === 'mistral' ? 'interleaved' : 'half',
+    tieWordEmbeddings: inputs.tensors.size > 0 && !facts.hasLmHead,
+    attentionBias: facts.hasBias,
+    qkNorm: facts.hasQkNorm,
+    maxPositionEmbeddings: int('context_length', 2048),
+    bosTokenId: tokenIds(metadata.get('tokenizer.ggml.bos_token_id') ?? [])[0] ?? null,
+    eosTokenIds: [...new Set(eos)],
+  };
+  validateConfig(c, where);
+  return c;
+}
+
+/** Per-layer values (head_count_kv in some files) must be the same in every layer here. */
+function uniform(v: GgufValue | undefined, field: string, where: string): GgufValue | undefined {
+  if (!Array.isArray(v)) return v;
+  if (v.length === 0 || v.some((x) => x !== v[0])) {
+    throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: ${field} differs between layers, which Hearth does not support.`, { details: { field } });
+  }
+  return v[0];
+}
+
+/** Cross-field checks: CORRUPT_FILE naming the field. */
+export function validateConfig(c: ModelConfig, where = 'model config'): void {
+  for (const f of ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize', 'rotaryDim', 'maxPositionEmbeddings'] as const) {
+    posInt(c[f], f, where);
+  }
+  posNum(c.rmsNormEps, 'rmsNormEps', where);
+  posNum(c.ropeTheta, 'ropeTheta', where);
+  if (c.numHeads % c.numKvHeads !== 0) {
+    throw corrupt(where, `${c.numHeads} attention heads are not a multiple of ${c.numKvHeads} key/value heads.`, 'numKvHeads');
+  }
+  if (c.rotaryDim % 2 !== 0 || c.rotaryDim > c.headDim) {
+    throw corrupt(where, `rotary dimension ${c.rotaryDim} must be even and at most the head dimension ${c.headDim}.`, 'rotaryDim');
+  }
+}

@@ -1,0 +1,130 @@
+import { HearthError } from '../errors.js';
+
+/** Tensor element types Hearth can load. GGUF's other types are recognized by name and refused. */
+export type TensorDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0';
+
+export const TENSOR_DTYPES: readonly TensorDtype[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'];
+
+export interface TensorInfo {
+  /** Canonical name ('layers.3.q'), or the source name for tensors Hearth has no name for. */
+  name: string;
+  /** The name in the file ('model.layers.3.self_attn.q_proj.weight', 'blk.3.attn_q.weight'). */
+  sourceName: string;
+  /** The file inside the model source that holds the bytes. */
+  file: string;
+  /** Absolute byte offset in `file`. */
+  offset: number;
+  byteLength: number;
+  dtype: TensorDtype;
+  /** Row-major, outermost first: [out, in] for matrices. */
+  shape: number[];
+}
+
+/** Elements per block and bytes per block; plain types are blocks of one. */
+export const DTYPE_LAYOUT: Readonly<Record<TensorDtype, { block: number; bytes: number }>> = {
+  F32: { block: 1, bytes: 4 },
+  F16: { block: 1, bytes: 2 },
+  BF16: { block: 1, bytes: 2 },
+  Q8_0: { block: 32, bytes: 34 },
+  Q4_0: { block: 32, bytes: 18 },
+};
+
+export function isTensorDtype(s: string): s is TensorDtype {
+  return (TENSOR_DTYPES as readonly string[]).includes(s);
+}
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Bytes of a tensor. Quantized blocks run along the innermost dimension, so it must be a whole
+ * number of blocks; `where` names the tensor in the error.
+ */
+export function tensorByteLength(dtype: TensorDtype, shape: readonly number[], where = 'tensor'): number {
+  const { block, bytes } = DTYPE_LAYOUT[dtype];
+  const inner = shape.length ? shape[shape.length - 1]! : 1;
+  if (inner % block !== 0) {
+    throw new HearthError('CORRUPT_FILE', `${where} is ${dtype} but its rows have ${inner} elements, not a multiple of ${block}.`, { details: { dtype, shape: [...shape] } });
+  }
+  return (elementCount(shape) / block) * bytes;
+}
+
+// ---- canonical names -------------------------------------------------------------------------
+
+/** Per-layer tensors: canonical suffix -> [Hugging Face suffix, GGUF suffix]. */
+const LAYER_NAMES: Readonly<Record<string, readonly [string, string]>> = {
+  attn_norm: ['input_layernorm.weight', 'attn_norm.weight'],
+  q: ['self_attn.q_proj.weight', 'attn_q.weight'],
+  k: ['self_attn.k_proj.weight', 'attn_k.weight'],
+  v: ['self_attn.v_proj.weight', 'attn_v.weight'],
+  o: ['self_attn.o_proj.weight', 'attn_output.weight'],
+  q_bias: ['self_attn.q_proj.bias', 'attn_q.bias'],
+  k_bias: ['self_attn.k_proj.bias', 'attn_k.bias'],
+  v_bias: ['self_attn.v_proj.bias', 'attn_v.bias'],
+  q_norm: ['self_attn.q_norm.weight', 'attn_q_norm.weight'],
+  k_norm: ['self_attn.k_norm.weight', 'attn_k_norm.weight'],
+  ffn_norm: ['post_attention_layernorm.weight', 'ffn_norm.weight'],
+  gate: ['mlp.gate_proj.weight', 'ffn_gate.weight'],
+  up: ['mlp.up_proj.weight', 'ffn_up.weight'],
+  down: ['mlp.down_proj.weight', 'ffn_down.weight'],
+};
+
+/** Whole-model tensors: canonical -> [Hugging Face, GGUF]. */
+const GLOBAL_NAMES: Readonly<Record<string, readonly [string, string]>> = {
+  embed: ['model.embed_tokens.weight', 'token_embd.weight'],
+  final_norm: ['model.norm.weight', 'output_norm.weight'],
+  lm_head: ['lm_head.weight', 'output.weight'],
+};
+
+export type TensorNaming = 'hf' | 'gguf';
+
+const fromSource: Record<TensorNaming, { global: Map<string, string>; layer: Map<string, string> }> = {
+  hf: { global: new Map(), layer: new Map() },
+  gguf: { global: new Map(), layer: new Map() },
+};
+for (const [canon, [hf, gguf]] of Object.entries(GLOBAL_NAMES)) {
+  fromSource.hf.global.set(hf, canon);
+  fromSource.gguf.global.set(gguf, canon);
+}
+// checkpoints saved from the bare model (not ...ForCausalLM) drop the 'model.' prefix
+fromSource.hf.global.set('embed_tokens.weight', 'embed');
+fromSource.hf.global.set('norm.weight', 'final_norm');
+for (const [canon, [hf, gguf]] of Object.entries(LAYER_NAMES)) {
+  fromSource.hf.layer.set(hf, canon);
+  fromSource.gguf.layer.set(gguf, canon);
+}
+
+const HF_LAYER = /^(?:model\.)?layers\.(\d+)\.(.+)$/;
+const GGUF_LAYER = /^blk\.(\d+)\.(.+)$/;
+
+/** The canonical name of a source tensor, or the source name itself when it has none. */
+export function canonicalTensorName(sourceName: string, naming: TensorNaming): string {
+  const table = fromSource[naming];
+  const global = table.global.get(sourceName);
+  if (global) return global;
+  const m = (naming === 'hf' ? HF_LAYER : GGUF_LAYER).exec(sourceName);
+  if (m) {
+    const suffix = table.layer.get(m[2]!);
+    if (suffix) return `layers.${Number(m[1])}.${suffix}`;
+  }
+  return sourceName;
+}
+
+/** True for names Hearth's forward pass knows (as opposed to extras kept under their source name). */
+export function isCanonicalName(name: string): boolean {
+  if (name in GLOBAL_NAMES) return true;
+  const m = /^layers\.\d+\.(.+)$/.exec(name);
+  return m !== null && m[1]! in LAYER_NAMES;
+}
+
+/** The source name a canonical tensor gets in a file: the inverse of canonicalTensorName. */
+export function sourceTensorName(canonical: string, naming: TensorNaming): string {
+  const idx = naming === 'hf' ? 0 : 1;
+  const global = GLOBAL_NAMES[canonical];
+  if (global) return global[idx];
+  const m = /^layers\.(\d+)\.(.+)$/.exec(canonical);
+  const layer = m ? LAYER_NAMES[m[2]!] : undefined;
+  if (m && layer) return naming === 'hf' ? `model.layers.${m[1]}.${layer[0]}` : `blk.${m[1]}.${layer[1]}`;
+  return canonical;
+}
