@@ -1,0 +1,81 @@
+// Prefill GEMM for GPUs: a 64x64 tile of y per workgroup of 16x16 threads, each owning a 4x4
+// block in registers. Per step of 32 along K, x and w tiles are staged in workgroup memory,
+// w dequantized on the way (32 = one quant block). Tiles are stored k-major so each thread
+// reads its 4 rows and 4 columns as one vec4 apiece.
+
+const TILE: u32 = 64u;
+const TILE_K: u32 = 32u;
+const TILE_V: u32 = TILE / 4u; // vec4s per k-row of a tile
+
+var<workgroup> xs: array<vec4f, TILE_K * TILE_V>; // xs[k * TILE_V + m / 4][m % 4]
+var<workgroup> ws: array<vec4f, TILE_K * TILE_V>; // ws[k * TILE_V + n / 4][n % 4]
+
+fn stage_x(m0: u32, k0: u32, lid: u32) {
+  let rows = step.tokens;
+  // consecutive threads take consecutive rows so the transposed stores hit distinct banks
+  for (var i = lid; i < TILE * (TILE_K / 4u); i += 256u) {
+    let m = i % TILE;
+    let kq = (i / TILE) * 4u;
+    var v = vec4f(0.0);
+    if (m0 + m < rows && k0 + kq < p.k) { v = load_x4((m0 + m) * p.k, k0 + kq); }
+    let at = kq * TILE_V + m / 4u;
+    xs[at][m % 4u] = v.x;
+    xs[at + TILE_V][m % 4u] = v.y;
+    xs[at + 2u * TILE_V][m % 4u] = v.z;
+    xs[at + 3u * TILE_V][m % 4u] = v.w;
+  }
+}
+
+fn stage_w_vec4(at: u32, n: u32, v: vec4f) {
+  ws[at][n % 4u] = v.x;
+  ws[at + TILE_V][n % 4u] = v.y;
+  ws[at + 2u * TILE_V][n % 4u] = v.z;
+  ws[at + 3u * TILE_V][n % 4u] = v.w;
+}
+
+fn stage_w(n0: u32, k0: u32, lid: u32) {
+  let per_row = TILE_K / CHUNK_ELEMS;
+  let c0 = k0 / CHUNK_ELEMS;
+  let cpr = chunks_per_row();
+  for (var i = lid; i < TILE * per_row; i += 256u) {
+    let n = i % TILE;
+    let c = c0 + i / TILE;
+    var wc = Chunk(vec4f(0.0), vec4f(0.0), 0.0);
+    if (c < cpr) { wc = w_chunk(min(n0 + n, p.n - 1u), c); }
+    let k = chunk_k(c) - vec2u(k0);
+    stage_w_vec4(k.x * TILE_V + n / 4u, n, wc.s * wc.lo);
+    if (CHUNK_HAS_HI) { stage_w_vec4(k.y * TILE_V + n / 4u, n, wc.s * wc.hi); }
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn gemm_tiled(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(local_invocation_id) li: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let m0 = wg.y * TILE;
+  let n0 = wg.x * TILE;
+  var acc: array<vec4f, 4>; // acc[i][j]: row m0 + 4 li.y + i, column n0 + 4 li.x + j
+  for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
+    stage_x(m0, k0, lid);
+    stage_w(n0, k0, lid);
+    workgroupBarrier();
+    for (var k = 0u; k < TILE_K; k++) {
+      let a = xs[k * TILE_V + li.y];
+      let b = ws[k * TILE_V + li.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + li.y * 4u + i;
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + li.x * 4u + j;
+      if (m < step.tokens && n < p.n) { store_y(m, n, acc[i][j]); }
+    }
+  }
+}

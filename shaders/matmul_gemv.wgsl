@@ -1,0 +1,29 @@
+// Decode GEMV, y[0, :] = x[tokens - 1, :] @ w^T: bound by reading w once. A workgroup owns
+// GEMV_ROWS rows and its threads stride over their chunks together, so each step's loads are
+// contiguous across threads and one x chunk feeds every row. The per-thread partial sums are
+// reduced by the entry point (matmul_gemv_sg.wgsl or matmul_gemv_wg.wgsl).
+
+const GEMV_ROWS: u32 = 4u;
+override GEMV_WG: u32 = 64u; // a power of two
+
+fn gemv_row0(wg: vec3u) -> u32 {
+  return (wg.x + wg.y * 65535u) * GEMV_ROWS;
+}
+
+fn gemv_partial(row0: u32, lid: u32) -> vec4f {
+  let xbase = (step.tokens - 1u) * p.k;
+  // rows past the end repeat the last one: their sums are never stored
+  let r = min(vec4u(row0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.n - 1u));
+  let cpr = chunks_per_row();
+  var acc = vec4f(0.0);
+  for (var c = lid; c < cpr; c += GEMV_WG) {
+    let xc = x_chunk(xbase, c);
+    acc += vec4f(
+      chunk_dot(w_chunk(r.x, c), xc),
+      chunk_dot(w_chunk(r.y, c), xc),
+      chunk_dot(w_chunk(r.z, c), xc),
+      chunk_dot(w_chunk(r.w, c), xc),
+    );
+  }
+  return acc;
+}

@@ -1,0 +1,61 @@
+// Matrix multiply y[M, N] (+)= x[M, K] @ w[N, K]^T (+ bias), shared by every variant.
+// A weight split by rows into parts gets one launch per part; each writes columns
+// [col0, col0 + n) of y. M comes from step.tokens.
+// Composed in src/kernels/matmul.ts as common + matmul_io + matmul_x_{vec4|scalar} + weights_<format>
+// + one kernel family: matmul_gemv + matmul_gemv_{sg|wg}, matmul_gemm_tiled or matmul_gemm_register.
+
+struct Params {
+  k: u32,        // inner dimension (row length of x and w)
+  n: u32,        // rows of w in this part
+  col0: u32,     // this part's first column of y
+  ldy: u32,      // row stride of y (all parts' rows)
+  wstride: u32,  // row stride of w's data, in elements of its array type
+  nb: u32,       // blocks of 32 per row (quantized formats' scale index)
+  flags: u32,    // FLAG_*
+}
+
+// Uniform flags rather than override constants: one pipeline serves every use of a shape, and
+// the branch is taken once per output.
+const FLAG_BIAS: u32 = 1u;
+const FLAG_ACCUMULATE: u32 = 2u;
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;
+
+// Eight (or four) weights of one row, dequantized but not yet scaled, and the x values they meet.
+// `lo` holds k = chunk_k(c).x + 0..3 and `hi` k = chunk_k(c).y + 0..3 (formats without `hi` leave it 0).
+struct Chunk {
+  lo: vec4f,
+  hi: vec4f,
+  s: f32,
+}
+
+fn chunk_dot(w: Chunk, xc: Chunk) -> f32 {
+  var d = dot(w.lo, xc.lo);
+  if (CHUNK_HAS_HI) { d += dot(w.hi, xc.hi); }
+  return w.s * d;
+}
+
+fn x_chunk(xbase: u32, c: u32) -> Chunk {
+  let k = chunk_k(c);
+  var xc = Chunk(load_x4(xbase, k.x), vec4f(0.0), 1.0);
+  if (CHUNK_HAS_HI) { xc.hi = load_x4(xbase, k.y); }
+  return xc;
+}
+
+// Chunks per row, counting a zero-padded tail.
+fn chunks_per_row() -> u32 {
+  return (p.k + CHUNK_ELEMS - 1u) / CHUNK_ELEMS;
+}
+
+// `n` is part-local.
+fn store_y(m: u32, n: u32, v: f32) {
+  let col = p.col0 + n;
+  var r = v;
+  if ((p.flags & FLAG_BIAS) != 0u) { r += bias[col]; }
+  let i = m * p.ldy + col;
+  if ((p.flags & FLAG_ACCUMULATE) != 0u) { r += y[i]; }
+  y[i] = r;
+}

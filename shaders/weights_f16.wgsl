@@ -1,0 +1,19 @@
+// f16 weights: two halves per u32 (low half first), rows padded to a multiple of 8 halves;
+// one vec4<u32> (8 halves) per chunk, unpacked without shader-f16.
+@group(0) @binding(3) var<storage, read> w: array<vec4u>;
+
+const CHUNK_ELEMS: u32 = 8u;
+const CHUNK_HAS_HI: bool = true;
+
+fn chunk_k(c: u32) -> vec2u {
+  return vec2u(c * 8u, c * 8u + 4u);
+}
+
+fn w_chunk(row: u32, c: u32) -> Chunk {
+  let q = w[row * p.wstride + c];
+  return Chunk(
+    vec4f(unpack2x16float(q.x), unpack2x16float(q.y)),
+    vec4f(unpack2x16float(q.z), unpack2x16float(q.w)),
+    1.0,
+  );
+}

@@ -1,0 +1,13 @@
+// f32 weights: rows padded with zeros to a multiple of 4; one vec4 per chunk.
+@group(0) @binding(3) var<storage, read> w: array<vec4f>;
+
+const CHUNK_ELEMS: u32 = 4u;
+const CHUNK_HAS_HI: bool = false;
+
+fn chunk_k(c: u32) -> vec2u {
+  return vec2u(c * 4u, 0u);
+}
+
+fn w_chunk(row: u32, c: u32) -> Chunk {
+  return Chunk(w[row * p.wstride + c], vec4f(0.0), 1.0);
+}

@@ -1,0 +1,158 @@
+import common from '../../shaders/common.wgsl?raw';
+import io from '../../shaders/matmul_io.wgsl?raw';
+import xVec4 from '../../shaders/matmul_x_vec4.wgsl?raw';
+import xScalar from '../../shaders/matmul_x_scalar.wgsl?raw';
+import gemvCommon from '../../shaders/matmul_gemv.wgsl?raw';
+import gemvSubgroup from '../../shaders/matmul_gemv_sg.wgsl?raw';
+import gemvWorkgroup from '../../shaders/matmul_gemv_wg.wgsl?raw';
+import gemmTiled from '../../shaders/matmul_gemm_tiled.wgsl?raw';
+import gemmRegister from '../../shaders/matmul_gemm_register.wgsl?raw';
+import wF32 from '../../shaders/weights_f32.wgsl?raw';
+import wF16 from '../../shaders/weights_f16.wgsl?raw';
+import wQ8 from '../../shaders/weights_q8_0.wgsl?raw';
+import wQ4 from '../../shaders/weights_q4_0.wgsl?raw';
+import { HearthError, check } from '../errors.js';
+import type { GpuContext } from '../gpu/device.js';
+import { isCpuAdapter } from '../gpu/device.js';
+import { createStorage, uploadUniform } from '../gpu/buffers.js';
+import { bindBuffers, grid1d, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
+import type { GpuWeight, WeightPart } from '../gpu/weights.js';
+import type { WeightFormat } from '../reference/quant.js';
+
+/**
+ * 'tiled': cooperative GEMV (subgroup or workgroup reduction) and a workgroup-memory tiled GEMM,
+ * for GPUs. 'register': barrier-free, register-blocked kernels for CPU drivers, where barriers
+ * cost more than the reuse they buy.
+ */
+export type MatmulVariant = 'tiled' | 'register';
+
+export interface MatmulArgs {
+  /** StepUniform buffer; M = step.tokens. */
+  step: GPUBuffer;
+  /** Activations [M, K] f32, row-major. */
+  x: GPUBuffer;
+  /** [N, K]: y = x @ w^T. */
+  w: GpuWeight;
+  /** Output [M, N] f32 ([1, N] with lastRowOnly). */
+  y: GPUBuffer;
+  /** [N] f32, added to every row. */
+  bias?: GPUBuffer;
+  /** The largest M this launch will ever see. */
+  maxTokens: number;
+  /** Compute only y[0, :] = x[M - 1, :] @ w^T (logits of the last prompt token); always the GEMV. */
+  lastRowOnly?: boolean;
+  /** y += x @ w^T instead of y = (adds straight into the residual stream). */
+  accumulate?: boolean;
+  /** Force a kernel family; by default 'register' on CPU adapters, 'tiled' elsewhere. */
+  variant?: MatmulVariant;
+}
+
+const WEIGHT_WGSL: Record<WeightFormat, string> = { f32: wF32, f16: wF16, q8_0: wQ8, q4_0: wQ4 };
+
+/** Elements of the `w` array type each format's shader reads (see shaders/weights_*.wgsl). */
+const WORDS_PER_ELEMENT: Record<WeightFormat, number> = { f32: 4, f16: 4, q8_0: 2, q4_0: 1 };
+
+const FLAG_BIAS = 1; // shaders/matmul_io.wgsl
+const FLAG_ACCUMULATE = 2;
+const GEMV_ROWS = 4; // shaders/matmul_gemv.wgsl
+const GEMV_WG = 64;
+const TILE = 64; // shaders/matmul_gemm_tiled.wgsl
+const REG_M = 4; // shaders/matmul_gemm_register.wgsl
+const REG_N = 4;
+// Small workgroups so even a 576-row matrix spreads over all of a CPU's cores.
+const REG_WG = 16;
+
+type Family = 'gemv' | 'tiled' | 'register';
+
+function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: boolean): string {
+  // whole vec4 loads of x need rows starting on a vec4 and chunks that never run past a row
+  const xAligned = k % (format === 'f32' ? 4 : 8) === 0;
+  const kernel = { gemv: [gemvCommon], tiled: [gemmTiled], register: [gemmRegister] }[family];
+  return [
+    // first: `enable subgroups;` must precede every declaration
+    ...(family === 'gemv' ? [subgroups ? gemvSubgroup : gemvWorkgroup] : []),
+    common,
+    io,
+    xAligned ? xVec4 : xScalar,
+    WEIGHT_WGSL[format],
+    ...kernel,
+  ].join('\n');
+}
+
+const zeroBias = new WeakMap<GPUDevice, GPUBuffer>();
+
+/** Bound in place of a missing bias: layout 'auto' keeps every binding the shader names. */
+function dummyBias(ctx: GpuContext): GPUBuffer {
+  let b = zeroBias.get(ctx.device);
+  if (!b) {
+    b = createStorage(ctx, 16, 'matmul.no-bias');
+    zeroBias.set(ctx.device, b);
+  }
+  return b;
+}
+
+function checkArgs(a: MatmulArgs): void {
+  const { rows: n, cols: k } = a.w;
+  check(Number.isInteger(a.maxTokens) && a.maxTokens >= 1, `matmul: maxTokens must be a positive integer, got ${a.maxTokens}.`);
+  check(a.x.size >= a.maxTokens * k * 4, `matmul: x holds ${a.x.size} bytes, less than maxTokens (${a.maxTokens}) x K (${k}) floats.`);
+  const yRows = a.lastRowOnly ? 1 : a.maxTokens;
+  check(a.y.size >= yRows * n * 4, `matmul: y holds ${a.y.size} bytes, less than ${yRows} x N (${n}) floats.`);
+  if (a.bias) check(a.bias.size >= n * 4, `matmul: bias holds ${a.bias.size} bytes, less than N (${n}) floats.`);
+}
+
+function tokensOf(s: StepParams, maxTokens: number, label: string): number {
+  if (s.tokens > maxTokens) {
+    throw new HearthError('INVALID_ARGUMENT', `${label}: step has ${s.tokens} tokens, more than the ${maxTokens} it was prepared for.`, {
+      hint: 'Prepare the matmul with a larger maxTokens, or split the prompt into smaller chunks.',
+    });
+  }
+  return s.tokens;
+}
+
+const NONE: Grid = [0, 0, 0];
+
+/**
+ * y (+)= x @ w^T (+ bias). Prepares, per part of `w`, a GEMV launch (runs when step.tokens == 1
+ * or with lastRowOnly) and a GEMM launch (runs when step.tokens > 1); the other returns grid [0,0,0].
+ */
+export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispatch[] {
+  checkArgs(a);
+  const { format, cols: k, rows: n } = a.w;
+  const variant = a.variant ?? (isCpuAdapter(ctx) ? 'register' : 'tiled');
+  const flags = (a.bias ? FLAG_BIAS : 0) | (a.accumulate ? FLAG_ACCUMULATE : 0);
+  const maxTokens = a.maxTokens;
+  const bias = a.bias ?? dummyBias(ctx);
+  const out: Dispatch[] = [];
+
+  const launch = (part: WeightPart, params: GPUBuffer, family: Family, entry: string, constants: Record<string, number>, tag: string, grid: (s: StepParams) => Grid): Dispatch => {
+    const code = shaderCode(format, k, family, ctx.features.subgroups);
+    const pipeline = ctx.pipelines.get(code, entry, `matmul.${entry}`, constants);
+    const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, 2: a.x, 3: part.data, 5: a.y, 6: bias };
+    if (part.scales) buffers[4] = part.scales;
+    const l = a.w.parts.length > 1 ? `${label}.${tag}[${part.rowStart}]` : `${label}.${tag}`;
+    return { label: l, pipeline, bindGroup: bindBuffers(ctx, pipeline, l, buffers), grid };
+  };
+
+  for (const part of a.w.parts) {
+    const params = new Uint32Array([k, part.rows, part.rowStart, n, a.w.strideWords / WORDS_PER_ELEMENT[format], Math.floor(k / 32), flags, 0]);
+    const pbuf = uploadUniform(ctx, params, `${label}.params`);
+    const rows = part.rows;
+    const useGemv = (s: StepParams): boolean => tokensOf(s, maxTokens, label) >= 1 && (a.lastRowOnly === true || s.tokens === 1);
+    const useGemm = (s: StepParams): boolean => !a.lastRowOnly && tokensOf(s, maxTokens, label) > 1;
+
+    check(Math.ceil(rows / Math.min(TILE, REG_N * REG_WG)) <= ctx.limits.maxComputeWorkgroupsPerDimension, `${label}: ${rows} rows in one part are too many for one launch.`, 'Upload the weight with a smaller maxPartBytes.');
+    if (variant === 'tiled') {
+      out.push(launch(part, pbuf, 'gemv', 'gemv', { GEMV_WG }, 'gemv', (s) => (useGemv(s) ? grid1d(ctx, Math.ceil(rows / GEMV_ROWS)) : NONE)));
+      if (!a.lastRowOnly) {
+        out.push(launch(part, pbuf, 'tiled', 'gemm_tiled', {}, 'gemm', (s) => (useGemm(s) ? [Math.ceil(rows / TILE), Math.ceil(s.tokens / TILE), 1] : NONE)));
+      }
+    } else {
+      const wgx = Math.ceil(rows / (REG_N * REG_WG));
+      out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG, GEMV_MODE: 1 }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
+      if (!a.lastRowOnly) {
+        out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG, GEMV_MODE: 0 }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
+      }
+    }
+  }
+  return out;
+}
