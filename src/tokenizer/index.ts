@@ -1,0 +1,11 @@
+export type {
+  ChatMessage,
+  ChatTemplateOptions,
+  DecodeOptions,
+  EncodeOptions,
+  StreamDecoder,
+  Tokenizer,
+} from './types.js';
+export { tokenizerFromHf, type HfTokenizerFiles } from './hf.js';
+export { tokenizerFromGguf, type GgufTokenizerOptions } from './gguf.js';
+export { tokenizerFromSentencePiece, type SentencePieceOptions } from './sentencepiece-model.js';
