@@ -1,0 +1,72 @@
+// Roofline microbenchmarks: what this adapter can stream from memory and how fast it can FMA,
+// measured in the same run as our kernels so they can be read as fractions of it.
+
+struct RoofParams {
+  n4: u32,     // vec4s in `src`
+  iters: u32,  // FMA loop trips (a uniform, so the compiler cannot fold the loop away)
+  mul: f32,
+  add: f32,
+}
+
+@group(0) @binding(0) var<uniform> rp: RoofParams;
+@group(0) @binding(1) var<storage, read> src: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+override WG: u32 = 256u; // a power of two
+var<workgroup> partial: array<f32, WG>;
+
+// Sum `src` with grid-stride vec4 loads (adjacent threads read adjacent vec4s); one value per workgroup.
+@compute @workgroup_size(WG)
+fn read_sum(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let stride = nwg.x * WG;
+  // two accumulators so consecutive loads do not wait on one add chain
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
+  var i = wg.x * WG + lid;
+  for (; i + stride < rp.n4; i += 2u * stride) {
+    a += src[i];
+    b += src[i + stride];
+  }
+  if (i < rp.n4) { a += src[i]; }
+  let s = a + b;
+  partial[lid] = s.x + s.y + s.z + s.w;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h >> 1u) {
+    if (lid < h) { partial[lid] += partial[lid + h]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { out[wg.x] = partial[0]; }
+}
+
+// Eight independent vec4 multiply-add chains per thread (32 scalar chains: enough to hide FMA
+// latency); every thread writes its result so nothing is dead code. 64 flops per trip.
+@compute @workgroup_size(WG)
+fn fma_chains(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = gid.x + gid.y * nwg.x * WG;
+  let m = vec4f(rp.mul);
+  let c = vec4f(rp.add);
+  var v0 = vec4f(f32(t) * 1e-7) + vec4f(0.0, 0.1, 0.2, 0.3);
+  var v1 = v0 + 0.01;
+  var v2 = v0 + 0.02;
+  var v3 = v0 + 0.03;
+  var v4 = v0 + 0.04;
+  var v5 = v0 + 0.05;
+  var v6 = v0 + 0.06;
+  var v7 = v0 + 0.07;
+  for (var i = 0u; i < rp.iters; i++) {
+    v0 = v0 * m + c;
+    v1 = v1 * m + c;
+    v2 = v2 * m + c;
+    v3 = v3 * m + c;
+    v4 = v4 * m + c;
+    v5 = v5 * m + c;
+    v6 = v6 * m + c;
+    v7 = v7 * m + c;
+  }
+  let s = (v0 + v1) + (v2 + v3) + (v4 + v5) + (v6 + v7);
+  out[t] = s.x + s.y + s.z + s.w;
+}
