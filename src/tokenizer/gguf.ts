@@ -3,6 +3,7 @@ import { assembleTokenizer, collectEosIds, type TokenizerCore } from './assemble
 import { createChatRenderer } from './chat-template.js';
 import { corruptFile } from './file-errors.js';
 import { hasChatMl, hfCore } from './hf.js';
+import { bosEosPostProcessor, type TokenRef } from './post-processor.js';
 import { preTokenizerForGgufPre } from './pretokenizers.js';
 import { createSpmCore, PieceType } from './spm.js';
 import type { Tokenizer } from './types.js';
@@ -107,25 +108,20 @@ function gpt2Core(
     return [m.slice(0, cut), m.slice(cut + 1)] as [string, string];
   });
   const pre = md.string('tokenizer.ggml.pre');
-  const single: unknown[] = [];
-  const specialTokens: Record<string, unknown> = {};
-  const addSpecial = (id: number | null, enabled: boolean | undefined): void => {
-    if (!enabled || id === null) return;
-    single.push({ SpecialToken: { id: tokens[id], type_id: 0 } });
-    specialTokens[tokens[id]!] = { id: tokens[id], ids: [id], tokens: [tokens[id]] };
-  };
   // llama.cpp adds BOS by default for Llama 3 style vocabularies, and not for other byte-level ones
   const llama3 = pre === 'llama3' || pre === 'llama-bpe' || pre === 'llama-v3';
-  addSpecial(bosId, md.bool('tokenizer.ggml.add_bos_token') ?? llama3);
-  single.push({ Sequence: { id: 'A', type_id: 0 } });
-  addSpecial(eosId, md.bool('tokenizer.ggml.add_eos_token'));
+  const ref = (id: number | null, enabled: boolean): TokenRef | null => (enabled && id !== null ? { content: tokens[id]!, id } : null);
+  const postProcessor = bosEosPostProcessor(
+    ref(bosId, md.bool('tokenizer.ggml.add_bos_token') ?? llama3),
+    ref(eosId, md.bool('tokenizer.ggml.add_eos_token') ?? false),
+  );
   const tokenizerJson: Record<string, unknown> = {
     version: '1.0',
     added_tokens: added,
     // Qwen2's own tokenizer normalizes to NFC before splitting
     normalizer: pre === 'qwen2' ? { type: 'NFC' } : null,
     pre_tokenizer: preTokenizerForGgufPre(pre),
-    post_processor: { type: 'TemplateProcessing', single, pair: single, special_tokens: specialTokens },
+    post_processor: postProcessor,
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
     model: {
       type: 'BPE',

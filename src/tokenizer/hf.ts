@@ -4,6 +4,7 @@ import { assembleTokenizer, collectEosIds, type TokenizerCore } from './assemble
 import { createChatRenderer } from './chat-template.js';
 import { corruptFile, isRecord } from './file-errors.js';
 import { compatPreTokenizer } from './hf-compat.js';
+import { bosEosPostProcessor, type TokenRef } from './post-processor.js';
 import type { Tokenizer } from './types.js';
 import { specialTokenNames, tokenContent, tokenizerJsonFromVocabMerges } from './vocab-merges.js';
 
@@ -33,7 +34,7 @@ export function tokenizerFromHf(files: HfTokenizerFiles): Tokenizer {
   let file: string;
   if (files.tokenizerJson !== undefined) {
     file = 'tokenizer.json';
-    tokenizerJson = jsonObject(files.tokenizerJson, file)!;
+    tokenizerJson = withConfigPostProcessor(jsonObject(files.tokenizerJson, file)!, config);
   } else if (files.vocabJson !== undefined && files.mergesTxt !== undefined) {
     file = 'vocab.json/merges.txt';
     const addedTokens = files.addedTokens === undefined ? undefined : jsonValue(files.addedTokens, 'added_tokens.json');
@@ -59,6 +60,30 @@ export function tokenizerFromHf(files: HfTokenizerFiles): Tokenizer {
   );
   const bosToken = core.bosId === null ? null : (core.idToToken(core.bosId) ?? null);
   return assembleTokenizer(core, chat, eos, bosToken);
+}
+
+/**
+ * transformers' Llama and Gemma fast tokenizers rebuild tokenizer.json's post-processor from the config's
+ * add_bos_token / add_eos_token (defaults: BOS yes, EOS no), so a config that turns BOS off wins over the file.
+ */
+function withConfigPostProcessor(tokenizerJson: Record<string, unknown>, config: Record<string, unknown>): Record<string, unknown> {
+  const cls = config.tokenizer_class;
+  if (typeof cls !== 'string' || !/^(Llama|CodeLlama|Gemma)Tokenizer(Fast)?$/.test(cls)) return tokenizerJson;
+  const names = specialTokenNames(config);
+  const model = isRecord(tokenizerJson.model) ? tokenizerJson.model : {};
+  const vocab = isRecord(model.vocab) ? model.vocab : {};
+  const added = Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : [];
+  const ref = (content: string | null, enabled: boolean): TokenRef | null => {
+    if (!enabled || content === null) return null;
+    const fromAdded: unknown = added.find((t: unknown) => isRecord(t) && t.content === content);
+    const id = isRecord(fromAdded) ? fromAdded.id : vocab[content];
+    return typeof id === 'number' ? { content, id } : null;
+  };
+  const post_processor = bosEosPostProcessor(
+    ref(names.bos, config.add_bos_token !== false),
+    ref(names.eos, config.add_eos_token === true),
+  );
+  return { ...tokenizerJson, post_processor };
 }
 
 export function hasChatMl(core: TokenizerCore): boolean {

@@ -8,4 +8,10 @@ export type {
 } from './types.js';
 export { tokenizerFromHf, type HfTokenizerFiles } from './hf.js';
 export { tokenizerFromGguf, type GgufTokenizerOptions } from './gguf.js';
-export { tokenizerFromSentencePiece, type SentencePieceOptions } from './sentencepiece-model.js';
+export {
+  parseSentencePieceModel,
+  tokenizerFromSentencePiece,
+  type SentencePiece,
+  type SentencePieceModel,
+  type SentencePieceOptions,
+} from './sentencepiece-model.js';

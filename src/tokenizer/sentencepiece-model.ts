@@ -20,7 +20,7 @@ export interface SentencePieceOptions {
  */
 export function tokenizerFromSentencePiece(bytes: Uint8Array, opts: SentencePieceOptions = {}): Tokenizer {
   const file = opts.fileName ?? 'tokenizer.model';
-  const model = parseModelProto(bytes, file);
+  const model = parseSentencePieceModel(bytes, file);
   if (model.modelType !== MODEL_TYPE_BPE) {
     throw new HearthError('UNSUPPORTED_FORMAT', `${file} is a SentencePiece model of type ${model.modelType}; only BPE (2) is supported.`, {
       hint: "Use the model's tokenizer.json instead.",
@@ -64,14 +64,15 @@ export function tokenizerFromSentencePiece(bytes: Uint8Array, opts: SentencePiec
 
 const MODEL_TYPE_BPE = 2;
 
-interface Piece {
+export interface SentencePiece {
   piece: string;
   score: number;
+  /** 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte */
   type: number;
 }
 
-interface ModelProto {
-  pieces: Piece[];
+export interface SentencePieceModel {
+  pieces: SentencePiece[];
   modelType: number;
   unkId: number;
   bosId: number;
@@ -82,9 +83,9 @@ interface ModelProto {
 }
 
 /** The few ModelProto fields a BPE tokenizer needs (sentencepiece_model.proto field numbers). */
-function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
+export function parseSentencePieceModel(bytes: Uint8Array, file = 'tokenizer.model'): SentencePieceModel {
   if (!(bytes instanceof Uint8Array)) throw new HearthError('INVALID_ARGUMENT', `${file} must be given as a Uint8Array.`);
-  const model: ModelProto = {
+  const model: SentencePieceModel = {
     pieces: [],
     modelType: 1, // proto default: UNIGRAM
     unkId: 0,
@@ -97,7 +98,7 @@ function parseModelProto(bytes: Uint8Array, file: string): ModelProto {
   try {
     for (const f of fields(bytes, 0, bytes.length)) {
       if (f.no === 1 && f.bytes) {
-        const p: Piece = { piece: '', score: 0, type: PieceType.normal };
+        const p: SentencePiece = { piece: '', score: 0, type: PieceType.normal };
         for (const g of fields(bytes, f.bytes[0], f.bytes[1])) {
           if (g.no === 1 && g.bytes) p.piece = utf8(bytes, g.bytes);
           else if (g.no === 2 && g.fixed32 !== undefined) p.score = g.fixed32;

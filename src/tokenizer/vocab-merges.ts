@@ -1,4 +1,5 @@
 import { corruptFile, isRecord } from './file-errors.js';
+import { bosEosPostProcessor, type TokenRef } from './post-processor.js';
 import { gpt2PreTokenizer, qwen2PreTokenizer } from './pretokenizers.js';
 
 export interface AddedTokenJson {
@@ -58,25 +59,13 @@ export function tokenizerJsonFromVocabMerges(
   const isQwen2 = typeof config.tokenizer_class === 'string' && config.tokenizer_class.startsWith('Qwen2');
   const addPrefixSpace = config.add_prefix_space === true;
 
-  const single: unknown[] = [];
-  const specialTokens: Record<string, unknown> = {};
   const idOf = (t: string | null): number | undefined =>
     t === null ? undefined : (added.find((a) => a.content === t)?.id ?? vocab[t]);
-  const bosId = idOf(names.bos);
-  const eosId = idOf(names.eos);
-  if (config.add_bos_token === true && names.bos !== null && bosId !== undefined) {
-    single.push({ SpecialToken: { id: names.bos, type_id: 0 } });
-    specialTokens[names.bos] = { id: names.bos, ids: [bosId], tokens: [names.bos] };
-  }
-  single.push({ Sequence: { id: 'A', type_id: 0 } });
-  if (config.add_eos_token === true && names.eos !== null && eosId !== undefined) {
-    single.push({ SpecialToken: { id: names.eos, type_id: 0 } });
-    specialTokens[names.eos] = { id: names.eos, ids: [eosId], tokens: [names.eos] };
-  }
-  const postProcessor =
-    Object.keys(specialTokens).length > 0
-      ? { type: 'TemplateProcessing', single, pair: [...single, ...single.slice(-1)], special_tokens: specialTokens }
-      : { type: 'ByteLevel', add_prefix_space: addPrefixSpace, trim_offsets: false, use_regex: false };
+  const ref = (t: string | null, enabled: boolean): TokenRef | null => {
+    const id = idOf(t);
+    return enabled && t !== null && id !== undefined ? { content: t, id } : null;
+  };
+  const postProcessor = bosEosPostProcessor(ref(names.bos, config.add_bos_token === true), ref(names.eos, config.add_eos_token === true));
 
   return {
     version: '1.0',

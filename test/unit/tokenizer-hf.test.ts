@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isHearthError } from '../../src/errors.js';
-import { tokenizerFromHf, type Tokenizer } from '../../src/tokenizer/index.js';
-import { readJson, readText } from './tokenizer-helpers.js';
-import { parseOut, QWEN2_OUT, SMOLLM_OUT, TESTS_V1, TESTS_V2 } from './tokenizer-vectors.js';
+import { parseSentencePieceModel, tokenizerFromHf, type Tokenizer } from '../../src/tokenizer/index.js';
+import { readBytes, readJson, readText } from './tokenizer-helpers.js';
+import { LLAMA_SPM_OUT, parseOut, QWEN2_OUT, SMOLLM_OUT, TESTS_V1, TESTS_V2 } from './tokenizer-vectors.js';
 
 const smol = (): Tokenizer =>
   tokenizerFromHf({ tokenizerJson: readJson('smollm2-135m-instruct-tokenizer/tokenizer.json') });
@@ -212,5 +212,85 @@ describe('malformed tokenizer files', () => {
     expect(() => tok.decode([-1])).toThrowError(/not a non-negative integer/);
     expect(tok.decode([19556, 10 ** 6, 905])).toBe('Hello world');
     expect(tok.decode([])).toBe('');
+  });
+});
+
+describe('SentencePiece-style tokenizer.json (Llama 2, TinyLlama, Mistral)', () => {
+  /**
+   * The tokenizer.json transformers' LlamaConverter writes for Llama 2's tokenizer.model (legacy layout): '▁'
+   * prepended and spaces replaced by a normalizer, BPE with byte fallback over merges listed by the score of the
+   * merged piece, and a decoder that strips the first space. Built here from the real tokenizer.model.
+   */
+  function llamaTokenizerJson(): Record<string, unknown> {
+    const model = parseSentencePieceModel(readBytes('llama2-tokenizer/tokenizer.model'));
+    const vocab: Record<string, number> = {};
+    model.pieces.forEach((p, id) => (vocab[p.piece] = id));
+    const merges: Array<[string, string, number]> = [];
+    model.pieces.forEach((p) => {
+      const local: Array<[string, string, number]> = [];
+      for (let i = 1; i < p.piece.length; i++) {
+        const l = p.piece.slice(0, i);
+        const r = p.piece.slice(i);
+        if (l in vocab && r in vocab) local.push([l, r, p.score]);
+      }
+      local.sort((a, b) => vocab[a[0]]! - vocab[b[0]]! || vocab[a[1]]! - vocab[b[1]]!);
+      merges.push(...local);
+    });
+    merges.sort((a, b) => b[2] - a[2]); // stable, as Python's sorted(reverse=True) on the score
+    const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    return {
+      version: '1.0',
+      added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+      pre_tokenizer: null,
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [],
+        special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+      },
+      decoder: {
+        type: 'Sequence',
+        decoders: [
+          { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+          { type: 'ByteFallback' },
+          { type: 'Fuse' },
+          { type: 'Strip', content: ' ', start: 1, stop: 0 },
+        ],
+      },
+      model: { type: 'BPE', dropout: null, unk_token: '<unk>', byte_fallback: true, fuse_unk: true, ignore_merges: false, vocab, merges: merges.map(([l, r]) => [l, r]) },
+    };
+  }
+  const tokenizerJson = llamaTokenizerJson();
+  const config = { tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' };
+  const tok = tokenizerFromHf({ tokenizerJson, tokenizerConfig: config });
+
+  // ids: llama.cpp models/ggml-vocab-llama-spm.gguf.out (transformers on meta-llama/Llama-2-7b-hf)
+  it('matches the reference encodings token for token', () => {
+    const want = parseOut(LLAMA_SPM_OUT);
+    TESTS_V1.forEach((text, i) => {
+      expect(tok.encode(text, { addSpecialTokens: false }), JSON.stringify(text)).toEqual(want[i]);
+    });
+  });
+
+  it('adds BOS unless tokenizer_config.json turns it off', () => {
+    expect(tok.bosId).toBe(1);
+    expect(tok.encode('Hello world')).toEqual([1, 15043, 3186]);
+    const noBos = tokenizerFromHf({ tokenizerJson, tokenizerConfig: { ...config, add_bos_token: false } });
+    expect(noBos.encode('Hello world')).toEqual([15043, 3186]);
+    const withEos = tokenizerFromHf({ tokenizerJson, tokenizerConfig: { ...config, add_eos_token: true } });
+    expect(withEos.encode('Hello world')).toEqual([1, 15043, 3186, 2]);
+  });
+
+  it('decodes as transformers does (first space stripped) and streams the same text', () => {
+    const ids = tok.encode('Hello world 😁 and 你好', { addSpecialTokens: false });
+    expect(tok.decode(ids)).toBe('Hello world 😁 and 你好');
+    for (const skip of [false, true]) {
+      const s = tok.createStreamDecoder({ skipSpecialTokens: skip });
+      const chunks = [1, ...ids].map((id) => s.push(id));
+      chunks.push(s.flush());
+      for (const c of chunks) expect(c).not.toContain('\uFFFD');
+      expect(chunks.join('')).toBe(tok.decode([1, ...ids], { skipSpecialTokens: skip }));
+    }
   });
 });
