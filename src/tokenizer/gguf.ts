@@ -50,7 +50,7 @@ export function tokenizerFromGguf(metadata: Map<string, unknown>, opts: GgufToke
       addBos: md.bool('tokenizer.ggml.add_bos_token') ?? true,
       addEos: md.bool('tokenizer.ggml.add_eos_token') ?? false,
       addSpacePrefix: md.bool('tokenizer.ggml.add_space_prefix') ?? true,
-      removeExtraWhitespaces: md.bool('tokenizer.ggml.remove_extra_whitespaces') ?? false,
+      // llama.cpp honours tokenizer.ggml.remove_extra_whitespaces only for Unigram vocabularies, so ignore it here
       file,
     });
   } else if (kind === 'gpt2') {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isHearthError } from '../../src/errors.js';
+import { readGgufHeader } from '../../src/formats/gguf.js';
+import { MemoryByteSource } from '../../src/hub/memory.js';
 import { tokenizerFromGguf, tokenizerFromSentencePiece, type Tokenizer } from '../../src/tokenizer/index.js';
 import { readBytes, readGgufMetadata, readJson, readText } from './tokenizer-helpers.js';
 import { LLAMA_SPM_OUT, parseOut, QWEN2_OUT, SMOLLM_OUT, TESTS_V1, TESTS_V2 } from './tokenizer-vectors.js';
@@ -143,6 +145,13 @@ describe('stories260K.gguf (llama / SentencePiece vocabulary)', () => {
     for (const c of chunks) expect(c).not.toContain('\uFFFD');
     expect(chunks.join('')).toBe(' a 🙂 b');
     expect(tok.decode(tok.encode('你好'), { skipSpecialTokens: true })).toBe('你好');
+  });
+
+  it('builds the same tokenizer from the metadata src/formats/gguf.ts reads', async () => {
+    const header = await readGgufHeader(new MemoryByteSource('stories260K.gguf', readBytes('stories260K/stories260K.gguf')));
+    const viaFormats = tokenizerFromGguf(header.metadata);
+    for (const s of ['Once upon a time', 'héllo wörld 你好 🙂', 'a   b\n\n\tc']) expect(viaFormats.encode(s)).toEqual(tok.encode(s));
+    expect(viaFormats.decode(README_IDS)).toBe(README_TEXT);
   });
 
   it('keeps special tokens in text whole and restarts the space prefix after them, as llama.cpp does', () => {

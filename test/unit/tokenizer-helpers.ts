@@ -17,8 +17,9 @@ export function readBytes(rel: string): Uint8Array {
 }
 
 /**
- * GGUF (v2/v3) metadata, enough for tokenizer tests: src/formats/gguf.ts was not committed when these tests were
- * written, so this reads the key/value section only. Arrays arrive as JS arrays, 64-bit ints as numbers.
+ * GGUF (v2/v3) metadata, enough for tokenizer tests, read synchronously: src/formats/gguf.ts (async, over a
+ * ByteSource) was not committed when these tests were written; one test checks the two agree. Arrays arrive as
+ * JS arrays, 64-bit ints as numbers.
  */
 export function readGgufMetadata(bytes: Uint8Array): Map<string, unknown> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
