@@ -54,7 +54,8 @@ export async function resolveModelSource(spec: ModelSpec, opts: ResolveOptions =
     const local = await localSource(s, progress);
     if (local) return local;
     if (looksLikePath(s)) {
-      throw new HearthError('MISSING_FILE', `No file or folder at ${s}.`, { hint: 'Check the path, or give a Hugging Face repo id like owner/name.', details: { path: s } });
+      const why = parseHubSpec(s) ? '' : ', and it is not a Hub repo id';
+      throw new HearthError('MISSING_FILE', `No file or folder at ${s}${why}.`, { hint: 'Check the path, or give a Hugging Face repo id like owner/name.', details: { path: s } });
     }
   }
   const hub = parseHubSpec(s);

@@ -16,6 +16,7 @@ export interface LoggedRequest {
   method: string;
   path: string;
   range: string | undefined;
+  authorization: string | undefined;
   status: number;
 }
 
@@ -47,6 +48,7 @@ export interface HubServer {
   requests: LoggedRequest[];
   /** Requests whose path matches (all, without a pattern). */
   count(match?: string | RegExp, method?: string): number;
+  /** Clears the request log and any pending faults. */
   reset(): void;
   /** The next `times` requests matching answer `status`. */
   failNext(match: string | RegExp, status: number, times?: number): void;
@@ -104,7 +106,7 @@ export async function startHubServer(opts: HubServerOptions = {}): Promise<HubSe
     const p = u.pathname;
     const dec = decodeURIComponent;
     const method = req.method ?? 'GET';
-    const log: LoggedRequest = { method, path: dec(p) + u.search, range: req.headers.range, status: 0 };
+    const log: LoggedRequest = { method, path: dec(p) + u.search, range: req.headers.range, authorization: req.headers.authorization, status: 0 };
     requests.push(log);
     const send = (status: number, body?: Uint8Array | string, headers: Record<string, string> = {}): void => {
       log.status = status;
@@ -207,6 +209,7 @@ export async function startHubServer(opts: HubServerOptions = {}): Promise<HubSe
     },
     reset() {
       requests.length = 0;
+      faults.length = 0;
     },
     failNext(match, status, times = 1) {
       faults.push({ kind: 'status', match: toRegExp(match), status, times });
