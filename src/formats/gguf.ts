@@ -101,13 +101,14 @@ export async function readGgufHeader(src: ByteSource, opts: ReadGgufOptions = {}
     });
   }
 
+  /** A u64 count of `what` (plural), checked against the bytes left in the file. */
   const count = async (what: string, minBytesEach: number): Promise<number> => {
     await r.fill(8);
     const v = r.u64();
-    if (v > BigInt(ABSURD)) throw corrupt(`impossible ${what} count ${v}.`);
+    if (v > BigInt(ABSURD)) throw corrupt(`impossible number of ${what} (${v}).`);
     const n = Number(v);
     if (n * minBytesEach > r.remaining) {
-      throw new HearthError('TRUNCATED_FILE', `${file} is truncated or corrupt: its header declares ${n} ${what}s, more than the ${r.remaining} bytes left can hold.`, {
+      throw new HearthError('TRUNCATED_FILE', `${file} is truncated or corrupt: its header declares ${n} ${what}, more than the ${r.remaining} bytes left can hold.`, {
         details: { file, count: n, remaining: r.remaining },
       });
     }
@@ -160,7 +161,7 @@ export async function readGgufHeader(src: ByteSource, opts: ReadGgufOptions = {}
       const itemType = r.u32();
       const min = MIN_VALUE_BYTES[itemType];
       if (min === undefined) throw corrupt(`metadata ${key} is an array of unknown value type ${itemType}.`, { key });
-      const n = await count(`element of ${key}`, min);
+      const n = await count(`elements in ${key}`, min);
       const out: GgufValue[] = new Array<GgufValue>(n);
       if (itemType === 8 || itemType === 9) {
         for (let i = 0; i < n; i++) out[i] = await readValue(itemType, key, depth + 1);
@@ -182,8 +183,8 @@ export async function readGgufHeader(src: ByteSource, opts: ReadGgufOptions = {}
     return type === 6 ? shortestF32(v as number) : v;
   };
 
-  const tensorCount = await count('tensor', 8 + 4 + 8 + 4 + 8);
-  const kvCount = await count('metadata entrie', 8 + 4 + 1);
+  const tensorCount = await count('tensors', 8 + 4 + 4 + 8);
+  const kvCount = await count('metadata entries', 8 + 4 + 1);
   const metadata = new Map<string, GgufValue>();
   const metadataTypes = new Map<string, GgufValueTypeName>();
   for (let i = 0; i < kvCount; i++) {

@@ -49,9 +49,10 @@ export async function openModel(source: ModelSource, opts: OpenModelOptions = {}
   const { signal } = opts;
   throwIfAborted(signal);
   const chosen = opts.file ?? source.entry;
+  // a named GGUF is self-contained: no listing (which may cost a probe per known file name)
+  if (chosen !== undefined && /\.gguf$/i.test(chosen)) return openGguf(source, chosen, signal);
   const files = await source.list(signal);
   if (chosen !== undefined) {
-    if (/\.gguf$/i.test(chosen)) return openGguf(source, chosen, signal);
     if (/\.safetensors$/i.test(chosen)) return openSafetensors(source, files, [chosen], null, signal);
     if (/\.index\.json$/i.test(chosen)) return openSafetensors(source, files, null, chosen, signal);
     throw new HearthError('UNSUPPORTED_FORMAT', `${chosen} is not a model weight file Hearth reads.`, {

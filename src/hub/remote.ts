@@ -63,7 +63,8 @@ export class RemoteModelSource implements ModelSource {
 
   private async info(file: string, signal?: AbortSignal): Promise<RemoteFileInfo | null> {
     const listing = await this.getListing(signal);
-    if (listing) return listing.get(file) ?? null;
+    // the listing covers the top level only; a file in a subfolder is asked for directly
+    if (listing && (listing.has(file) || !file.includes('/'))) return listing.get(file) ?? null;
     return this.probe(file, signal);
   }
 
@@ -95,7 +96,7 @@ export class RemoteModelSource implements ModelSource {
     throwIfAborted(signal);
     const name = normalizeFileName(file);
     const listing = await this.getListing(signal);
-    if (listing && !listing.has(name)) throw missingFile(name, this.id);
+    if (listing && !listing.has(name) && !name.includes('/')) throw missingFile(name, this.id);
     return fetchText(this.fileUrl(name), name, this.opts, signal);
   }
 }

@@ -291,7 +291,7 @@ describe('GGUF errors', () => {
   it('rejects an impossible tensor count', async () => {
     const b = storiesBytes.slice();
     new DataView(b.buffer).setBigUint64(8, 2n ** 60n, true);
-    await expectCode(parse(b), 'CORRUPT_FILE', /impossible tensor count/);
+    await expectCode(parse(b), 'CORRUPT_FILE', /impossible number of tensors/);
   });
 
   it('rejects quantized rows that are not whole blocks', async () => {

@@ -26,7 +26,7 @@ const FILES = {
   ...repoFiles('acme/tiny', tiny),
   'acme/tiny@v1/config.json': '{"revision":"v1"}',
   ...repoFiles('acme/sharded', sharded),
-  ...repoFiles('acme/two', { 'a-q8_0.gguf': stories, 'b-f32.gguf': stories }),
+  ...repoFiles('acme/two', { 'a-q8_0.gguf': stories, 'b-f32.gguf': stories, 'sub/c.gguf': stories }),
 };
 
 async function expectCode(p: Promise<unknown>, code: HearthErrorCode, message?: RegExp): Promise<HearthError> {
@@ -111,6 +111,9 @@ describe('Hub source against a local Hub', () => {
     const src = await resolveModelSource('acme/two/b-f32.gguf', { endpoint: hub.url });
     expect(src.entry).toBe('b-f32.gguf');
     expect((await openModel(src)).files).toEqual(['b-f32.gguf']);
+    // the tree listing covers the top level; a file in a subfolder is fetched directly
+    const sub = await resolveModelSource('acme/two/sub/c.gguf', { endpoint: hub.url });
+    expect((await openModel(sub)).files).toEqual(['sub/c.gguf']);
   });
 
   it('resolves revisions', async () => {
@@ -246,6 +249,8 @@ describe('URL sources', () => {
     expect(src.entry).toBe('stories260K.gguf');
     const m = await openModel(src);
     expect(m.config.vocabSize).toBe(512);
+    // a named GGUF needs nothing else: no probing for config or tokenizer files
+    expect(hub.requests.every((r) => r.path.endsWith('stories260K.gguf'))).toBe(true);
     const folder = await resolveModelSource(`${hub.url}/files/acme/sharded`);
     const s = await openModel(folder);
     expect(s.files).toHaveLength(2);
