@@ -1,39 +1,89 @@
-// Matmul for CPU drivers (SwiftShader, llvmpipe), where a barrier costs more than it saves:
-// no workgroup memory, each thread computes a block of REG_M rows x 4 columns straight from
-// global memory (caches do the staging). With GEMV_MODE it is the decode GEMV: one row,
-// x[tokens - 1], written to y[0].
+// Matmuls for CPU drivers (SwiftShader, llvmpipe), where a barrier costs more than it saves and
+// loops are not unrolled for us: no workgroup memory, each thread owns 4 columns (rows of w) and
+// 4 rows of x (1 for the GEMV) in named registers, caches do the staging. A block's chunks are
+// summed before its scale is applied, once per block rather than once per chunk.
 
 override REG_WG: u32 = 16u;
-override GEMV_MODE: bool = false;
-const REG_N: u32 = 4u;
+
+fn reg_rows(wg: vec3u, lid: u32) -> vec4u {
+  let n0 = (wg.x * REG_WG + lid) * 4u;
+  return min(vec4u(n0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.n - 1u));
+}
+
+fn reg_scales(r: vec4u, b: u32) -> vec4f {
+  return vec4f(w_scale(r.x, b), w_scale(r.y, b), w_scale(r.z, b), w_scale(r.w, b));
+}
+
+fn dots4(w0: Chunk, w1: Chunk, w2: Chunk, w3: Chunk, xc: Chunk) -> vec4f {
+  return vec4f(chunk_dot(w0, xc), chunk_dot(w1, xc), chunk_dot(w2, xc), chunk_dot(w3, xc));
+}
+
+// Columns n0 .. n0 + 3 of output row m, those that exist.
+fn store4(m: u32, n0: u32, v: vec4f) {
+  store_y(m, n0, v.x);
+  if (n0 + 1u < p.n) { store_y(m, n0 + 1u, v.y); }
+  if (n0 + 2u < p.n) { store_y(m, n0 + 2u, v.z); }
+  if (n0 + 3u < p.n) { store_y(m, n0 + 3u, v.w); }
+}
 
 @compute @workgroup_size(REG_WG)
 fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let n0 = (wg.x * REG_WG + lid) * REG_N;
+  let n0 = (wg.x * REG_WG + lid) * 4u;
   if (n0 >= p.n) { return; }
+  let r = reg_rows(wg, lid);
   let rows = step.tokens;
-  let reg_m = select(4u, 1u, GEMV_MODE);
-  let m0 = select(wg.y * 4u, rows - 1u, GEMV_MODE);
-  var xb: array<u32, 4>;
-  for (var i = 0u; i < 4u; i++) { xb[i] = min(m0 + i, rows - 1u) * p.k; }
-  let r = min(vec4u(n0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.n - 1u));
-  var acc: array<vec4f, 4>; // acc[i][j]: row m0 + i, column n0 + j
+  let m0 = wg.y * 4u;
+  // rows past the end repeat the last one: their sums are never stored
+  let xb = min(vec4u(m0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u)) * p.k;
+  var acc0 = vec4f(0.0); // acc<i>[j]: y[m0 + i, n0 + j]
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
   let cpr = chunks_per_row();
-  for (var c = 0u; c < cpr; c++) {
-    let w0 = w_chunk(r.x, c);
-    let w1 = w_chunk(r.y, c);
-    let w2 = w_chunk(r.z, c);
-    let w3 = w_chunk(r.w, c);
-    for (var i = 0u; i < reg_m; i++) {
-      let xc = x_chunk(xb[i], c);
-      acc[i] += vec4f(chunk_dot(w0, xc), chunk_dot(w1, xc), chunk_dot(w2, xc), chunk_dot(w3, xc));
+  for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
+    var s0 = vec4f(0.0);
+    var s1 = vec4f(0.0);
+    var s2 = vec4f(0.0);
+    var s3 = vec4f(0.0);
+    let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
+    for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
+      let w0 = w_chunk(r.x, c);
+      let w1 = w_chunk(r.y, c);
+      let w2 = w_chunk(r.z, c);
+      let w3 = w_chunk(r.w, c);
+      s0 += dots4(w0, w1, w2, w3, x_chunk(xb.x, c));
+      s1 += dots4(w0, w1, w2, w3, x_chunk(xb.y, c));
+      s2 += dots4(w0, w1, w2, w3, x_chunk(xb.z, c));
+      s3 += dots4(w0, w1, w2, w3, x_chunk(xb.w, c));
     }
+    let sc = reg_scales(r, b);
+    acc0 += s0 * sc;
+    acc1 += s1 * sc;
+    acc2 += s2 * sc;
+    acc3 += s3 * sc;
   }
-  for (var i = 0u; i < reg_m; i++) {
-    let m = m0 + i;
-    if (m >= rows) { break; }
-    for (var j = 0u; j < REG_N; j++) {
-      if (n0 + j < p.n) { store_y(select(m, 0u, GEMV_MODE), n0 + j, acc[i][j]); }
+  store4(m0, n0, acc0);
+  if (m0 + 1u < rows) { store4(m0 + 1u, n0, acc1); }
+  if (m0 + 2u < rows) { store4(m0 + 2u, n0, acc2); }
+  if (m0 + 3u < rows) { store4(m0 + 3u, n0, acc3); }
+}
+
+// The decode GEMV: y[0, :] = x[tokens - 1, :] @ w^T.
+@compute @workgroup_size(REG_WG)
+fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let n0 = (wg.x * REG_WG + lid) * 4u;
+  if (n0 >= p.n) { return; }
+  let r = reg_rows(wg, lid);
+  let xb = (step.tokens - 1u) * p.k;
+  var acc = vec4f(0.0);
+  let cpr = chunks_per_row();
+  for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
+    var s = vec4f(0.0);
+    let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
+    for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
+      s += dots4(w_chunk(r.x, c), w_chunk(r.y, c), w_chunk(r.z, c), w_chunk(r.w, c), x_chunk(xb, c));
     }
+    acc += s * reg_scales(r, b);
   }
+  store4(0u, n0, acc);
 }

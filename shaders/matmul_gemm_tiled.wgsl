@@ -40,11 +40,16 @@ fn stage_w(n0: u32, k0: u32, lid: u32) {
   for (var i = lid; i < TILE * per_row; i += 256u) {
     let n = i % TILE;
     let c = c0 + i / TILE;
-    var wc = Chunk(vec4f(0.0), vec4f(0.0), 0.0);
-    if (c < cpr) { wc = w_chunk(min(n0 + n, p.n - 1u), c); }
+    var wc = Chunk(vec4f(0.0), vec4f(0.0));
+    var s = 0.0;
+    if (c < cpr) {
+      let row = min(n0 + n, p.n - 1u);
+      wc = w_chunk(row, c);
+      s = w_scale(row, c / CHUNKS_PER_BLOCK);
+    }
     let k = chunk_k(c) - vec2u(k0);
-    stage_w_vec4(k.x * TILE_V + n / 4u, n, wc.s * wc.lo);
-    if (CHUNK_HAS_HI) { stage_w_vec4(k.y * TILE_V + n / 4u, n, wc.s * wc.hi); }
+    stage_w_vec4(k.x * TILE_V + n / 4u, n, s * wc.lo);
+    if (CHUNK_HAS_HI) { stage_w_vec4(k.y * TILE_V + n / 4u, n, s * wc.hi); }
   }
 }
 

@@ -18,11 +18,12 @@ fn gemv_partial(row0: u32, lid: u32) -> vec4f {
   var acc = vec4f(0.0);
   for (var c = lid; c < cpr; c += GEMV_WG) {
     let xc = x_chunk(xbase, c);
+    let b = c / CHUNKS_PER_BLOCK;
     acc += vec4f(
-      chunk_dot(w_chunk(r.x, c), xc),
-      chunk_dot(w_chunk(r.y, c), xc),
-      chunk_dot(w_chunk(r.z, c), xc),
-      chunk_dot(w_chunk(r.w, c), xc),
+      chunk_dot(w_chunk(r.x, c), xc) * w_scale(r.x, b),
+      chunk_dot(w_chunk(r.y, c), xc) * w_scale(r.y, b),
+      chunk_dot(w_chunk(r.z, c), xc) * w_scale(r.z, b),
+      chunk_dot(w_chunk(r.w, c), xc) * w_scale(r.w, b),
     );
   }
   return acc;

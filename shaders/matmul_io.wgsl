@@ -24,23 +24,24 @@ const FLAG_ACCUMULATE: u32 = 2u;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 
-// Eight (or four) weights of one row, dequantized but not yet scaled, and the x values they meet.
-// `lo` holds k = chunk_k(c).x + 0..3 and `hi` k = chunk_k(c).y + 0..3 (formats without `hi` leave it 0).
+// Each weight format (weights_*.wgsl) reads its rows in chunks of CHUNK_ELEMS values, 8 or 4, and
+// groups CHUNKS_PER_BLOCK chunks under one scale (w_scale; 1 for f32 and f16).
+// A Chunk holds one chunk of weights, dequantized but not scaled, or the x values they meet:
+// `lo` at k = chunk_k(c).x + 0..3 and `hi` at k = chunk_k(c).y + 0..3 (left 0 without CHUNK_HAS_HI).
 struct Chunk {
   lo: vec4f,
   hi: vec4f,
-  s: f32,
 }
 
 fn chunk_dot(w: Chunk, xc: Chunk) -> f32 {
   var d = dot(w.lo, xc.lo);
   if (CHUNK_HAS_HI) { d += dot(w.hi, xc.hi); }
-  return w.s * d;
+  return d;
 }
 
 fn x_chunk(xbase: u32, c: u32) -> Chunk {
   let k = chunk_k(c);
-  var xc = Chunk(load_x4(xbase, k.x), vec4f(0.0), 1.0);
+  var xc = Chunk(load_x4(xbase, k.x), vec4f(0.0));
   if (CHUNK_HAS_HI) { xc.hi = load_x4(xbase, k.y); }
   return xc;
 }

@@ -12,34 +12,34 @@ struct RoofParams {
 @group(0) @binding(1) var<storage, read> src: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-override WG: u32 = 256u; // a power of two
-var<workgroup> partial: array<f32, WG>;
+override WG: u32 = 256u;
 
-// Sum `src` with grid-stride vec4 loads (adjacent threads read adjacent vec4s); one value per workgroup.
+// GPUs: adjacent threads read adjacent vec4s, the whole grid striding over the buffer (coalesced).
+// CPU drivers run a few invocations side by side, each to the end of its loop, so there each
+// thread streams its own contiguous span instead, which the CPU's prefetchers can follow.
+override SPANS: bool = false;
+
+// Sum `src` with vec4 loads. Every thread writes its own partial sum: a workgroup reduction
+// would add barriers, which on CPU drivers cost more than the whole read; the writes are a small
+// fraction of the bytes read (readSumWorkgroups).
 @compute @workgroup_size(WG)
-fn read_sum(
-  @builtin(workgroup_id) wg: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let stride = nwg.x * WG;
+fn read_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let threads = nwg.x * WG;
+  let stride = select(threads, 1u, SPANS);
+  let span = (rp.n4 + threads - 1u) / threads;
+  let start = select(gid.x, gid.x * span, SPANS);
+  let end = select(rp.n4, min(start + span, rp.n4), SPANS);
   // two accumulators so consecutive loads do not wait on one add chain
   var a = vec4f(0.0);
   var b = vec4f(0.0);
-  var i = wg.x * WG + lid;
-  for (; i + stride < rp.n4; i += 2u * stride) {
+  var i = start;
+  for (; i + stride < end; i += 2u * stride) {
     a += src[i];
     b += src[i + stride];
   }
-  if (i < rp.n4) { a += src[i]; }
+  if (i < end) { a += src[i]; }
   let s = a + b;
-  partial[lid] = s.x + s.y + s.z + s.w;
-  workgroupBarrier();
-  for (var h = WG / 2u; h > 0u; h = h >> 1u) {
-    if (lid < h) { partial[lid] += partial[lid + h]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { out[wg.x] = partial[0]; }
+  out[gid.x] = (s.x + s.y) + (s.z + s.w);
 }
 
 // Eight independent vec4 multiply-add chains per thread (32 scalar chains: enough to hide FMA

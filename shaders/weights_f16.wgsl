@@ -4,6 +4,11 @@
 
 const CHUNK_ELEMS: u32 = 8u;
 const CHUNK_HAS_HI: bool = true;
+const CHUNKS_PER_BLOCK: u32 = 4u;
+
+fn w_scale(row: u32, block: u32) -> f32 {
+  return 1.0;
+}
 
 fn chunk_k(c: u32) -> vec2u {
   return vec2u(c * 8u, c * 8u + 4u);
@@ -14,6 +19,5 @@ fn w_chunk(row: u32, c: u32) -> Chunk {
   return Chunk(
     vec4f(unpack2x16float(q.x), unpack2x16float(q.y)),
     vec4f(unpack2x16float(q.z), unpack2x16float(q.w)),
-    1.0,
   );
 }

@@ -6,20 +6,21 @@
 
 const CHUNK_ELEMS: u32 = 8u;
 const CHUNK_HAS_HI: bool = true;
+const CHUNKS_PER_BLOCK: u32 = 4u;
 
 fn chunk_k(c: u32) -> vec2u {
   let k = (c / 4u) * 32u + (c % 4u) * 4u;
   return vec2u(k, k + 16u);
 }
 
-fn block_scale(row: u32, block: u32) -> f32 {
+fn w_scale(row: u32, block: u32) -> f32 {
   let i = row * p.nb + block;
-  return unpack2x16float(scales[i / 2u])[i % 2u];
+  return unpack2x16float(scales[i / 2u] >> ((i & 1u) * 16u)).x;
 }
 
 fn w_chunk(row: u32, c: u32) -> Chunk {
   let q = vec4u(w[row * p.wstride + c]);
   let lo = vec4f((q >> vec4u(0u, 8u, 16u, 24u)) & vec4u(15u)) - 8.0;
   let hi = vec4f((q >> vec4u(4u, 12u, 20u, 28u)) & vec4u(15u)) - 8.0;
-  return Chunk(lo, hi, block_scale(row, c / 4u));
+  return Chunk(lo, hi);
 }

@@ -5,14 +5,15 @@
 
 const CHUNK_ELEMS: u32 = 8u;
 const CHUNK_HAS_HI: bool = true;
+const CHUNKS_PER_BLOCK: u32 = 4u;
 
 fn chunk_k(c: u32) -> vec2u {
   return vec2u(c * 8u, c * 8u + 4u);
 }
 
-fn block_scale(row: u32, block: u32) -> f32 {
+fn w_scale(row: u32, block: u32) -> f32 {
   let i = row * p.nb + block;
-  return unpack2x16float(scales[i / 2u])[i % 2u];
+  return unpack2x16float(scales[i / 2u] >> ((i & 1u) * 16u)).x;
 }
 
 // Four little-endian int8 of a word, sign-extended by shifting each to the top and back.
@@ -22,5 +23,5 @@ fn i8x4(v: u32) -> vec4f {
 
 fn w_chunk(row: u32, c: u32) -> Chunk {
   let q = w[row * p.wstride + c];
-  return Chunk(i8x4(q.x), i8x4(q.y), block_scale(row, c / 4u));
+  return Chunk(i8x4(q.x), i8x4(q.y));
 }

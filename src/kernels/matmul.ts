@@ -148,9 +148,9 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
       }
     } else {
       const wgx = Math.ceil(rows / (REG_N * REG_WG));
-      out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG, GEMV_MODE: 1 }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
+      out.push(launch(part, pbuf, 'register', 'gemv_register', { REG_WG }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
       if (!a.lastRowOnly) {
-        out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG, GEMV_MODE: 0 }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
+        out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
       }
     }
   }

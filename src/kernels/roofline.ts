@@ -1,7 +1,7 @@
 import common from '../../shaders/common.wgsl?raw';
 import source from '../../shaders/roofline.wgsl?raw';
 import { check } from '../errors.js';
-import type { GpuContext } from '../gpu/device.js';
+import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { createStorage, uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, encodeDispatches, type Dispatch, type StepParams } from '../gpu/dispatch.js';
 import { timeKernel } from '../gpu/profiler.js';
@@ -22,18 +22,23 @@ function params(ctx: GpuContext, n4: number, iters: number, label: string): GPUB
   return uploadUniform(ctx, dv, label);
 }
 
-/** Workgroups the read benchmark uses for `n4` vec4s: at least 16 loads per thread. */
+/** Workgroups the read benchmark uses for `n4` vec4s: at least 64 vec4 loads per 4-byte partial written. */
 export function readSumWorkgroups(n4: number): number {
-  return Math.max(1, Math.min(8192, Math.ceil(n4 / (WG * 16))));
+  return Math.max(1, Math.min(4096, Math.ceil(n4 / (WG * 64))));
 }
 
+/** Threads of the read benchmark, each writing one partial sum. */
+export const readSumThreads = (n4: number): number => readSumWorkgroups(n4) * WG;
+
 /**
- * Sum the first `n4` vec4s of `src`, one partial sum per workgroup into out[0 .. readSumWorkgroups(n4)).
+ * Sum the first `n4` vec4s of `src`, one partial sum per thread into out[0 .. readSumThreads(n4)).
+ * `spans`: each thread reads a contiguous span (the access pattern CPU drivers want) instead of
+ * the grid striding over the buffer (what GPUs want); by default, by adapter.
  */
-export function readSum(ctx: GpuContext, src: GPUBuffer, n4: number, out: GPUBuffer, label = 'roofline.read'): Dispatch {
+export function readSum(ctx: GpuContext, src: GPUBuffer, n4: number, out: GPUBuffer, label = 'roofline.read', spans = isCpuAdapter(ctx)): Dispatch {
   const wgs = readSumWorkgroups(n4);
-  check(src.size >= n4 * 16 && out.size >= wgs * 4, `${label}: buffers too small for ${n4} vec4s.`);
-  const pipeline = ctx.pipelines.get(code, 'read_sum', label, { WG });
+  check(src.size >= n4 * 16 && out.size >= wgs * WG * 4, `${label}: buffers too small for ${n4} vec4s.`);
+  const pipeline = ctx.pipelines.get(code, 'read_sum', label, { WG, SPANS: spans ? 1 : 0 });
   const bindGroup = bindBuffers(ctx, pipeline, label, { 0: params(ctx, n4, 0, `${label}.params`), 1: src, 2: out });
   return { label, pipeline, bindGroup, grid: [wgs, 1, 1] };
 }
@@ -87,7 +92,7 @@ export async function measureRoofline(ctx: GpuContext, opts: RooflineOptions = {
 
   // contents do not matter for bandwidth; zeros are what a fresh buffer holds
   const src = createStorage(ctx, n4 * 16, 'roofline.src');
-  const partials = createStorage(ctx, readSumWorkgroups(n4) * 4, 'roofline.partials');
+  const partials = createStorage(ctx, readSumThreads(n4) * 4, 'roofline.partials');
   const out = createStorage(ctx, threads * 4, 'roofline.out');
   try {
     const read = await timeDispatch(ctx, readSum(ctx, src, n4, partials), iters);

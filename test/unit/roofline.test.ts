@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fmaChains, measureRoofline, readSum, readSumWorkgroups } from '../../src/kernels/roofline.js';
+import { fmaChains, measureRoofline, readSum, readSumThreads } from '../../src/kernels/roofline.js';
 import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
 import { runDispatches } from '../../src/gpu/dispatch.js';
 import { testGpu } from '../helpers/gpu.js';
@@ -10,20 +10,20 @@ const STEP = { tokens: 1, pos: 0, kvLen: 1 };
 describe('roofline microbenchmarks', () => {
   it('read_sum adds up every vec4 of the buffer, ragged lengths included', async () => {
     const ctx = await testGpu();
-    for (const n4 of [1, 1000, 70_001]) {
+    for (const [n4, spans] of [[1, false], [1000, true], [70_001, false], [70_001, true], [300_007, false], [300_007, true]] as const) {
       const data = randomF32(n4 * 4, n4);
-      const wgs = readSumWorkgroups(n4);
-      const out = createStorage(ctx, wgs * 4, 'partials');
-      await runDispatches(ctx, [readSum(ctx, uploadStorage(ctx, data, 'src'), n4, out)], STEP);
-      const got = (await readF32(ctx, out, wgs)).reduce((s, v) => s + v, 0);
+      const threads = readSumThreads(n4);
+      const out = createStorage(ctx, threads * 4, 'partials');
+      await runDispatches(ctx, [readSum(ctx, uploadStorage(ctx, data, 'src'), n4, out, 'read', spans)], STEP);
+      const got = (await readF32(ctx, out, threads)).reduce((s, v) => s + v, 0);
       let want = 0;
       let mag = 0;
       for (const v of data) {
         want += v;
         mag += Math.abs(v);
       }
-      // f32 partial sums of up to 280k values: error well below 1e-6 of the sum of magnitudes
-      expect(Math.abs(got - want) / mag, `n4=${n4}`).toBeLessThan(1e-6);
+      // f32 partial sums of up to 1.2M values: error well below 1e-6 of the sum of magnitudes
+      expect(Math.abs(got - want) / mag, `n4=${n4} spans=${spans}`).toBeLessThan(1e-6);
     }
   });
 
