@@ -30,7 +30,8 @@ export function uploadStorage(ctx: GpuContext, data: ArrayBufferView, label: str
 
 /** queue.writeBuffer, padding the write to a multiple of 4 bytes as WebGPU requires. */
 export function writeBuffer(ctx: GpuContext, buf: GPUBuffer, offset: number, data: ArrayBufferView): void {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  // WebGPU takes ArrayBuffer-backed views; our data never lives in a SharedArrayBuffer
+  const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   if (bytes.byteLength % 4 === 0) {
     ctx.device.queue.writeBuffer(buf, offset, bytes);
   } else {

@@ -1,0 +1,134 @@
+/** The OpenAI-compatible request and response shapes Hearth serves (a faithful subset, plus `hearth` extras). */
+import type { ChatMessage } from '../tokenizer/index.js';
+
+export type { ChatMessage };
+
+export interface SamplingFields {
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+  repetition_penalty?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+  /** Extra token ids that end generation, besides the model's end-of-sequence tokens. */
+  stop_token_ids?: number[];
+  /** Keep generating past end-of-sequence tokens (for benchmarks). */
+  ignore_eos?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ChatCompletionCreateParams extends SamplingFields {
+  messages: ChatMessage[];
+  model?: string;
+  stream?: boolean | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+}
+
+export interface CompletionCreateParams extends SamplingFields {
+  /** Text, or token ids, as in OpenAI's API. */
+  prompt: string | number[];
+  model?: string;
+  stream?: boolean | null;
+  /** Legacy completions: how many top log-probabilities to return per token (0 = only the chosen token's). */
+  logprobs?: number | null;
+  echo?: boolean;
+}
+
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+  /** Hearth extra: the token id. */
+  id: number;
+}
+
+export interface TokenLogprob extends TopLogprob {
+  top_logprobs: TopLogprob[];
+}
+
+export interface HearthTimings {
+  prefill_ms: number;
+  decode_ms: number;
+  ttft_ms: number;
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+}
+
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+export interface HearthExtras {
+  prompt_ids: number[];
+  ids: number[];
+  prefilled_tokens: number;
+  reused_tokens: number;
+  timings: HearthTimings;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string };
+    finish_reason: FinishReason;
+    logprobs: { content: TokenLogprob[] } | null;
+  }[];
+  usage: CompletionUsage;
+  hearth: HearthExtras;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: { role?: 'assistant'; content?: string };
+    finish_reason: FinishReason | null;
+    logprobs: { content: TokenLogprob[] } | null;
+  }[];
+  /** Present on the last chunk only. */
+  usage?: CompletionUsage;
+  hearth?: HearthExtras;
+}
+
+export interface Completion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    text: string;
+    finish_reason: FinishReason;
+    logprobs: { tokens: string[]; token_logprobs: number[]; top_logprobs: Record<string, number>[] | null; text_offset: number[] } | null;
+  }[];
+  usage: CompletionUsage;
+  hearth: HearthExtras;
+}
+
+export interface CompletionChunk {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: { index: number; text: string; finish_reason: FinishReason | null; logprobs: null }[];
+  usage?: CompletionUsage;
+  hearth?: HearthExtras;
+}

@@ -1,0 +1,236 @@
+/**
+ * The main-thread side: createEngine() starts the worker (or takes the caller's), wraps it with
+ * Comlink and gives back the OpenAI-style API as plain TS idioms: async iterators for streams,
+ * AbortSignal for cancellation, a callback for load progress, typed errors.
+ */
+import * as Comlink from 'comlink';
+import { HearthError } from './errors.js';
+import { installErrorTransfer } from './worker/errors.js';
+import type { EngineHost, HostLoadOptions } from './worker/host.js';
+import type { EngineInfo } from './engine/engine.js';
+import type { LoadProgress } from './models/load.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, Completion, CompletionChunk, CompletionCreateParams } from './api/types.js';
+import type { ChatMessage } from './tokenizer/index.js';
+import type { CachedModelInfo } from './hub/cache.js';
+
+export interface CreateEngineOptions extends HostLoadOptions {
+  onProgress?: (p: LoadProgress) => void;
+  /** Abort loading. */
+  signal?: AbortSignal;
+  /** A worker you created yourself (e.g. with your bundler's worker syntax) running hearth's worker entry. */
+  worker?: Worker;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export interface BrowserEngine {
+  chat: {
+    completions: {
+      create(params: ChatCompletionCreateParams & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
+      create(params: ChatCompletionCreateParams & { stream?: false | null }, options?: RequestOptions): Promise<ChatCompletion>;
+    };
+  };
+  completions: {
+    create(params: CompletionCreateParams & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<CompletionChunk>>;
+    create(params: CompletionCreateParams & { stream?: false | null }, options?: RequestOptions): Promise<Completion>;
+  };
+  tokenizer: {
+    encode(text: string, opts?: { addSpecialTokens?: boolean }): Promise<number[]>;
+    decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): Promise<string>;
+    applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): Promise<string>;
+  };
+  /** The latest snapshot: model, adapter, features, context length, GPU memory used (0 after unload). */
+  readonly info: EngineInfo;
+  /** A fresh snapshot from the worker. */
+  getInfo(): Promise<EngineInfo>;
+  /** Free the model's GPU memory and end the worker (when we started it). */
+  unload(): Promise<void>;
+  /** The worker behind this engine. */
+  readonly worker: Worker;
+}
+
+let requestCounter = 0;
+
+/** Start hearth's worker: emitted by bundlers as its own chunk. */
+export function createWorker(): Worker {
+  return new Worker(new URL('./worker/worker.ts', import.meta.url), { type: 'module', name: 'hearth' });
+}
+
+export async function createEngine(options: CreateEngineOptions): Promise<BrowserEngine> {
+  installErrorTransfer();
+  const ownWorker = !options.worker;
+  const worker = options.worker ?? createWorker();
+  const host = Comlink.wrap<EngineHost>(worker);
+
+  // A worker that dies rejects every pending call instead of leaving it hanging.
+  let dead: HearthError | null = null;
+  const pending = new Set<(e: HearthError) => void>();
+  const die = (message: string) => {
+    if (dead) return;
+    dead = new HearthError('WORKER_CRASHED', `The Hearth worker stopped: ${message}`, { hint: 'Create the engine again; if it keeps happening, try a smaller model.' });
+    for (const reject of pending) reject(dead);
+    pending.clear();
+  };
+  worker.addEventListener('error', (e) => die((e as ErrorEvent).message || 'uncaught error'));
+  worker.addEventListener('messageerror', () => die('a message could not be deserialized'));
+  const guard = <T>(p: Promise<T>): Promise<T> => {
+    if (dead) return Promise.reject(dead);
+    return new Promise<T>((resolve, reject) => {
+      pending.add(reject);
+      p.then(resolve, reject).finally(() => pending.delete(reject));
+    });
+  };
+
+  const onAbortLoad = () => void host.abortLoad();
+  options.signal?.addEventListener('abort', onAbortLoad, { once: true });
+  let info: EngineInfo;
+  try {
+    const { onProgress, signal, worker: _w, ...load } = options;
+    void signal;
+    void _w;
+    info = await guard(host.load(load, onProgress ? Comlink.proxy(onProgress) : undefined));
+  } catch (e) {
+    if (ownWorker) worker.terminate();
+    throw e;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbortLoad);
+  }
+
+  const withAbort = async <T>(signal: AbortSignal | undefined, run: (id: string) => Promise<T>): Promise<T> => {
+    const id = `r${++requestCounter}`;
+    if (signal?.aborted) throw new HearthError('ABORTED', 'The request was aborted.');
+    const onAbort = () => void host.abort(id);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await guard(run(id));
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      void refresh();
+    }
+  };
+
+  const refresh = async () => {
+    if (dead) return;
+    const i = await host.info().catch(() => null);
+    if (i) info = i;
+  };
+
+  /** Turn chunk callbacks from the worker into an async iterator. */
+  function stream<C>(signal: AbortSignal | undefined, start: (id: string, onChunk: (c: C) => void) => Promise<C | null>): AsyncIterable<C> {
+    return {
+      [Symbol.asyncIterator]() {
+        const items: C[] = [];
+        let done = false;
+        let error: unknown = null;
+        let wake: (() => void) | null = null;
+        const inner = new AbortController();
+        const onOuter = () => inner.abort();
+        signal?.addEventListener('abort', onOuter, { once: true });
+        if (signal?.aborted) inner.abort();
+        const notify = () => {
+          const w = wake;
+          wake = null;
+          w?.();
+        };
+        withAbort(inner.signal, (id) =>
+          start(id, Comlink.proxy((c: C) => {
+            items.push(c);
+            notify();
+          })),
+        ).then(
+          (last) => {
+            if (last) items.push(last);
+            done = true;
+            notify();
+          },
+          (e: unknown) => {
+            error = e;
+            done = true;
+            notify();
+          },
+        ).finally(() => signal?.removeEventListener('abort', onOuter));
+        return {
+          async next(): Promise<IteratorResult<C>> {
+            for (;;) {
+              if (items.length) return { value: items.shift()!, done: false };
+              if (done) {
+                if (error) {
+                  const e = error;
+                  error = null;
+                  throw e;
+                }
+                return { value: undefined, done: true };
+              }
+              await new Promise<void>((r) => (wake = r));
+            }
+          },
+          async return(): Promise<IteratorResult<C>> {
+            inner.abort();
+            return { value: undefined, done: true };
+          },
+        };
+      },
+    };
+  }
+
+  const strip = <T extends { signal?: AbortSignal; stream?: boolean | null }>(p: T): Omit<T, 'signal' | 'stream'> => {
+    const { signal: _s, stream: _st, ...rest } = p;
+    void _s;
+    void _st;
+    return rest;
+  };
+
+  const engine: BrowserEngine = {
+    chat: {
+      completions: {
+        create: (async (params: ChatCompletionCreateParams, o?: RequestOptions) => {
+          const signal = o?.signal ?? params.signal;
+          if (params.stream) return stream<ChatCompletionChunk>(signal, (id, cb) => host.chatStream(strip(params), id, cb));
+          return withAbort(signal, (id) => host.chat(strip(params), id));
+        }) as BrowserEngine['chat']['completions']['create'],
+      },
+    },
+    completions: {
+      create: (async (params: CompletionCreateParams, o?: RequestOptions) => {
+        const signal = o?.signal ?? params.signal;
+        if (params.stream) return stream<CompletionChunk>(signal, (id, cb) => host.completionStream(strip(params), id, cb));
+        return withAbort(signal, (id) => host.completion(strip(params), id));
+      }) as BrowserEngine['completions']['create'],
+    },
+    tokenizer: {
+      encode: (text, o) => guard(host.encode(text, o?.addSpecialTokens ?? true)),
+      decode: (ids, o) => guard(host.decode(ids, o?.skipSpecialTokens ?? false)),
+      applyChatTemplate: (messages, o) => guard(host.applyChatTemplate(messages, o?.addGenerationPrompt ?? true)),
+    },
+    get info() {
+      return info;
+    },
+    async getInfo() {
+      await refresh();
+      return info;
+    },
+    async unload() {
+      if (!dead) {
+        const last = await guard(host.unload()).catch(() => null);
+        if (last) info = last;
+      }
+      if (ownWorker) worker.terminate();
+      dead ??= new HearthError('ENGINE_UNLOADED', 'This engine has been unloaded.', { hint: 'Create a new engine.' });
+    },
+    worker,
+  };
+  return engine;
+}
+
+/** The weight cache, managed from the page: list cached models and delete them. */
+export async function listCachedModels(): Promise<CachedModelInfo[]> {
+  const { openWeightCache } = await import('./hub/cache.js');
+  return (await openWeightCache()).list();
+}
+
+export async function deleteCachedModel(key: string): Promise<void> {
+  const { openWeightCache } = await import('./hub/cache.js');
+  await (await openWeightCache()).delete(key);
+}

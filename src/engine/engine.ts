@@ -1,0 +1,394 @@
+import { HearthError } from '../errors.js';
+import type { GpuContext } from '../gpu/device.js';
+import { assertAlive } from '../gpu/device.js';
+import { readF32, writeBuffer } from '../gpu/buffers.js';
+import { StepUniform, encodeDispatches, type StepParams } from '../gpu/dispatch.js';
+import { GpuProfiler, type KernelTiming } from '../gpu/profiler.js';
+import type { ModelConfig } from '../formats/config.js';
+import { LlamaForward, destroyModelWeights, type ModelWeights } from '../models/llama.js';
+import { createSampler, type Sampler, type SamplingParams, type SampleResult } from '../kernels/sample.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { StopStringMatcher } from './stop.js';
+import { SerialQueue } from './queue.js';
+
+export const DEFAULT_SAMPLING: SamplingParams = {
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  repetitionPenalty: 1,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
+  topLogprobs: 0,
+};
+
+export interface GenerateRequest {
+  promptIds: number[];
+  /** Most tokens to generate; defaults to the rest of the context. */
+  maxTokens?: number;
+  sampling?: Partial<SamplingParams>;
+  /** Same seed, same output. Random when absent. */
+  seed?: number;
+  /** Token ids that end generation (not emitted); defaults to the tokenizer's end-of-sequence ids. */
+  stopIds?: number[];
+  /** Strings that end generation (not emitted), even when split across tokens. */
+  stopStrings?: string[];
+  signal?: AbortSignal;
+  onToken?: (e: TokenEvent) => void;
+}
+
+export interface TokenEvent {
+  id: number;
+  /** Text that became final with this token (may be empty while UTF-8 or a stop string is pending). */
+  text: string;
+  logprob: number;
+  top: { id: number; logprob: number }[];
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** Prompt tokens that ran through prefill in this request. */
+  prefilledTokens: number;
+  /** Prompt tokens whose KV cache was reused from earlier requests. */
+  reusedTokens: number;
+}
+
+export interface Timings {
+  prefillMs: number;
+  decodeMs: number;
+  /** Request start to first generated token. */
+  ttftMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+export interface GenerateResult {
+  ids: number[];
+  text: string;
+  finishReason: FinishReason;
+  tokens: TokenEvent[];
+  usage: Usage;
+  timings: Timings;
+}
+
+export interface EngineInfo {
+  model: string;
+  architecture: string;
+  config: ModelConfig;
+  contextLength: number;
+  adapter: GpuContext['adapterInfo'];
+  features: GpuContext['features'];
+  weightBytes: number;
+  kvCacheBytes: number;
+  /** GPU memory Hearth holds for this model (weights, KV cache, activations). 0 after unload. */
+  memoryBytes: number;
+  dispatchesPerToken: number;
+  weightFormats: Record<string, number>;
+}
+
+export interface EngineParts {
+  ctx: GpuContext;
+  modelId: string;
+  config: ModelConfig;
+  weights: ModelWeights;
+  weightBytes: number;
+  weightFormats: Record<string, number>;
+  tokenizer: Tokenizer;
+  contextLength: number;
+  prefillChunk: number;
+}
+
+/** Mix a request seed and a step index into the per-step u32 seed the sampler hashes. */
+export function stepSeed(seed: number, index: number): number {
+  let h = Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca77);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  return h >>> 0;
+}
+
+/**
+ * A loaded model on the GPU: runs prefill and decode, samples on the GPU, and keeps the KV
+ * cache of the last sequence so a request that extends it (the next chat turn) prefills only
+ * the new tokens. Requests run one at a time, in order.
+ */
+export class Engine {
+  readonly ctx: GpuContext;
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly contextLength: number;
+  private forward: LlamaForward;
+  private sampler: Sampler;
+  private step: StepUniform;
+  private weights: ModelWeights | null;
+  private idScratch: Uint32Array;
+  private queue = new SerialQueue();
+  /** Tokens whose K/V sit in the cache, in order: the reusable prefix. */
+  private cached: number[] = [];
+  private parts: EngineParts;
+  private unloaded = false;
+
+  constructor(parts: EngineParts) {
+    this.parts = parts;
+    this.ctx = parts.ctx;
+    this.config = parts.config;
+    this.tokenizer = parts.tokenizer;
+    this.contextLength = parts.contextLength;
+    this.weights = parts.weights;
+    this.step = new StepUniform(this.ctx);
+    this.forward = new LlamaForward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength }, this.step.buffer);
+    this.sampler = createSampler(this.ctx, { step: this.step.buffer, logits: this.forward.act.logits, vocab: parts.config.vocabSize, maxTopLogprobs: 20 });
+    this.idScratch = new Uint32Array(parts.prefillChunk);
+  }
+
+  get info(): EngineInfo {
+    const kv = this.unloaded ? 0 : this.forward.kvBytes;
+    const acts = this.unloaded ? 0 : Object.values(this.forward.act).reduce((s, b) => s + ((b as GPUBuffer | null)?.size ?? 0), 0);
+    const weightBytes = this.unloaded ? 0 : this.parts.weightBytes;
+    return {
+      model: this.parts.modelId,
+      architecture: this.config.architecture,
+      config: this.config,
+      contextLength: this.contextLength,
+      adapter: this.ctx.adapterInfo,
+      features: this.ctx.features,
+      weightBytes,
+      kvCacheBytes: kv,
+      memoryBytes: weightBytes + kv + acts,
+      dispatchesPerToken: this.unloaded ? 0 : this.forward.dispatchCount(1) + this.sampler.dispatches.length,
+      weightFormats: this.parts.weightFormats,
+    };
+  }
+
+  /** Tokens currently held in the KV cache (the reusable prefix). */
+  get cachedTokens(): readonly number[] {
+    return this.cached;
+  }
+
+  generate(req: GenerateRequest): Promise<GenerateResult> {
+    return this.queue.run(() => this.run(req));
+  }
+
+  /** Run the forward pass over `tokens` once and return the per-kernel GPU times (for benchmarks). */
+  profile(tokens: number[], pos = 0): Promise<KernelTiming[]> {
+    return this.queue.run(async () => {
+      this.checkUsable();
+      const prof = new GpuProfiler(this.ctx, 8192);
+      this.idScratch.set(tokens);
+      writeBuffer(this.ctx, this.forward.act.ids, 0, this.idScratch.subarray(0, tokens.length));
+      const step: StepParams = { tokens: tokens.length, pos, kvLen: pos + tokens.length, seed: 1 };
+      this.step.write(step);
+      const enc = this.ctx.device.createCommandEncoder();
+      encodeDispatches(enc, this.forward.dispatches, step, prof);
+      prof.resolve(enc);
+      this.ctx.device.queue.submit([enc.finish()]);
+      const t = await prof.read();
+      prof.destroy();
+      this.cached = [];
+      return t;
+    });
+  }
+
+  private checkUsable(): void {
+    if (this.unloaded) throw new HearthError('ENGINE_UNLOADED', 'This engine has been unloaded.', { hint: 'Create a new engine to load a model again.' });
+    assertAlive(this.ctx);
+  }
+
+  private async run(req: GenerateRequest): Promise<GenerateResult> {
+    this.checkUsable();
+    const t0 = performance.now();
+    const prompt = req.promptIds;
+    if (!Array.isArray(prompt) || prompt.length === 0) {
+      throw new HearthError('EMPTY_PROMPT', 'The prompt is empty.', { hint: 'Give at least one token or a non-empty message.' });
+    }
+    const vocab = this.config.vocabSize;
+    for (const id of prompt) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new HearthError('INVALID_ARGUMENT', `Prompt token id ${id} is outside the vocabulary (0..${vocab - 1}).`);
+    }
+    if (prompt.length >= this.contextLength) {
+      throw new HearthError('CONTEXT_OVERFLOW', `The prompt has ${prompt.length} tokens, but the context holds ${this.contextLength} (at least one must remain for the reply).`, {
+        hint: 'Shorten the conversation or load the model with a larger contextLength.',
+        details: { promptTokens: prompt.length, contextLength: this.contextLength },
+      });
+    }
+    const sampling = validateSampling({ ...DEFAULT_SAMPLING, ...req.sampling });
+    const room = this.contextLength - prompt.length;
+    const maxTokens = req.maxTokens ?? room;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new HearthError('INVALID_ARGUMENT', `max_tokens must be a non-negative integer, got ${req.maxTokens}.`);
+    const seed = req.seed ?? (Math.random() * 2 ** 32) >>> 0;
+    const stopIds = new Set(req.stopIds ?? this.tokenizer.eosIds);
+    const signal = req.signal;
+    const abortCheck = () => {
+      if (signal?.aborted) throw new HearthError('ABORTED', 'The request was aborted.', { cause: signal.reason });
+    };
+    abortCheck();
+
+    // Reuse the cached prefix; always run at least the last prompt token to get its logits.
+    let reuse = 0;
+    while (reuse < this.cached.length && reuse < prompt.length - 1 && this.cached[reuse] === prompt[reuse]) reuse++;
+    this.cached = this.cached.slice(0, reuse);
+
+    this.sampler.setParams(sampling);
+    this.sampler.resetCounts();
+    if (sampling.repetitionPenalty !== 1 || sampling.frequencyPenalty !== 0 || sampling.presencePenalty !== 0) this.sampler.addCounts(prompt);
+
+    // Prefill in chunks; the last chunk also samples the first token.
+    const tPrefill = performance.now();
+    let pos = reuse;
+    let first: SampleResult | null = null;
+    while (pos < prompt.length) {
+      abortCheck();
+      const n = Math.min(this.parts.prefillChunk, prompt.length - pos);
+      const last = pos + n === prompt.length;
+      const chunk = prompt.slice(pos, pos + n);
+      first = await this.submit(chunk, pos, last && maxTokens > 0 ? stepSeed(seed, 0) : null);
+      this.cached.push(...chunk);
+      pos += n;
+    }
+    const prefillMs = performance.now() - tPrefill;
+    const prefilled = prompt.length - reuse;
+
+    const ids: number[] = [];
+    const tokens: TokenEvent[] = [];
+    const decoder = this.tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+    const stops = new StopStringMatcher(req.stopStrings ?? []);
+    let text = '';
+    let finishReason: FinishReason = 'length';
+    let ttftMs = 0;
+    const tDecode = performance.now();
+    let next = first;
+    {
+      for (let i = 0; i < maxTokens && next; i++) {
+        if (i === 0) ttftMs = performance.now() - t0;
+        const id = next.token;
+        if (stopIds.has(id)) {
+          finishReason = 'stop';
+          break;
+        }
+        ids.push(id);
+        const { emit, stopped } = stops.push(decoder.push(id));
+        const ev: TokenEvent = { id, text: emit, logprob: next.logprob, top: next.top };
+        text += emit;
+        tokens.push(ev);
+        req.onToken?.(ev);
+        if (stopped) {
+          finishReason = 'stop';
+          break;
+        }
+        if (i + 1 >= maxTokens) break;
+        if (pos >= this.contextLength) break; // context full
+        abortCheck();
+        next = await this.submit([id], pos, stepSeed(seed, i + 1));
+        this.cached.push(id);
+        pos++;
+      }
+      if (finishReason !== 'stop') {
+        const tail = stops.push(decoder.flush());
+        const rest = tail.emit + (tail.stopped ? '' : stops.flush());
+        if (rest) {
+          text += rest;
+          const ev: TokenEvent = { id: -1, text: rest, logprob: 0, top: [] };
+          req.onToken?.(ev);
+        }
+        if (tail.stopped) finishReason = 'stop';
+      }
+    }
+    const decodeMs = performance.now() - tDecode;
+    const decodeSteps = Math.max(0, ids.length - 1);
+    return {
+      ids,
+      text,
+      finishReason,
+      tokens,
+      usage: {
+        promptTokens: prompt.length,
+        completionTokens: ids.length,
+        totalTokens: prompt.length + ids.length,
+        prefilledTokens: prefilled,
+        reusedTokens: reuse,
+      },
+      timings: {
+        prefillMs,
+        decodeMs,
+        ttftMs,
+        prefillTokensPerSecond: prefilled / (prefillMs / 1000 || 1e-9),
+        decodeTokensPerSecond: decodeSteps ? decodeSteps / (decodeMs / 1000) : 0,
+      },
+    };
+  }
+
+  /** One submit: write ids and the step uniform, record the forward pass (and sampling), wait. */
+  private async submit(ids: number[], pos: number, seed: number | null): Promise<SampleResult | null> {
+    assertAlive(this.ctx);
+    const n = ids.length;
+    this.idScratch.set(ids);
+    writeBuffer(this.ctx, this.forward.act.ids, 0, this.idScratch.subarray(0, n));
+    const step: StepParams = { tokens: n, pos, kvLen: pos + n, seed: seed ?? 0 };
+    this.step.write(step);
+    const enc = this.ctx.device.createCommandEncoder();
+    encodeDispatches(enc, this.forward.dispatches, step);
+    if (seed !== null) {
+      encodeDispatches(enc, this.sampler.dispatches, step);
+      this.sampler.copyResult(enc);
+    }
+    this.ctx.device.queue.submit([enc.finish()]);
+    if (seed === null) {
+      await this.ctx.device.queue.onSubmittedWorkDone();
+      return null;
+    }
+    return this.sampler.readResult();
+  }
+
+  /** Run `tokens` from position 0 and return the last token's raw logits (for tests and the kernel lab). */
+  logits(tokens: number[]): Promise<Float32Array> {
+    return this.queue.run(async () => {
+      this.checkUsable();
+      if (!tokens.length || tokens.length >= this.contextLength) throw new HearthError('INVALID_ARGUMENT', `logits() needs 1..${this.contextLength - 1} tokens.`);
+      this.cached = [];
+      for (let pos = 0; pos < tokens.length; pos += this.parts.prefillChunk) {
+        const chunk = tokens.slice(pos, pos + this.parts.prefillChunk);
+        await this.submit(chunk, pos, null);
+        this.cached.push(...chunk);
+      }
+      return readF32(this.ctx, this.forward.act.logits, this.config.vocabSize);
+    });
+  }
+
+  /** Forget the cached prefix (the next request prefills from scratch). */
+  resetCache(): void {
+    this.cached = [];
+  }
+
+  /** Free every GPU buffer of this model. The engine cannot be used afterwards. */
+  async unload(): Promise<void> {
+    await this.queue.run(async () => {
+      if (this.unloaded) return;
+      this.unloaded = true;
+      this.forward.destroy();
+      this.sampler.destroy();
+      this.step.destroy();
+      if (this.weights) destroyModelWeights(this.weights);
+      this.weights = null;
+      this.cached = [];
+    });
+  }
+}
+
+export function validateSampling(s: SamplingParams): SamplingParams {
+  const bad = (field: string, v: number, want: string) => {
+    throw new HearthError('INVALID_ARGUMENT', `${field} must be ${want}, got ${v}.`);
+  };
+  if (!(s.temperature >= 0 && Number.isFinite(s.temperature))) bad('temperature', s.temperature, 'a finite number >= 0');
+  if (!(Number.isInteger(s.topK) && s.topK >= 0)) bad('top_k', s.topK, 'an integer >= 0');
+  if (!(s.topP > 0 && s.topP <= 1)) bad('top_p', s.topP, 'in (0, 1]');
+  if (!(s.minP >= 0 && s.minP <= 1)) bad('min_p', s.minP, 'in [0, 1]');
+  if (!(s.repetitionPenalty > 0 && Number.isFinite(s.repetitionPenalty))) bad('repetition_penalty', s.repetitionPenalty, 'a finite number > 0');
+  if (!(Math.abs(s.frequencyPenalty) <= 2)) bad('frequency_penalty', s.frequencyPenalty, 'between -2 and 2');
+  if (!(Math.abs(s.presencePenalty) <= 2)) bad('presence_penalty', s.presencePenalty, 'between -2 and 2');
+  if (!(Number.isInteger(s.topLogprobs) && s.topLogprobs >= 0 && s.topLogprobs <= 20)) bad('top_logprobs', s.topLogprobs, 'an integer from 0 to 20');
+  return s;
+}

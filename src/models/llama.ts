@@ -1,0 +1,207 @@
+/**
+ * The Llama-family forward pass (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2 with q/k/v bias,
+ * Qwen3 with q/k norm), as one readable sequence of kernel launches:
+ *
+ *   x = embed(tokens)
+ *   for each layer:
+ *     xn = rmsnorm(x)                       (fused with the residual add of the previous MLP)
+ *     q, k, v = xn @ Wq, xn @ Wk, xn @ Wv   (+ bias on Qwen2; per-head rmsnorm on Qwen3)
+ *     rope(q); append rope(k), v to the KV cache
+ *     att = attention(q, K cache, V cache)  (causal, grouped-query)
+ *     x += att @ Wo; xn = rmsnorm(x)        (fused)
+ *     x += (silu(xn @ Wgate) * (xn @ Wup)) @ Wdown
+ *   logits = rmsnorm(x)[last] @ Wlm
+ *
+ * Everything (activations, KV cache, bind groups) is built once here; a decode step only writes
+ * the step uniform and the token id, then records the same dispatches again.
+ */
+import type { GpuContext } from '../gpu/device.js';
+import { createStorage } from '../gpu/buffers.js';
+import type { Dispatch } from '../gpu/dispatch.js';
+import type { GpuWeight } from '../gpu/weights.js';
+import { destroyWeight } from '../gpu/weights.js';
+import { embed } from '../kernels/embed.js';
+import { rmsNorm } from '../kernels/rmsnorm.js';
+import { matmul } from '../kernels/matmul.js';
+import { rope } from '../kernels/rope.js';
+import { kvAppend } from '../kernels/kv_append.js';
+import { attention } from '../kernels/attention.js';
+import { siluMul } from '../kernels/silu_mul.js';
+import type { ModelConfig } from '../formats/config.js';
+
+export interface LayerWeights {
+  attnNorm: GPUBuffer;
+  q: GpuWeight;
+  k: GpuWeight;
+  v: GpuWeight;
+  o: GpuWeight;
+  qBias: GPUBuffer | null;
+  kBias: GPUBuffer | null;
+  vBias: GPUBuffer | null;
+  qNorm: GPUBuffer | null;
+  kNorm: GPUBuffer | null;
+  ffnNorm: GPUBuffer;
+  gate: GpuWeight;
+  up: GpuWeight;
+  down: GpuWeight;
+}
+
+export interface ModelWeights {
+  embed: GpuWeight;
+  layers: LayerWeights[];
+  finalNorm: GPUBuffer;
+  /** The same object as `embed` when the embeddings are tied. */
+  lmHead: GpuWeight;
+  /** Inverse RoPE frequencies [rotaryDim / 2], scaling already applied. */
+  invFreq: GPUBuffer;
+}
+
+export interface ForwardOptions {
+  /** Tokens per prefill submit (the M of the prefill GEMMs). */
+  maxTokens: number;
+  /** KV cache length. */
+  contextLength: number;
+}
+
+/** Activations of one forward pass, sized for `maxTokens` rows. */
+interface Activations {
+  ids: GPUBuffer;
+  x: GPUBuffer;
+  xn: GPUBuffer;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  qn: GPUBuffer | null;
+  kn: GPUBuffer | null;
+  att: GPUBuffer;
+  o: GPUBuffer;
+  gate: GPUBuffer;
+  up: GPUBuffer;
+  act: GPUBuffer;
+  mlp: GPUBuffer;
+  logits: GPUBuffer;
+}
+
+export class LlamaForward {
+  readonly act: Activations;
+  readonly kCache: GPUBuffer[];
+  readonly vCache: GPUBuffer[];
+  /** Every launch of one forward pass, in order. */
+  readonly dispatches: Dispatch[];
+  readonly kvBytes: number;
+
+  constructor(
+    private ctx: GpuContext,
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    readonly options: ForwardOptions,
+    step: GPUBuffer,
+  ) {
+    const c = config;
+    const T = options.maxTokens;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const f32 = (n: number, label: string) => createStorage(ctx, n * 4, label);
+    this.act = {
+      ids: createStorage(ctx, T * 4, 'ids'),
+      x: f32(T * c.hiddenSize, 'x'),
+      xn: f32(T * c.hiddenSize, 'xn'),
+      q: f32(T * qDim, 'q'),
+      k: f32(T * kvDim, 'k'),
+      v: f32(T * kvDim, 'v'),
+      qn: c.qkNorm ? f32(T * qDim, 'qn') : null,
+      kn: c.qkNorm ? f32(T * kvDim, 'kn') : null,
+      att: f32(T * qDim, 'att'),
+      o: f32(T * c.hiddenSize, 'o'),
+      gate: f32(T * c.intermediateSize, 'gate'),
+      up: f32(T * c.intermediateSize, 'up'),
+      act: f32(T * c.intermediateSize, 'act'),
+      mlp: f32(T * c.hiddenSize, 'mlp'),
+      logits: f32(c.vocabSize, 'logits'),
+    };
+    const cacheFloats = c.numKvHeads * options.contextLength * c.headDim;
+    this.kCache = [];
+    this.vCache = [];
+    for (let l = 0; l < c.numLayers; l++) {
+      this.kCache.push(f32(cacheFloats, `k_cache.${l}`));
+      this.vCache.push(f32(cacheFloats, `v_cache.${l}`));
+    }
+    this.kvBytes = 2 * c.numLayers * cacheFloats * 4;
+    this.dispatches = this.build(step);
+  }
+
+  private build(step: GPUBuffer): Dispatch[] {
+    const { ctx, config: c, weights: w, act: a } = this;
+    const T = this.options.maxTokens;
+    const maxCtx = this.options.contextLength;
+    const eps = c.rmsNormEps;
+    const ropeArgs = { invFreq: w.invFreq, rotaryDim: c.rotaryDim, style: c.ropeStyle };
+    const out: Dispatch[] = [];
+    const push = (d: Dispatch | Dispatch[]) => (Array.isArray(d) ? out.push(...d) : out.push(d));
+
+    push(embed(ctx, { step, ids: a.ids, table: w.embed, out: a.x, maxTokens: T }, 'embed'));
+
+    w.layers.forEach((L, l) => {
+      const n = `L${l}`;
+      // attention block: xn = norm(x (+ previous MLP output))
+      push(rmsNorm(ctx, { step, x: a.x, weight: L.attnNorm, out: a.xn, cols: c.hiddenSize, eps, residual: l > 0 ? a.mlp : undefined }, `${n}.attn_norm`));
+      push(matmul(ctx, { step, x: a.xn, w: L.q, y: a.q, bias: L.qBias ?? undefined, maxTokens: T }, `${n}.q`));
+      push(matmul(ctx, { step, x: a.xn, w: L.k, y: a.k, bias: L.kBias ?? undefined, maxTokens: T }, `${n}.k`));
+      push(matmul(ctx, { step, x: a.xn, w: L.v, y: a.v, bias: L.vBias ?? undefined, maxTokens: T }, `${n}.v`));
+      let q = a.q;
+      let k = a.k;
+      if (L.qNorm && L.kNorm && a.qn && a.kn) {
+        push(rmsNorm(ctx, { step, x: a.q, weight: L.qNorm, out: a.qn, cols: c.headDim, rowsPerToken: c.numHeads, eps }, `${n}.q_norm`));
+        push(rmsNorm(ctx, { step, x: a.k, weight: L.kNorm, out: a.kn, cols: c.headDim, rowsPerToken: c.numKvHeads, eps }, `${n}.k_norm`));
+        q = a.qn;
+        k = a.kn;
+      }
+      push(rope(ctx, { step, x: q, nHeads: c.numHeads, headDim: c.headDim, maxTokens: T, ...ropeArgs }, `${n}.rope_q`));
+      push(kvAppend(ctx, { step, k, v: a.v, kCache: this.kCache[l]!, vCache: this.vCache[l]!, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, rope: ropeArgs }, `${n}.kv_append`));
+      push(attention(ctx, { step, q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, out: a.att, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T }, `${n}.attention`));
+      push(matmul(ctx, { step, x: a.att, w: L.o, y: a.o, maxTokens: T }, `${n}.o`));
+      // MLP block: xn = norm(x += attention output)
+      push(rmsNorm(ctx, { step, x: a.x, weight: L.ffnNorm, out: a.xn, cols: c.hiddenSize, eps, residual: a.o }, `${n}.ffn_norm`));
+      push(matmul(ctx, { step, x: a.xn, w: L.gate, y: a.gate, maxTokens: T }, `${n}.gate`));
+      push(matmul(ctx, { step, x: a.xn, w: L.up, y: a.up, maxTokens: T }, `${n}.up`));
+      push(siluMul(ctx, { step, gate: a.gate, up: a.up, out: a.act, n: c.intermediateSize, maxTokens: T }, `${n}.silu_mul`));
+      push(matmul(ctx, { step, x: a.act, w: L.down, y: a.mlp, maxTokens: T }, `${n}.down`));
+    });
+
+    push(rmsNorm(ctx, { step, x: a.x, weight: w.finalNorm, out: a.xn, cols: c.hiddenSize, eps, residual: a.mlp }, 'final_norm'));
+    push(matmul(ctx, { step, x: a.xn, w: w.lmHead, y: a.logits, maxTokens: T, lastRowOnly: true }, 'lm_head'));
+    return out;
+  }
+
+  /** Number of kernel launches one decode step records (those whose grid is non-empty at M = 1). */
+  dispatchCount(tokens: number): number {
+    const step = { tokens, pos: 0, kvLen: tokens };
+    return this.dispatches.filter((d) => {
+      const g = typeof d.grid === 'function' ? d.grid(step) : d.grid;
+      return g[0] * g[1] * g[2] > 0;
+    }).length;
+  }
+
+  destroy(): void {
+    for (const b of Object.values(this.act)) (b as GPUBuffer | null)?.destroy();
+    for (const b of [...this.kCache, ...this.vCache]) b.destroy();
+  }
+}
+
+export function destroyModelWeights(w: ModelWeights): void {
+  const seen = new Set<GpuWeight>();
+  const dw = (x: GpuWeight) => {
+    if (!seen.has(x)) {
+      seen.add(x);
+      destroyWeight(x);
+    }
+  };
+  dw(w.embed);
+  dw(w.lmHead);
+  w.finalNorm.destroy();
+  w.invFreq.destroy();
+  for (const L of w.layers) {
+    for (const m of [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]) dw(m);
+    for (const b of [L.attnNorm, L.ffnNorm, L.qBias, L.kBias, L.vBias, L.qNorm, L.kNorm]) b?.destroy();
+  }
+}

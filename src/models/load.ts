@@ -1,0 +1,135 @@
+/**
+ * Tensors from a model file to GPU weights, one tensor at a time: read its bytes, convert
+ * (bf16 -> f16, optional quantization at load), upload, drop. JS never holds the whole model.
+ */
+import { HearthError } from '../errors.js';
+import type { GpuContext } from '../gpu/device.js';
+import { uploadStorage } from '../gpu/buffers.js';
+import { uploadWeight, type GpuWeight } from '../gpu/weights.js';
+import { dequantize, quantize, QK, type WeightFormat } from '../reference/quant.js';
+import { bf16BitsToF32 } from '../reference/f16.js';
+import { modelInvFreq } from './rope-table.js';
+import type { ModelSource } from '../hub/byte-source.js';
+import { readTensor, type ModelFiles } from '../formats/model-files.js';
+import type { TensorDtype, TensorInfo } from '../formats/tensors.js';
+import type { LayerWeights, ModelWeights } from './llama.js';
+
+/** What matrices are stored as on the GPU. Absent: as in the file (bf16 becomes f16). */
+export type WeightDtype = WeightFormat;
+
+export interface LoadProgress {
+  phase: 'download' | 'cache' | 'upload' | 'compile';
+  loaded: number;
+  total: number;
+  file?: string;
+}
+
+export interface LoadWeightsOptions {
+  dtype?: WeightDtype;
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface LoadedWeights {
+  weights: ModelWeights;
+  bytes: number;
+  /** How many matrices ended up in each format. */
+  formats: Record<string, number>;
+}
+
+const NATIVE: Partial<Record<TensorDtype, WeightFormat>> = { F32: 'f32', F16: 'f16', Q8_0: 'q8_0', Q4_0: 'q4_0' };
+
+/** Any supported tensor's bytes as f32 values. */
+export function tensorToF32(info: TensorInfo, bytes: Uint8Array): Float32Array {
+  const count = info.shape.reduce((a, b) => a * b, 1);
+  if (info.dtype === 'BF16') {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = bf16BitsToF32(dv.getUint16(i * 2, true));
+    return out;
+  }
+  const f = NATIVE[info.dtype];
+  if (!f) throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `Tensor ${info.sourceName} has type ${info.dtype}, which Hearth cannot load.`);
+  return dequantize(f, bytes, count);
+}
+
+/** Pick the GPU format of a matrix and produce its native bytes in that format. */
+export function convertMatrix(info: TensorInfo, bytes: Uint8Array, want: WeightDtype | undefined): { format: WeightFormat; data: Uint8Array } {
+  const cols = info.shape[info.shape.length - 1]!;
+  const native = NATIVE[info.dtype];
+  let target: WeightFormat = want ?? native ?? 'f16';
+  // quantized formats need whole 32-value blocks per row; such rows stay in f16
+  if ((target === 'q8_0' || target === 'q4_0') && cols % QK !== 0) target = 'f16';
+  if (native === target) return { format: target, data: bytes };
+  return { format: target, data: quantize(target, tensorToF32(info, bytes)) };
+}
+
+export async function loadWeights(ctx: GpuContext, source: ModelSource, files: ModelFiles, opts: LoadWeightsOptions = {}): Promise<LoadedWeights> {
+  const c = files.config;
+  const t = files.tensors;
+  const total = [...t.values()].reduce((s, x) => s + x.byteLength, 0);
+  let loaded = 0;
+  let bytes = 0;
+  const formats: Record<string, number> = {};
+
+  const get = (name: string): TensorInfo => {
+    const info = t.get(name);
+    if (!info) throw new HearthError('CORRUPT_FILE', `The model has no tensor ${name}.`, { hint: 'The file is incomplete or not a Llama-family model.' });
+    return info;
+  };
+  const read = async (info: TensorInfo): Promise<Uint8Array> => {
+    if (opts.signal?.aborted) throw new HearthError('ABORTED', 'Loading was aborted.');
+    const b = await readTensor(source, info, opts.signal);
+    loaded += info.byteLength;
+    opts.onProgress?.({ phase: 'upload', loaded, total, file: info.file });
+    return b;
+  };
+  const matrix = async (name: string, rows: number, cols: number): Promise<GpuWeight> => {
+    const info = get(name);
+    const shape = info.shape;
+    if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) {
+      throw new HearthError('CORRUPT_FILE', `Tensor ${info.sourceName} has shape [${shape}], expected [${rows}, ${cols}].`, { hint: 'The file does not match its own config.' });
+    }
+    const { format, data } = convertMatrix(info, await read(info), opts.dtype);
+    const w = uploadWeight(ctx, format, rows, cols, data, { label: name });
+    formats[format] = (formats[format] ?? 0) + 1;
+    bytes += w.bytes;
+    return w;
+  };
+  const vector = async (name: string, length: number): Promise<GPUBuffer> => {
+    const info = get(name);
+    const v = tensorToF32(info, await read(info));
+    if (v.length !== length) throw new HearthError('CORRUPT_FILE', `Tensor ${info.sourceName} has ${v.length} values, expected ${length}.`);
+    bytes += v.byteLength;
+    return uploadStorage(ctx, v, name);
+  };
+  const optionalVector = (name: string, length: number) => (t.has(name) ? vector(name, length) : Promise.resolve(null));
+
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const embed = await matrix('embed', c.vocabSize, c.hiddenSize);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `layers.${l}`;
+    layers.push({
+      attnNorm: await vector(`${p}.attn_norm`, c.hiddenSize),
+      q: await matrix(`${p}.q`, qDim, c.hiddenSize),
+      k: await matrix(`${p}.k`, kvDim, c.hiddenSize),
+      v: await matrix(`${p}.v`, kvDim, c.hiddenSize),
+      o: await matrix(`${p}.o`, c.hiddenSize, qDim),
+      qBias: await optionalVector(`${p}.q_bias`, qDim),
+      kBias: await optionalVector(`${p}.k_bias`, kvDim),
+      vBias: await optionalVector(`${p}.v_bias`, kvDim),
+      qNorm: c.qkNorm ? await vector(`${p}.q_norm`, c.headDim) : null,
+      kNorm: c.qkNorm ? await vector(`${p}.k_norm`, c.headDim) : null,
+      ffnNorm: await vector(`${p}.ffn_norm`, c.hiddenSize),
+      gate: await matrix(`${p}.gate`, c.intermediateSize, c.hiddenSize),
+      up: await matrix(`${p}.up`, c.intermediateSize, c.hiddenSize),
+      down: await matrix(`${p}.down`, c.hiddenSize, c.intermediateSize),
+    });
+  }
+  const finalNorm = await vector('final_norm', c.hiddenSize);
+  const lmHead = !c.tieWordEmbeddings && t.has('lm_head') ? await matrix('lm_head', c.vocabSize, c.hiddenSize) : embed;
+  const invFreq = uploadStorage(ctx, modelInvFreq(c), 'inv_freq');
+  return { weights: { embed, layers, finalNorm, lmHead, invFreq }, bytes, formats };
+}

@@ -1,0 +1,67 @@
+/**
+ * Hearth in Node: the same engine and OpenAI-style API as in the browser, in-process on Dawn
+ * (the `webgpu` package).
+ *
+ *   import { createEngine } from 'hearth/node';
+ *   const engine = await createEngine({ model: 'HuggingFaceTB/SmolLM2-135M-Instruct' });
+ *   const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] });
+ */
+import type { GpuContext } from './gpu/device.js';
+import { createNodeGpuContext } from './gpu/node.js';
+import { resolveModelSource } from './hub/resolve.js';
+import { loadEngine, type EngineLoadOptions } from './engine/load.js';
+import type { Engine, EngineInfo } from './engine/engine.js';
+import { createOpenAIApi, type OpenAIApi } from './api/openai.js';
+import type { Tokenizer } from './tokenizer/index.js';
+
+export * from './errors.js';
+export type * from './api/types.js';
+export type { EngineInfo, GenerateRequest, GenerateResult, TokenEvent } from './engine/engine.js';
+export type { LoadProgress, WeightDtype } from './models/load.js';
+
+export interface CreateEngineOptions extends EngineLoadOptions {
+  /** A local file or folder, a URL, or a Hugging Face repo id (owner/name). */
+  model: string;
+  revision?: string;
+  /** Hugging Face endpoint (a self-hosted mirror); default https://huggingface.co. */
+  endpoint?: string;
+  /** Use this GPU context instead of creating one (several engines can share a device). */
+  gpu?: GpuContext;
+}
+
+export interface NodeEngine extends OpenAIApi {
+  readonly tokenizer: Tokenizer;
+  readonly info: EngineInfo;
+  /** The engine below the API (generation with token ids, profiling). */
+  readonly engine: Engine;
+  unload(): Promise<void>;
+}
+
+export async function createEngine(options: CreateEngineOptions): Promise<NodeEngine> {
+  const ownGpu = !options.gpu;
+  const ctx = options.gpu ?? (await createNodeGpuContext());
+  try {
+    const source = await resolveModelSource(options.model, {
+      revision: options.revision,
+      endpoint: options.endpoint,
+      onProgress: options.onProgress ? (p) => options.onProgress!({ phase: 'download', loaded: p.loaded, total: p.total, file: p.file }) : undefined,
+    });
+    const engine = await loadEngine(ctx, source, options);
+    const api = createOpenAIApi(engine, options.model);
+    return {
+      ...api,
+      tokenizer: engine.tokenizer,
+      get info() {
+        return engine.info;
+      },
+      engine,
+      async unload() {
+        await engine.unload();
+        if (ownGpu) ctx.destroy();
+      },
+    };
+  } catch (e) {
+    if (ownGpu) ctx.destroy();
+    throw e;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The Llama-family forward pass on the CPU, in plain TypeScript: the oracle that the GPU
+ * forward (src/models/llama.ts) is tested against. Same structure, same canonical tensor names,
+ * weights given as dequantized f32 arrays.
+ */
+import type { ModelConfig } from '../formats/config.js';
+import { modelInvFreq } from '../models/rope-table.js';
+import { attentionRef } from './attention.js';
+import { siluMulRef } from './elementwise.js';
+import { kvAppendRef } from './kvcache.js';
+import { matmulRef } from './matmul.js';
+import { addInPlace, rmsNormRef } from './norm.js';
+import { ropeRef } from './rope.js';
+
+export class ReferenceLlama {
+  private kCache: Float32Array[];
+  private vCache: Float32Array[];
+  private invFreq: Float32Array;
+
+  /** `weights` by canonical name (embed, layers.N.q, ..., final_norm, lm_head), as f32. */
+  constructor(readonly config: ModelConfig, private weights: Map<string, Float32Array>, readonly maxCtx: number) {
+    const size = config.numKvHeads * maxCtx * config.headDim;
+    this.kCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
+    this.vCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
+    this.invFreq = modelInvFreq(config);
+  }
+
+  private w(name: string): Float32Array {
+    const t = this.weights.get(name);
+    if (!t) throw new Error(`reference model has no tensor ${name}`);
+    return t;
+  }
+
+  /** Run `tokens` at positions pos..pos+n-1 (their K/V go into the cache) and return the last token's logits. */
+  forward(tokens: number[], pos: number): Float32Array {
+    const c = this.config;
+    const n = tokens.length;
+    const D = c.hiddenSize;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const F = c.intermediateSize;
+    const opt = (name: string) => this.weights.get(name);
+
+    const embed = this.w('embed');
+    const x = new Float32Array(n * D);
+    tokens.forEach((id, t) => x.set(embed.subarray(id * D, (id + 1) * D), t * D));
+
+    for (let l = 0; l < c.numLayers; l++) {
+      const p = `layers.${l}`;
+      const xn = rmsNormRef(x, this.w(`${p}.attn_norm`), n, D, c.rmsNormEps);
+      let q = matmulRef(xn, this.w(`${p}.q`), n, qDim, D, opt(`${p}.q_bias`));
+      let k = matmulRef(xn, this.w(`${p}.k`), n, kvDim, D, opt(`${p}.k_bias`));
+      const v = matmulRef(xn, this.w(`${p}.v`), n, kvDim, D, opt(`${p}.v_bias`));
+      if (c.qkNorm) {
+        q = rmsNormRef(q, this.w(`${p}.q_norm`), n * c.numHeads, c.headDim, c.rmsNormEps);
+        k = rmsNormRef(k, this.w(`${p}.k_norm`), n * c.numKvHeads, c.headDim, c.rmsNormEps);
+      }
+      const rope = { invFreq: this.invFreq, rotaryDim: c.rotaryDim, style: c.ropeStyle };
+      ropeRef(q, n, c.numHeads, c.headDim, c.rotaryDim, this.invFreq, c.ropeStyle, pos);
+      kvAppendRef(this.kCache[l]!, this.vCache[l]!, k, v, n, c.numKvHeads, c.headDim, this.maxCtx, pos, rope);
+      const att = attentionRef({ q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, tokens: n, pos, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: this.maxCtx });
+      addInPlace(x, matmulRef(att, this.w(`${p}.o`), n, D, qDim));
+      const hn = rmsNormRef(x, this.w(`${p}.ffn_norm`), n, D, c.rmsNormEps);
+      const act = siluMulRef(matmulRef(hn, this.w(`${p}.gate`), n, F, D), matmulRef(hn, this.w(`${p}.up`), n, F, D));
+      addInPlace(x, matmulRef(act, this.w(`${p}.down`), n, D, F));
+    }
+    const last = rmsNormRef(x.subarray((n - 1) * D, n * D), this.w('final_norm'), 1, D, c.rmsNormEps);
+    const head = this.weights.get('lm_head') ?? embed;
+    return matmulRef(last, head, 1, c.vocabSize, D);
+  }
+
+  /** Greedy decoding from a prompt: the ids the GPU engine must reproduce at temperature 0. */
+  greedy(prompt: number[], steps: number): { ids: number[]; logits: Float32Array[] } {
+    const ids: number[] = [];
+    const logits: Float32Array[] = [];
+    let l = this.forward(prompt, 0);
+    let pos = prompt.length;
+    for (let i = 0; i < steps; i++) {
+      logits.push(l);
+      let best = 0;
+      for (let j = 1; j < l.length; j++) if (l[j]! > l[best]!) best = j;
+      ids.push(best);
+      if (i + 1 < steps) l = this.forward([best], pos++);
+    }
+    return { ids, logits };
+  }
+}

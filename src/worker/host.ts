@@ -1,0 +1,165 @@
+/**
+ * What the worker exposes: one engine, its OpenAI-style API, its tokenizer, and the weight
+ * cache. Plain async methods and proxied callbacks only, so Comlink can carry every call.
+ */
+import { HearthError } from '../errors.js';
+import { createGpuContext, type GpuContext } from '../gpu/device.js';
+import { resolveModelSource, type ModelSpec } from '../hub/resolve.js';
+import { loadEngine } from '../engine/load.js';
+import type { Engine, EngineInfo } from '../engine/engine.js';
+import { createOpenAIApi, type OpenAIApi } from '../api/openai.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, Completion, CompletionChunk, CompletionCreateParams } from '../api/types.js';
+import type { ChatMessage } from '../tokenizer/index.js';
+import type { LoadProgress, WeightDtype } from '../models/load.js';
+import { openWeightCache, type CachedModelInfo, type WeightCache } from '../hub/cache.js';
+
+export interface HostLoadOptions {
+  model: ModelSpec;
+  revision?: string;
+  endpoint?: string;
+  dtype?: WeightDtype;
+  contextLength?: number;
+  /** Keep downloaded files in the browser's storage (default true for remote models). */
+  cache?: boolean;
+}
+
+type Params<T> = Omit<T, 'signal' | 'stream'>;
+
+export class EngineHost {
+  private ctx: GpuContext | null = null;
+  private engine: Engine | null = null;
+  private api: OpenAIApi | null = null;
+  private requests = new Map<string, AbortController>();
+  private loadCtrl: AbortController | null = null;
+  private cache: Promise<WeightCache> | null = null;
+
+  private weightCache(): Promise<WeightCache> {
+    this.cache ??= openWeightCache();
+    return this.cache;
+  }
+
+  async load(opts: HostLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<EngineInfo> {
+    if (this.engine) await this.unload();
+    this.loadCtrl = new AbortController();
+    const signal = this.loadCtrl.signal;
+    try {
+      this.ctx ??= await createGpuContext((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu);
+      // Remote files go through the weight cache, which reports download/cache progress itself.
+      const cached = typeof opts.model === 'string' && opts.cache !== false;
+      let source = await resolveModelSource(opts.model, {
+        revision: opts.revision,
+        endpoint: opts.endpoint,
+        onProgress: onProgress && !cached ? (p) => onProgress({ phase: 'download', loaded: p.loaded, total: p.total, file: p.file }) : undefined,
+      });
+      if (cached) source = (await this.weightCache()).wrap(source, { onProgress, signal });
+      this.engine = await loadEngine(this.ctx, source, { dtype: opts.dtype, contextLength: opts.contextLength, onProgress, signal });
+      this.api = createOpenAIApi(this.engine, typeof opts.model === 'string' ? opts.model : source.id);
+      return this.engine.info;
+    } finally {
+      this.loadCtrl = null;
+    }
+  }
+
+  /** Abort a load in progress. */
+  abortLoad(): void {
+    this.loadCtrl?.abort(new HearthError('ABORTED', 'Loading was aborted.'));
+  }
+
+  private ready(): { engine: Engine; api: OpenAIApi } {
+    if (!this.engine || !this.api) throw new HearthError('ENGINE_UNLOADED', 'No model is loaded.', { hint: 'Call createEngine (or load) first.' });
+    return { engine: this.engine, api: this.api };
+  }
+
+  private begin(requestId: string): AbortSignal {
+    const c = new AbortController();
+    this.requests.set(requestId, c);
+    return c.signal;
+  }
+
+  abort(requestId: string): void {
+    this.requests.get(requestId)?.abort(new HearthError('ABORTED', 'The request was aborted.'));
+  }
+
+  async chat(params: Params<ChatCompletionCreateParams>, requestId: string): Promise<ChatCompletion> {
+    const signal = this.begin(requestId);
+    try {
+      return await this.ready().api.chat.completions.create({ ...params, stream: false }, { signal });
+    } finally {
+      this.requests.delete(requestId);
+    }
+  }
+
+  /** Streams chunks through `onChunk` (fire-and-forget messages: no per-token round trip); resolves with the last chunk. */
+  async chatStream(params: Params<ChatCompletionCreateParams>, requestId: string, onChunk: (c: ChatCompletionChunk) => void): Promise<ChatCompletionChunk | null> {
+    const signal = this.begin(requestId);
+    try {
+      const stream = await this.ready().api.chat.completions.create({ ...params, stream: true }, { signal });
+      let last: ChatCompletionChunk | null = null;
+      for await (const c of stream) {
+        if (last) void onChunk(last);
+        last = c;
+      }
+      return last;
+    } finally {
+      this.requests.delete(requestId);
+    }
+  }
+
+  async completion(params: Params<CompletionCreateParams>, requestId: string): Promise<Completion> {
+    const signal = this.begin(requestId);
+    try {
+      return await this.ready().api.completions.create({ ...params, stream: false }, { signal });
+    } finally {
+      this.requests.delete(requestId);
+    }
+  }
+
+  async completionStream(params: Params<CompletionCreateParams>, requestId: string, onChunk: (c: CompletionChunk) => void): Promise<CompletionChunk | null> {
+    const signal = this.begin(requestId);
+    try {
+      const stream = await this.ready().api.completions.create({ ...params, stream: true }, { signal });
+      let last: CompletionChunk | null = null;
+      for await (const c of stream) {
+        if (last) void onChunk(last);
+        last = c;
+      }
+      return last;
+    } finally {
+      this.requests.delete(requestId);
+    }
+  }
+
+  encode(text: string, addSpecialTokens = true): number[] {
+    return this.ready().engine.tokenizer.encode(text, { addSpecialTokens });
+  }
+
+  decode(ids: number[], skipSpecialTokens = false): string {
+    return this.ready().engine.tokenizer.decode(ids, { skipSpecialTokens });
+  }
+
+  applyChatTemplate(messages: ChatMessage[], addGenerationPrompt = true): string {
+    return this.ready().engine.tokenizer.applyChatTemplate(messages, { addGenerationPrompt });
+  }
+
+  info(): EngineInfo | null {
+    return this.engine?.info ?? null;
+  }
+
+  async unload(): Promise<EngineInfo | null> {
+    for (const c of this.requests.values()) c.abort(new HearthError('ABORTED', 'The engine was unloaded.'));
+    const e = this.engine;
+    this.engine = null;
+    this.api = null;
+    if (!e) return null;
+    await e.unload();
+    return e.info;
+  }
+
+  async cacheList(): Promise<CachedModelInfo[]> {
+    return (await this.weightCache()).list();
+  }
+
+  async cacheDelete(key: string): Promise<void> {
+    await (await this.weightCache()).delete(key);
+  }
+}

@@ -1,0 +1,53 @@
+import { MemoryModelSource } from '../../src/hub/memory.js';
+import type { ModelSource } from '../../src/hub/byte-source.js';
+import { openModel, readTensor } from '../../src/formats/model-files.js';
+import { convertMatrix, tensorToF32, type WeightDtype } from '../../src/models/load.js';
+import { dequantize } from '../../src/reference/quant.js';
+import { ReferenceLlama } from '../../src/reference/llama.js';
+import { loadEngine } from '../../src/engine/load.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { syntheticWeights, writeGgufModel, writeHfModel, type SyntheticSpec } from '../fixtures/synthetic.js';
+import { testGpu } from './gpu.js';
+
+export type FileFormat = { kind: 'hf'; dtype: 'F32' | 'F16' | 'BF16' } | { kind: 'gguf'; type: 'F32' | 'F16' | 'Q8_0' | 'Q4_0' };
+
+/** A synthetic model written in `format`, as an in-memory model source. */
+export function syntheticSource(spec: SyntheticSpec, format: FileFormat): ModelSource {
+  const w = syntheticWeights(spec);
+  if (format.kind === 'hf') return new MemoryModelSource(Object.fromEntries(writeHfModel(spec, w, format.dtype)), `memory:hf-${format.dtype}`);
+  return new MemoryModelSource({ 'model.gguf': writeGgufModel(spec, w, format.type) }, `memory:gguf-${format.type}`);
+}
+
+/**
+ * The CPU reference of the model in `source`, built from the same tensors the GPU loader reads,
+ * converted to the same GPU formats and dequantized: so the only differences left are the
+ * kernels' arithmetic.
+ */
+export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: WeightDtype): Promise<ReferenceLlama> {
+  const files = await openModel(source);
+  const weights = new Map<string, Float32Array>();
+  for (const [name, info] of files.tensors) {
+    const bytes = await readTensor(source, info, undefined);
+    if (info.shape.length === 2) {
+      const { format, data } = convertMatrix(info, bytes, dtype);
+      weights.set(name, dequantize(format, data, info.shape[0]! * info.shape[1]!));
+    } else {
+      weights.set(name, tensorToF32(info, bytes));
+    }
+  }
+  return new ReferenceLlama(files.config, weights, maxCtx);
+}
+
+export async function engineFor(source: ModelSource, contextLength: number, opts: { dtype?: WeightDtype; prefillChunk?: number } = {}): Promise<Engine> {
+  return loadEngine(await testGpu(), source, { contextLength, ...opts });
+}
+
+/** Log-softmax of a logits vector, in f64. */
+export function logSoftmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}

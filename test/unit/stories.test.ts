@@ -1,0 +1,41 @@
+/** The real stories260K model (../shared/models) must produce its known greedy output. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveModelSource } from '../../src/hub/resolve.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { engineFor } from '../helpers/models.js';
+
+export const STORIES = new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url).pathname;
+// from ../shared/models/README.md
+export const KNOWN_IDS = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267];
+export const KNOWN_TEXT = ' Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to';
+const TOP5: [number, number][] = [[403, 17.0235], [385, 15.4062], [410, 13.1083], [317, 12.7692], [407, 12.4181]];
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await engineFor(await resolveModelSource(STORIES), 512);
+});
+afterAll(async () => engine?.unload());
+
+describe('stories260K', () => {
+  it('greedy from BOS gives the 48 known ids and text', async () => {
+    const r = await engine.generate({ promptIds: [1], maxTokens: 48, sampling: { temperature: 0 } });
+    expect(r.ids).toEqual(KNOWN_IDS);
+    expect(r.text).toBe(KNOWN_TEXT);
+    expect(r.finishReason).toBe('length');
+  });
+
+  it('step-0 logits match the known top-5 (id, logit)', async () => {
+    const logits = await engine.logits([1]);
+    const top = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]!).slice(0, 5);
+    expect(top).toEqual(TOP5.map((t) => t[0]));
+    for (const [id, v] of TOP5) expect(Math.abs(logits[id]! - v)).toBeLessThan(1e-3);
+  });
+
+  it('a text prompt is tokenized as llama2.c does and continues the story', async () => {
+    const ids = engine.tokenizer.encode('Once upon a time');
+    expect(ids).toEqual([1, 403, 407, 261, 378]);
+    const r = await engine.generate({ promptIds: ids, maxTokens: 24, sampling: { temperature: 0 } });
+    expect(r.text.length).toBeGreaterThan(20);
+    expect(r.text).toMatch(/^[\x20-\x7e\n]+$/);
+  });
+});
