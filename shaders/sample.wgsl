@@ -12,18 +12,21 @@
 //   top_raw       per chunk   the chunk's best top_n raw logits, for top logprobs
 //   finish        1 group     the winner, its logprob, the top logprobs; its count += 1
 //
+// Each search level resolves the previous level's histogram (a scan of 256 bins) into the
+// state it starts from. With FOLDED (GPUs) every workgroup of search_level and pick does that
+// itself, saving a dependent dispatch per level; without (CPU drivers, where each barrier of a
+// workgroup costs milliseconds), one workgroup does it in select_level / select_final before.
+//
 // Gumbel-max turns sampling into an argmax: argmax(z_i + g_i) with g_i = -log(-log(u_i)) picks i
 // with probability softmax(z)_i, and the per-token u_i come from a counter-based hash of
 // (seed, i), so the draw is deterministic and fully parallel, with no prefix sums to rescan.
-//
-// Each search level's pass first resolves the previous level (every workgroup redoing the same
-// small scan of 256 bins) instead of running a separate one-workgroup pass: half the dispatches.
 
 const WG: u32 = 256u;
 // Tokens per invocation. Small on GPUs, to spread a vocabulary over many workgroups; large on
 // CPU drivers, where every invocation of a kernel with barriers costs microseconds.
 override PER_THREAD: u32 = 4u;
 override CHUNK: u32 = WG * PER_THREAD; // tokens per workgroup
+override FOLDED: bool = true;
 const BINS: u32 = 256u;   // one radix digit of 8 bits; equal to WG, so one bin per invocation
 const HEADS: u32 = 4u;    // chunk lists per invocation in finish: vocab <= HEADS * WG * CHUNK
 const NONE: u32 = 0xffffffffu;
@@ -58,7 +61,7 @@ struct Search {
   rank: u32,    // top-k: the rank of the cutoff among the tokens under the prefix (1 = largest)
   floor: u32,   // only keys >= floor take part (top-p works inside the top-k set)
   above: f32,   // mass of the taking-part tokens with keys above every key under the prefix
-  goal: f32,  // top-p: the mass the kept set must reach
+  goal: f32,    // top-p: the mass the kept set must reach
   incl: f32,    // once resolved: `above` plus the mass of the chosen bin
   _pad0: u32,
   _pad1: u32,
@@ -111,8 +114,8 @@ var<workgroup> red_i: array<u32, WG>;
 var<workgroup> red4: array<vec4f, WG>;
 var<workgroup> scan_c: array<u32, WG>;
 var<workgroup> scan_m: array<f32, WG>;
-var<workgroup> part_c: array<u32, 16>;
-var<workgroup> part_m: array<f32, 16>;
+var<workgroup> part_c: array<u32, LANES>;
+var<workgroup> part_m: array<f32, LANES>;
 var<workgroup> found: Search;
 var<workgroup> local_hist: array<atomic<u32>, 768>; // BINS * 3
 
@@ -142,6 +145,12 @@ fn penalized(x: f32, n: u32) -> f32 {
 fn merge(a: vec2f, b: vec2f) -> vec2f {
   let m = max(a.x, b.x);
   return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// (max, sum) with one more value x: one exp instead of merge's two
+fn push(a: vec2f, x: f32) -> vec2f {
+  if (x > a.x) { return vec2f(x, a.y * exp(a.x - x) + 1.0); }
+  return vec2f(a.x, a.y + exp(x - a.x));
 }
 
 // Larger value first; among equal values the lower index; NONE is never better.
@@ -323,15 +332,31 @@ fn level_start(s: u32, lid: u32) -> Search {
   return advance(s - 1u, lid);
 }
 
-// 64-bit fixed point (2^-40 units) kept as two u32 atomics: the returned old low word tells
-// whether this add carried. Integer sums do not depend on the order of the adds, so every run
-// builds the same histogram.
-fn add_local_mass(d: u32, v: f32) {
+// Histogram masses are 64-bit fixed point in 2^-40 units, as (low, high) u32 pairs: integer
+// sums do not depend on the order of the adds, so every run builds the same histogram.
+fn fixed_of(v: f32) -> vec2u {
   let scaled = v * 256.0; // v in [0, 1]: the high word takes the bits above 2^-8
   let hi = floor(scaled);
-  let lo = u32((scaled - hi) * 4294967296.0);
-  let old = atomicAdd(&local_hist[d * 3u + 1u], lo);
-  atomicAdd(&local_hist[d * 3u + 2u], u32(hi) + select(0u, 1u, old + lo < old));
+  return vec2u(u32((scaled - hi) * 4294967296.0), u32(hi));
+}
+
+fn add64(a: vec2u, b: vec2u) -> vec2u {
+  let lo = a.x + b.x;
+  return vec2u(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+
+// A run of one invocation's tokens in one bin, added to the workgroup histogram at once: at the
+// first level nearly every token lands in a handful of bins, and atomics on one address queue.
+struct Run { bin: u32, count: u32, mass: vec2u }
+
+fn flush_run(r: Run, with_mass: bool) {
+  if (r.count == 0u) { return; }
+  atomicAdd(&local_hist[r.bin * 3u], r.count);
+  if (with_mass) {
+    // the old low word returned tells whether this add carried
+    let old = atomicAdd(&local_hist[r.bin * 3u + 1u], r.mass.x);
+    atomicAdd(&local_hist[r.bin * 3u + 2u], r.mass.y + select(0u, 1u, old + r.mass.x < old));
+  }
 }
 
 // ---- entry points ----
@@ -346,8 +371,8 @@ fn prepare(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
       let x = clean(logits[i]);
       let zi = clamp(penalized(x, atomicLoad(&counts[i])) * p.inv_temp, NEG, -NEG);
       z[i] = zi;
-      zs = merge(zs, vec2f(zi, 1.0));
-      rs = merge(rs, vec2f(x, 1.0));
+      zs = push(zs, zi);
+      rs = push(rs, x);
     }
   }
   let t = stats_wg(lid, vec4f(zs, rs));
@@ -374,8 +399,13 @@ fn combine(@builtin(local_invocation_index) lid: u32) {
 @compute @workgroup_size(WG)
 fn search_level(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let s = lvl.index;
-  let cur = level_start(s, lid);
-  if (wg.x == 0u && lid == 0u) { state.search[s] = cur; }
+  var cur: Search;
+  if (FOLDED) {
+    cur = level_start(s, lid);
+    if (wg.x == 0u && lid == 0u) { state.search[s] = cur; }
+  } else {
+    cur = state.search[s];
+  }
   atomicStore(&local_hist[lid * 3u], 0u);
   atomicStore(&local_hist[lid * 3u + 1u], 0u);
   atomicStore(&local_hist[lid * 3u + 2u], 0u);
@@ -383,6 +413,9 @@ fn search_level(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_inde
 
   let depth = s % 4u; // key bytes already fixed
   let zmax = state.zmax;
+  // top-k needs masses only to hand top-p the mass of its set
+  let with_mass = s >= TOPP_LEVEL0 || p.use_topp == 1u;
+  var run = Run(0u, 0u, vec2u(0u));
   for (var j = 0u; j < PER_THREAD; j++) {
     let i = wg.x * CHUNK + j * WG + lid;
     if (i < p.vocab) {
@@ -390,11 +423,16 @@ fn search_level(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_inde
       let k = key_of(zi);
       if (k >= cur.floor && (depth == 0u || (k >> (32u - 8u * depth)) == cur.prefix)) {
         let d = (k >> (24u - 8u * depth)) & 0xffu;
-        atomicAdd(&local_hist[d * 3u], 1u);
-        add_local_mass(d, exp(zi - zmax));
+        if (d != run.bin) {
+          flush_run(run, with_mass);
+          run = Run(d, 0u, vec2u(0u));
+        }
+        run.count += 1u;
+        if (with_mass) { run.mass = add64(run.mass, fixed_of(exp(zi - zmax))); }
       }
     }
   }
+  flush_run(run, with_mass);
   workgroupBarrier();
 
   let n = atomicLoad(&local_hist[lid * 3u]);
@@ -404,20 +442,43 @@ fn search_level(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_inde
     let hi = atomicLoad(&local_hist[lid * 3u + 2u]);
     atomicAdd(&hist[base], n);
     let old = atomicAdd(&hist[base + 1u], lo);
-    atomicAdd(&hist[base + 2u], hi + select(0u, 1u, old + lo < old));
+    atomicAdd(&hist[base + 2u], hi + select(0u, 1u, old + lo < old)); // carry, as in flush_run
   }
 }
 
-@compute @workgroup_size(WG)
-fn pick(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+// The key every kept token reaches: the largest of the cutoffs in use.
+fn final_cut(lid: u32) -> u32 {
   var cut = 0u;
   if (p.use_topp == 1u) {
-    cut = advance(TOPP_LEVEL0 + 3u, lid).prefix;
+    cut = advance(TOPP_LEVEL0 + 3u, lid).prefix; // at least the top-k cutoff, its floor
   } else if (p.use_topk == 1u) {
     cut = advance(TOPK_LEVEL0 + 3u, lid).prefix;
   }
   if (p.use_minp == 1u) { cut = max(cut, key_of(state.zmax + p.min_p_log)); }
-  if (wg.x == 0u && lid == 0u) { state.cut = cut; }
+  return cut;
+}
+
+@compute @workgroup_size(WG)
+fn select_level(@builtin(local_invocation_index) lid: u32) {
+  let cur = level_start(lvl.index, lid);
+  if (lid == 0u) { state.search[lvl.index] = cur; }
+}
+
+@compute @workgroup_size(WG)
+fn select_final(@builtin(local_invocation_index) lid: u32) {
+  let cut = final_cut(lid);
+  if (lid == 0u) { state.cut = cut; }
+}
+
+@compute @workgroup_size(WG)
+fn pick(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var cut: u32;
+  if (FOLDED) {
+    cut = final_cut(lid);
+    if (wg.x == 0u && lid == 0u) { state.cut = cut; }
+  } else {
+    cut = state.cut;
+  }
 
   var bv = NEG;
   var bi = NONE;

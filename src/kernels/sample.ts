@@ -24,7 +24,7 @@ const RESULT_HEADER = 16;
 /** The most top logprobs a sampler can return (OpenAI's limit). */
 export const MAX_TOP_LOGPROBS = 20;
 /** Tokens per invocation: many workgroups on a GPU; few invocations on a CPU driver, where each costs. */
-const perThreadFor = (ctx: GpuContext): number => (isCpuAdapter(ctx) ? 32 : 4);
+const perThreadFor = (ctx: GpuContext): number => (isCpuAdapter(ctx) ? 64 : 4);
 
 export interface SamplerArgs {
   /** The step uniform (src/gpu/dispatch.ts); its seed drives the draw. */
@@ -34,8 +34,14 @@ export interface SamplerArgs {
   vocab: number;
   /** Most top logprobs a request may ask for (0..20; default 20). Sizes the result. */
   maxTopLogprobs?: number;
-  /** Tokens per invocation (default: 4 on GPUs, 32 on CPU drivers); tests set it to cover both. */
+  /** Tokens per invocation (default: 4 on GPUs, 64 on CPU drivers). Tests set it to cover both. */
   perThread?: number;
+  /**
+   * Every workgroup resolves the previous search level itself (default on GPUs: fewer dependent
+   * dispatches) rather than one workgroup in a pass of its own (default on CPU drivers, where
+   * barriers cost per invocation). Tests set it to cover both.
+   */
+  folded?: boolean;
 }
 
 export interface Sampler {
@@ -108,6 +114,7 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   const { vocab } = a;
   const maxTop = a.maxTopLogprobs ?? MAX_TOP_LOGPROBS;
   const perThread = a.perThread ?? perThreadFor(ctx);
+  const folded = a.folded ?? !isCpuAdapter(ctx);
   if (!(Number.isInteger(perThread) && perThread >= 1 && perThread <= 64)) {
     throw new HearthError('INVALID_ARGUMENT', `perThread must be an integer from 1 to 64, got ${perThread}.`);
   }
@@ -144,7 +151,7 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   let addGroup: GPUBindGroup | null = null;
   const readback = new Readback(ctx, resultBytes, 'sample.readback');
 
-  const pipeline = (entry: string) => ctx.pipelines.get(code, entry, `sample.${entry}`, { PER_THREAD: perThread });
+  const pipeline = (entry: string) => ctx.pipelines.get(code, entry, `sample.${entry}`, { PER_THREAD: perThread, FOLDED: folded ? 1 : 0 });
   const launch = (entry: string, buffers: Record<number, GPUBuffer | GPUBufferBinding>, grid: () => Grid, label = `sample.${entry}`): Dispatch => {
     const p = pipeline(entry);
     return { label, pipeline: p, bindGroup: bindBuffers(ctx, p, label, buffers), grid };
@@ -162,15 +169,13 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   ];
   for (let s = 0; s < SEARCH_LEVELS; s++) {
     const topK = s < SEARCH_LEVELS / 2;
-    dispatches.push(
-      launch(
-        'search_level',
-        { 1: params, 4: z, 6: state, 7: hist, 11: { buffer: levels, offset: s * align, size: 16 } },
-        () => ((topK ? on.topK : on.topP) ? perChunk : none),
-        `sample.${topK ? 'top_k' : 'top_p'}${s % 4}`,
-      ),
-    );
+    const name = `${topK ? 'top_k' : 'top_p'}${s % 4}`;
+    const active = () => (topK ? on.topK : on.topP);
+    const level = { buffer: levels, offset: s * align, size: 16 };
+    if (!folded) dispatches.push(launch('select_level', { 1: params, 6: state, 7: hist, 11: level }, () => (active() ? one : none), `sample.select_${name}`));
+    dispatches.push(launch('search_level', { 1: params, 4: z, 6: state, 7: hist, 11: level }, () => (active() ? perChunk : none), `sample.${name}`));
   }
+  if (!folded) dispatches.push(launch('select_final', { 1: params, 6: state, 7: hist }, () => one));
   dispatches.push(
     launch('pick', { 0: a.step, 1: params, 4: z, 6: state, 7: hist, 8: best }, () => perChunk),
     launch('top_raw', { 1: params, 2: a.logits, 9: cands }, () => (on.topN ? perChunk : none)),
