@@ -1,10 +1,11 @@
 // Prefill GEMM for GPUs: a 64x64 tile of y per workgroup of 16x16 threads, each owning a 4x4
-// block in registers. Per step of 32 along K, x and w tiles are staged in workgroup memory,
-// w dequantized on the way (32 = one quant block). Tiles are stored k-major so each thread
-// reads its 4 rows and 4 columns as one vec4 apiece.
+// block in registers. Per step of 16 along K, x and w tiles are staged in workgroup memory,
+// w dequantized on the way. Tiles are stored k-major so each thread reads its 4 rows and 4
+// columns as one vec4 apiece. 8 KB of workgroup memory: room for two workgroups per core on
+// most GPUs (and SwiftShader's compile time grows with it).
 
 const TILE: u32 = 64u;
-const TILE_K: u32 = 32u;
+const TILE_K: u32 = 16u; // divides 32, so a K tile lies inside one quant block
 const TILE_V: u32 = TILE / 4u; // vec4s per k-row of a tile
 
 var<workgroup> xs: array<vec4f, TILE_K * TILE_V>; // xs[k * TILE_V + m / 4][m % 4]
@@ -33,13 +34,18 @@ fn stage_w_vec4(at: u32, n: u32, v: vec4f) {
   ws[at + 3u * TILE_V][n % 4u] = v.w;
 }
 
+// Stages the chunks of the K tile's quant block that have a half inside the tile (q4_0's chunks
+// straddle both halves of a block; other formats' chunks lie wholly in or out).
 fn stage_w(n0: u32, k0: u32, lid: u32) {
-  let per_row = TILE_K / CHUNK_ELEMS;
-  let c0 = k0 / CHUNK_ELEMS;
+  let c0 = (k0 / 32u) * CHUNKS_PER_BLOCK;
   let cpr = chunks_per_row();
-  for (var i = lid; i < TILE * per_row; i += 256u) {
+  for (var i = lid; i < TILE * CHUNKS_PER_BLOCK; i += 256u) {
     let n = i % TILE;
     let c = c0 + i / TILE;
+    let k = chunk_k(c);
+    let lo_in = k.x >= k0 && k.x < k0 + TILE_K;
+    let hi_in = CHUNK_HAS_HI && k.y >= k0 && k.y < k0 + TILE_K;
+    if (!lo_in && !hi_in) { continue; }
     var wc = Chunk(vec4f(0.0), vec4f(0.0));
     var s = 0.0;
     if (c < cpr) {
@@ -47,9 +53,8 @@ fn stage_w(n0: u32, k0: u32, lid: u32) {
       wc = w_chunk(row, c);
       s = w_scale(row, c / CHUNKS_PER_BLOCK);
     }
-    let k = chunk_k(c) - vec2u(k0);
-    stage_w_vec4(k.x * TILE_V + n / 4u, n, s * wc.lo);
-    if (CHUNK_HAS_HI) { stage_w_vec4(k.y * TILE_V + n / 4u, n, s * wc.hi); }
+    if (lo_in) { stage_w_vec4((k.x - k0) * TILE_V + n / 4u, n, s * wc.lo); }
+    if (hi_in) { stage_w_vec4((k.y - k0) * TILE_V + n / 4u, n, s * wc.hi); }
   }
 }
 

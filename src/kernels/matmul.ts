@@ -133,6 +133,8 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
     return { label: l, pipeline, bindGroup: bindBuffers(ctx, pipeline, l, buffers), grid };
   };
 
+  // a decode-only launch never needs the GEMM, whose pipeline is slow to build on CPU drivers
+  const gemmPossible = !a.lastRowOnly && maxTokens > 1;
   for (const part of a.w.parts) {
     const params = new Uint32Array([k, part.rows, part.rowStart, n, a.w.strideWords / WORDS_PER_ELEMENT[format], Math.floor(k / 32), flags, 0]);
     const pbuf = uploadUniform(ctx, params, `${label}.params`);
@@ -143,13 +145,13 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
     check(Math.ceil(rows / Math.min(TILE, REG_N * REG_WG)) <= ctx.limits.maxComputeWorkgroupsPerDimension, `${label}: ${rows} rows in one part are too many for one launch.`, 'Upload the weight with a smaller maxPartBytes.');
     if (variant === 'tiled') {
       out.push(launch(part, pbuf, 'gemv', 'gemv', { GEMV_WG }, 'gemv', (s) => (useGemv(s) ? grid1d(ctx, Math.ceil(rows / GEMV_ROWS)) : NONE)));
-      if (!a.lastRowOnly) {
+      if (gemmPossible) {
         out.push(launch(part, pbuf, 'tiled', 'gemm_tiled', {}, 'gemm', (s) => (useGemm(s) ? [Math.ceil(rows / TILE), Math.ceil(s.tokens / TILE), 1] : NONE)));
       }
     } else {
       const wgx = Math.ceil(rows / (REG_N * REG_WG));
       out.push(launch(part, pbuf, 'register', 'gemv_register', { REG_WG }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
-      if (!a.lastRowOnly) {
+      if (gemmPossible) {
         out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
       }
     }

@@ -120,7 +120,7 @@ describe('matmul kernels', () => {
     }
   }
 
-  it('picks the GEMV for one token and the GEMM for several, and refuses more tokens than prepared', async () => {
+  it('picks the GEMV for one token and the GEMM for several, prepares no GEMM for decode only, refuses more tokens than prepared', async () => {
     const ctx = await testGpu();
     const step = new StepUniform(ctx);
     const native = quantize('q4_0', randomF32(64 * 64, 7));
@@ -131,6 +131,8 @@ describe('matmul kernels', () => {
       expect(live(1)).toEqual(['matmul.gemv']);
       expect(live(8)).toEqual(['matmul.gemm']);
       expect(() => gridFor(ds[0]!, { tokens: 9, pos: 0, kvLen: 9 })).toThrow(/more than the 8/);
+      const decodeOnly = matmul(ctx, { step: step.buffer, x: createStorage(ctx, 64 * 4, 'x'), w, y: createStorage(ctx, 64 * 4, 'y'), maxTokens: 1, variant });
+      expect(decodeOnly.map((d) => d.label)).toEqual(['matmul.gemv']);
     }
     destroyWeight(w);
   });
