@@ -1,0 +1,56 @@
+/** The `hearth` CLI as a user runs it. */
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KNOWN_IDS, STORIES } from './stories.test.js';
+
+const run = promisify(execFile);
+const BIN = new URL('../../bin/hearth.js', import.meta.url).pathname;
+
+async function hearth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run('node', [BIN, ...args], { timeout: 120_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('hearth CLI', () => {
+  it('generate --prompt-ids 1 --json gives the 48 known ids', async () => {
+    const r = await hearth('generate', '--model', STORIES, '--prompt-ids', '1', '--max-tokens', '48', '--temperature', '0', '--json', '--top-logprobs', '2');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.prompt_ids).toEqual([1]);
+    expect(out.ids).toEqual(KNOWN_IDS);
+    expect(out.logprobs).toHaveLength(48);
+    expect(out.logprobs[0].top[0].id).toBe(403);
+    expect(out.usage.completion_tokens).toBe(48);
+    expect(out.timings.decode_tokens_per_second).toBeGreaterThan(0);
+  });
+
+  it('generate --prompt prints a story in plain text', async () => {
+    const r = await hearth('generate', '--model', STORIES, '--prompt', 'Once upon a time', '--max-tokens', '30', '--temperature', '0');
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith('Once upon a time')).toBe(true);
+    expect(r.stdout.length).toBeGreaterThan(60);
+  });
+
+  it('a corrupt model file and bad flags give typed errors and a non-zero exit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-cli-'));
+    const bad = join(dir, 'bad.gguf');
+    writeFileSync(bad, readFileSync(STORIES).subarray(0, 5000));
+    const trunc = await hearth('generate', '--model', bad, '--prompt-ids', '1');
+    expect(trunc.code).toBe(1);
+    expect(trunc.stderr).toMatch(/TRUNCATED_FILE|CORRUPT_FILE/);
+    const missing = await hearth('generate', '--model', join(dir, 'nope.gguf'), '--prompt-ids', '1');
+    expect(missing.stderr).toMatch(/MISSING_FILE/);
+    const flags = await hearth('generate', '--model', STORIES, '--prompt-ids', 'x,y');
+    expect(flags.stderr).toMatch(/INVALID_ARGUMENT/);
+    expect((await hearth('frobnicate')).code).toBe(2);
+  });
+});
