@@ -29,16 +29,20 @@ fn read_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   let span = (rp.n4 + threads - 1u) / threads;
   let start = select(gid.x, gid.x * span, SPANS);
   let end = select(rp.n4, min(start + span, rp.n4), SPANS);
-  // two accumulators so consecutive loads do not wait on one add chain
+  // four accumulators so consecutive loads do not wait on one add chain
   var a = vec4f(0.0);
   var b = vec4f(0.0);
+  var c = vec4f(0.0);
+  var d = vec4f(0.0);
   var i = start;
-  for (; i + stride < end; i += 2u * stride) {
+  for (; i + 3u * stride < end; i += 4u * stride) {
     a += src[i];
     b += src[i + stride];
+    c += src[i + 2u * stride];
+    d += src[i + 3u * stride];
   }
-  if (i < end) { a += src[i]; }
-  let s = a + b;
+  for (; i < end; i += stride) { a += src[i]; }
+  let s = (a + b) + (c + d);
   out[gid.x] = (s.x + s.y) + (s.z + s.w);
 }
 

@@ -22,21 +22,25 @@ function params(ctx: GpuContext, n4: number, iters: number, label: string): GPUB
   return uploadUniform(ctx, dv, label);
 }
 
-/** Workgroups the read benchmark uses for `n4` vec4s: at least 64 vec4 loads per 4-byte partial written. */
-export function readSumWorkgroups(n4: number): number {
-  return Math.max(1, Math.min(4096, Math.ceil(n4 / (WG * 64))));
+/**
+ * Workgroups the read benchmark uses for `n4` vec4s. Each thread reads at least 64 vec4s per
+ * 4-byte partial it writes; with `spans` (CPU drivers), 1024, since there a thread's loop is
+ * what streams and a short one is mostly overhead.
+ */
+export function readSumWorkgroups(n4: number, spans: boolean): number {
+  return Math.max(1, Math.min(4096, Math.ceil(n4 / (WG * (spans ? 1024 : 64)))));
 }
 
 /** Threads of the read benchmark, each writing one partial sum. */
-export const readSumThreads = (n4: number): number => readSumWorkgroups(n4) * WG;
+export const readSumThreads = (n4: number, spans: boolean): number => readSumWorkgroups(n4, spans) * WG;
 
 /**
- * Sum the first `n4` vec4s of `src`, one partial sum per thread into out[0 .. readSumThreads(n4)).
+ * Sum the first `n4` vec4s of `src`, one partial sum per thread into out[0 .. readSumThreads(n4, spans)).
  * `spans`: each thread reads a contiguous span (the access pattern CPU drivers want) instead of
  * the grid striding over the buffer (what GPUs want); by default, by adapter.
  */
 export function readSum(ctx: GpuContext, src: GPUBuffer, n4: number, out: GPUBuffer, label = 'roofline.read', spans = isCpuAdapter(ctx)): Dispatch {
-  const wgs = readSumWorkgroups(n4);
+  const wgs = readSumWorkgroups(n4, spans);
   check(src.size >= n4 * 16 && out.size >= wgs * WG * 4, `${label}: buffers too small for ${n4} vec4s.`);
   const pipeline = ctx.pipelines.get(code, 'read_sum', label, { WG, SPANS: spans ? 1 : 0 });
   const bindGroup = bindBuffers(ctx, pipeline, label, { 0: params(ctx, n4, 0, `${label}.params`), 1: src, 2: out });
@@ -92,10 +96,11 @@ export async function measureRoofline(ctx: GpuContext, opts: RooflineOptions = {
 
   // contents do not matter for bandwidth; zeros are what a fresh buffer holds
   const src = createStorage(ctx, n4 * 16, 'roofline.src');
-  const partials = createStorage(ctx, readSumThreads(n4) * 4, 'roofline.partials');
+  const spans = isCpuAdapter(ctx);
+  const partials = createStorage(ctx, readSumThreads(n4, spans) * 4, 'roofline.partials');
   const out = createStorage(ctx, threads * 4, 'roofline.out');
   try {
-    const read = await timeDispatch(ctx, readSum(ctx, src, n4, partials), iters);
+    const read = await timeDispatch(ctx, readSum(ctx, src, n4, partials, 'roofline.read', spans), iters);
     const fma = await timeDispatch(ctx, fmaChains(ctx, threads, fmaIters, out), iters);
     return {
       readGBps: (n4 * 16) / (read.ms * 1e6),

@@ -12,7 +12,7 @@ describe('roofline microbenchmarks', () => {
     const ctx = await testGpu();
     for (const [n4, spans] of [[1, false], [1000, true], [70_001, false], [70_001, true], [300_007, false], [300_007, true]] as const) {
       const data = randomF32(n4 * 4, n4);
-      const threads = readSumThreads(n4);
+      const threads = readSumThreads(n4, spans);
       const out = createStorage(ctx, threads * 4, 'partials');
       await runDispatches(ctx, [readSum(ctx, uploadStorage(ctx, data, 'src'), n4, out, 'read', spans)], STEP);
       const got = (await readF32(ctx, out, threads)).reduce((s, v) => s + v, 0);
