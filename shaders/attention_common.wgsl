@@ -17,7 +17,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> v_cache: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4f>;
 
-const WG = 64u;
+override WG: u32 = 64u;         // threads per workgroup
 // A finite stand-in for -infinity (WGSL has no infinity literal); exp2 of anything near it is 0.
 const NEG_BIG = -3.0e38;
 

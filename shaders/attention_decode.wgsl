@@ -1,27 +1,44 @@
-// Flash-decoding for one query token (step.tokens == 1): the KV length is cut into p.splits ranges;
-// workgroup (split, head block) runs an online softmax over its range for HPW query heads that share
-// one kv head, so each K/V row is read once for the whole block. A split writes its running max m, sum l
-// and unnormalized output to `part`; `reduce` rescales and combines the splits. Ranges are worked out
-// here from step.kv_len, so the same bind groups serve every token.
+// Flash-decoding for one query token (step.tokens == 1). The KV length is cut into p.splits ranges;
+// workgroup (split, head block) runs attention over its range for HPW query heads that share one kv head,
+// so the block reads each K/V row once. A split writes its max m, sum l and unnormalized output to
+// `part`; `reduce` rescales and combines the splits. Ranges are worked out here from step.kv_len, so the
+// same bind groups serve every token.
+//
+// Within a split, keys go in chunks of CHUNK: all scores of a chunk are kept in workgroup memory, so the
+// softmax over a chunk is exact (one max, no per-key rescaling) and costs three barriers; the running
+// (m, l, output) carries across chunks. Every thread works for a single head, so no thread holds arrays
+// indexed by head: CPU drivers keep loop-indexed private arrays in memory, at many times the cost.
 
-// Per (query head, split): one vec4 (m, l, 0, 0) then DV vec4s of output, relative to exp2(m).
+// Per (query head, split): one vec4 (m, l, 0, 0), then DV vec4s of output relative to exp2(m).
 @group(0) @binding(6) var<storage, read_write> part: array<vec4f>;
 
-override HPW: u32 = 1u;         // query heads per workgroup, <= MAX_H
-override KG: u32 = WG / DV;     // key groups in the P.V phase: thread lid handles column lid % DV
-const MAX_H = 8u;
-const CK = WG;                  // keys per chunk: one per thread when scoring
+override HPW: u32 = 1u;          // query heads per workgroup, all of one kv head
+override KS: u32 = WG / HPW;     // threads per head
+override KG: u32 = KS / DV;      // key groups per head in the P.V phase (>= 1)
+override KPT: u32 = 1u;          // keys per thread per chunk when scoring
+override CHUNK: u32 = KS * KPT;
 
 var<workgroup> qs: array<vec4f, HPW * DV>;
-var<workgroup> sc: array<f32, HPW * CK>;
-var<workgroup> pb: array<f32, HPW * CK>;
-// Key groups 1..KG-1 hand their outputs to group 0 here (+1: an array may not be empty).
-var<workgroup> red: array<vec4f, (KG - 1u) * HPW * DV + 1u>;
+var<workgroup> sc: array<f32, HPW * CHUNK>;            // scores, then probabilities
+var<workgroup> chunk_max: array<atomic<u32>, 2u * HPW>; // per head, for even and odd chunks
+// Key groups 1..KG-1 hand their sums to key group 0 here (+1: an array may not be empty).
+var<workgroup> red: array<vec4f, HPW * (KG - 1u) * DV + 1u>;
+var<workgroup> red_l: array<f32, HPW * (KG - 1u) + 1u>;
 
-// Keys per split: even shares rounded up to whole chunks, so short contexts use few splits.
+// A float as a u32 of the same order, so that atomicMax finds the largest score.
+fn order_key(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+fn from_order_key(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}
+
+// Keys per split: even shares rounded up to 64, so short contexts use few splits.
 fn split_len(kv_len: u32) -> u32 {
   let even = (kv_len + p.splits - 1u) / p.splits;
-  return (even + CK - 1u) / CK * CK;
+  return (even + 63u) / 64u * 64u;
 }
 
 fn rec_base(head: u32, split: u32) -> u32 {
@@ -39,85 +56,88 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid:
   let h0 = wg.y * HPW;
   let kv_base = (h0 / p.group) * p.max_ctx;
 
+  // Roles: thread (h, r) scores keys r, r + KS, ... of head h; then, as key group kg = r / DV, it sums
+  // column c = r % DV over keys kg, kg + KG, ... Threads past HPW * KS, or past KG * DV in a head, idle.
+  let h = min(lid / KS, HPW - 1u);
+  let r = lid % KS;
+  let live = lid < HPW * KS;
+  let c = r % DV;
+  let kg = r / DV;
+  let pv = live && kg < KG;
+
   for (var i = lid; i < HPW * DV; i += WG) { qs[i] = q[h0 * DV + i] * p.scale; }
+  if (lid < 2u * HPW) { atomicStore(&chunk_max[lid], 0u); }
   workgroupBarrier();
 
-  let c = lid % DV;
-  let kg = lid / DV;
-  var m: array<f32, MAX_H>;
-  var l: array<f32, MAX_H>;
-  var acc: array<vec4f, MAX_H>;
-  for (var h = 0u; h < HPW; h++) { m[h] = NEG_BIG; l[h] = 0.0; acc[h] = vec4f(0.0); }
-
-  for (var c0 = start; c0 < end; c0 += CK) {
-    let n = min(CK, end - c0);
-    var s: array<f32, MAX_H>;
-    for (var h = 0u; h < HPW; h++) { s[h] = 0.0; }
-    if (lid < n) {
-      let kb = (kv_base + c0 + lid) * DV;
-      for (var d = 0u; d < DV; d++) {
-        let kv = k_cache[kb + d];
-        for (var h = 0u; h < HPW; h++) { s[h] += dot(qs[h * DV + d], kv); }
+  var m = NEG_BIG;
+  var l = 0.0;
+  var acc = vec4f(0.0);
+  var parity = 0u;
+  for (var c0 = start; c0 < end; c0 += CHUNK) {
+    let n = min(CHUNK, end - c0);
+    let row = h * CHUNK;
+    if (live) {
+      var lm = NEG_BIG;
+      for (var j = r; j < n; j += KS) {
+        let kb = (kv_base + c0 + j) * DV;
+        var s = 0.0;
+        for (var d = 0u; d < DV; d++) { s += dot(qs[h * DV + d], k_cache[kb + d]); }
+        sc[row + j] = s;
+        lm = max(lm, s);
       }
-    }
-    for (var h = 0u; h < HPW; h++) { sc[h * CK + lid] = s[h]; }
-    workgroupBarrier();
-
-    // Every thread rescales its own accumulators, so every thread needs each head's new max:
-    // a broadcast scan of the chunk's scores, identical in every thread.
-    for (var h = 0u; h < HPW; h++) {
-      var cm = NEG_BIG;
-      for (var j = 0u; j < n; j++) { cm = max(cm, sc[h * CK + j]); }
-      let m_new = max(m[h], cm);
-      let alpha = exp2(m[h] - m_new);
-      m[h] = m_new;
-      l[h] *= alpha;
-      acc[h] *= alpha;
-      if (lid < n) { pb[h * CK + lid] = exp2(sc[h * CK + lid] - m_new); }
+      if (r < n) { atomicMax(&chunk_max[parity * HPW + h], order_key(lm)); }
+      // The other parity was last read before the previous chunk's second barrier: clear it for the next chunk.
+      if (r == 0u) { atomicStore(&chunk_max[(1u - parity) * HPW + h], 0u); }
     }
     workgroupBarrier();
 
-    for (var h = 0u; h < HPW; h++) {
-      var sum = 0.0;
-      for (var j = 0u; j < n; j++) { sum += pb[h * CK + j]; }
-      l[h] += sum;
+    let m_new = max(m, from_order_key(atomicLoad(&chunk_max[parity * HPW + h])));
+    let alpha = exp2(m - m_new);
+    m = m_new;
+    if (live) {
+      for (var j = r; j < n; j += KS) { sc[row + j] = exp2(sc[row + j] - m_new); }
     }
-    if (kg < KG) {
+    workgroupBarrier();
+
+    if (pv) {
+      acc *= alpha;
+      l *= alpha;
       for (var j = kg; j < n; j += KG) {
-        let v = v_cache[(kv_base + c0 + j) * DV + c];
-        for (var h = 0u; h < HPW; h++) { acc[h] += pb[h * CK + j] * v; }
+        let pj = sc[row + j];
+        l += pj;
+        acc += pj * v_cache[(kv_base + c0 + j) * DV + c];
       }
     }
-    // The next chunk's first writes (sc) come after this chunk's last sc reads, which precede the
-    // barrier above; its pb writes come after its first barrier. So two barriers per chunk suffice.
+    parity = 1u - parity;
+    if (c0 + CHUNK < end) { workgroupBarrier(); }
   }
 
   if (KG > 1u) {
-    if (kg > 0u && kg < KG) {
-      for (var h = 0u; h < HPW; h++) { red[((kg - 1u) * HPW + h) * DV + c] = acc[h]; }
+    if (pv && kg > 0u) {
+      red[(h * (KG - 1u) + kg - 1u) * DV + c] = acc;
+      if (c == 0u) { red_l[h * (KG - 1u) + kg - 1u] = l; }
     }
     workgroupBarrier();
-    if (kg == 0u) {
+    if (pv && kg == 0u) {
       for (var g = 1u; g < KG; g++) {
-        for (var h = 0u; h < HPW; h++) { acc[h] += red[((g - 1u) * HPW + h) * DV + c]; }
+        acc += red[(h * (KG - 1u) + g - 1u) * DV + c];
+        l += red_l[h * (KG - 1u) + g - 1u];
       }
     }
   }
-  if (kg != 0u) { return; }
-  for (var h = 0u; h < HPW; h++) {
-    let head = h0 + h;
-    if (n_active == 1u) {
-      // A single split is the whole answer: skip the reduce pass.
-      out[head * DV + c] = acc[h] / l[h];
-    } else {
-      let rb = rec_base(head, wg.x);
-      part[rb + 1u + c] = acc[h];
-      if (c == 0u) { part[rb] = vec4f(m[h], l[h], 0.0, 0.0); }
-    }
+  if (!pv || kg != 0u) { return; }
+  let head = h0 + h;
+  if (n_active == 1u) {
+    // A single split is the whole answer: no reduce pass.
+    out[head * DV + c] = acc / l;
+  } else {
+    let rb = rec_base(head, wg.x);
+    part[rb + 1u + c] = acc;
+    if (c == 0u) { part[rb] = vec4f(m, l, 0.0, 0.0); }
   }
 }
 
-// One workgroup per query head: rescale each split to the global max and normalize.
+// One workgroup per query head: rescale each split to the common max and normalize.
 @compute @workgroup_size(WG)
 fn reduce(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let kv_len = step.kv_len;

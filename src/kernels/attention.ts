@@ -3,23 +3,25 @@ import attentionCommon from '../../shaders/attention_common.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
 import { HearthError, check } from '../errors.js';
-import type { GpuContext } from '../gpu/device.js';
+import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { createStorage, uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
 
 const prefillCode = `${common}\n${attentionCommon}\n${prefillSource}`;
 const decodeCode = `${common}\n${attentionCommon}\n${decodeSource}`;
 
-/** Threads per workgroup in every attention shader (WG in attention_common.wgsl). */
-const WG = 64;
-/** Keys per prefill tile. Workgroup memory is 2 * WG * (BK + 1) floats: 8.5 KiB. */
-const PREFILL_BK = 16;
-/** Registers per thread in prefill hold at most this many vec4s of q and of output (MAX_NV). */
-const MAX_NV = 8;
-/** Decode: most query heads one workgroup serves (MAX_H), and keys per chunk (CK). */
-const MAX_HPW = 8;
-const DECODE_CHUNK = WG;
-const MAX_SPLITS = 32;
+/** Prefill: query rows per workgroup, most keys per tile (MAX_BK), and vec4s of q and output per thread (Share). */
+const PREFILL_ROWS = 16;
+const PREFILL_MAX_BK = 32;
+const MAX_NV = 4;
+/** Decode: threads per workgroup, keys per chunk, and most scores a chunk keeps in workgroup memory. */
+const DECODE_WG = 64;
+const DECODE_CHUNK = 256;
+const DECODE_SCORES = 2048;
+const REDUCE_WG = 64;
+/** Split lengths are multiples of this (split_len in attention_decode.wgsl). */
+const SPLIT_ALIGN = 64;
+const WORKGROUP_BYTES = 16384;
 const LOG2E = Math.LOG2E;
 
 export interface AttentionArgs {
@@ -39,54 +41,71 @@ export interface AttentionArgs {
   maxTokens: number;
   /** Softmax scale; 1/sqrt(headDim) by default. */
   scale?: number;
-  /** Decode split count; by default one per 64 positions of maxCtx, at most 32. */
+  /** Decode split count (see attentionPlan for the default). */
   splits?: number;
   /**
-   * Decode scratch of at least attentionScratchBytes(...) bytes. Layers run one after another, so one
-   * scratch can serve them all; without it each call allocates its own.
+   * Decode scratch of at least attentionScratchBytes(ctx, ...) bytes. Layers run one after another, so
+   * one scratch can serve them all; without it each call allocates its own.
    */
   scratch?: GPUBuffer;
 }
 
-/** The tile sizes and split count a launch uses, worked out from the shape alone. */
+/** The tile sizes and split count a launch uses, worked out from the shape. */
 export interface AttentionPlan {
-  /** Prefill: threads per query row, query rows per workgroup, keys per tile, vec4s per thread. */
-  prefill: { tpr: number; bq: number; bk: number; nv: number };
-  /** Decode: KV splits, query heads per workgroup (all of one kv head). */
-  decode: { splits: number; headsPerWorkgroup: number };
+  /** Threads per workgroup and per query row, query rows per workgroup, keys per tile, vec4s per thread. */
+  prefill: { wg: number; tpr: number; bq: number; bk: number; nv: number; workgroupBytes: number };
+  /** KV splits, query heads per workgroup (all of one kv head), keys scored per thread per chunk. */
+  decode: { splits: number; headsPerWorkgroup: number; keysPerThread: number; workgroupBytes: number };
+  /** Bytes of the decode scratch (AttentionArgs.scratch). */
   scratchBytes: number;
 }
 
-type PlanInput = Pick<AttentionArgs, 'nHeads' | 'nKvHeads' | 'headDim' | 'maxCtx' | 'splits'>;
+export type AttentionPlanInput = Pick<AttentionArgs, 'nHeads' | 'nKvHeads' | 'headDim' | 'maxCtx' | 'splits'>;
 
-export function attentionPlan(a: PlanInput): AttentionPlan {
+/**
+ * Tile sizes for a shape. Default splits: on a GPU, one per 64 positions of maxCtx up to 32, so a long
+ * context fills the machine; on a CPU driver (`cpu`), at most 4, as each workgroup costs a lot there.
+ */
+export function attentionPlan(a: AttentionPlanInput, options: { cpu?: boolean } = {}): AttentionPlan {
   checkShape(a);
   const dv = a.headDim / 4;
+
   // Fewest threads per row that keep a thread's share of q and output within MAX_NV vec4s:
   // more rows per workgroup means each K/V read serves more queries.
   let tpr = 1;
   while (Math.ceil(dv / tpr) > MAX_NV) tpr *= 2;
+  const wg = Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
+  // Largest multiple of 4 keys whose double-buffered partial sums, 2 * WG * (BK + 1) floats, fit.
+  const bk = Math.min(PREFILL_MAX_BK, Math.floor((WORKGROUP_BYTES / (8 * wg) - 1) / 4) * 4);
+
+  // Decode: as many heads of one kv group per workgroup as leave each head at least DV threads.
   const group = a.nHeads / a.nKvHeads;
-  let hpw = Math.min(group, MAX_HPW);
+  let hpw = Math.min(group, Math.floor(DECODE_WG / dv));
   while (group % hpw !== 0) hpw--;
-  const splits = a.splits ?? Math.min(MAX_SPLITS, Math.max(1, Math.ceil(a.maxCtx / DECODE_CHUNK)));
+  const ks = Math.floor(DECODE_WG / hpw);
+  const kg = Math.floor(ks / dv);
+  const kpt = Math.max(1, Math.floor(Math.min(DECODE_CHUNK, DECODE_SCORES / hpw) / ks));
+  const cap = options.cpu ? 4 : 32;
+  const splits = a.splits ?? Math.min(cap, Math.max(1, Math.ceil(a.maxCtx / (options.cpu ? DECODE_CHUNK : SPLIT_ALIGN))));
   check(Number.isInteger(splits) && splits >= 1 && splits <= 1024, `attention: splits must be an integer in 1..1024, got ${splits}.`);
+  // Mirrors the workgroup arrays of attention_decode.wgsl: qs, sc, chunk_max, red, red_l.
+  const decodeBytes = hpw * dv * 16 + hpw * ks * kpt * 4 + 2 * hpw * 4 + (hpw * (kg - 1) * dv + 1) * 16 + (hpw * (kg - 1) + 1) * 4;
   return {
-    prefill: { tpr, bq: WG / tpr, bk: PREFILL_BK, nv: Math.ceil(dv / tpr) },
-    decode: { splits, headsPerWorkgroup: hpw },
+    prefill: { wg, tpr, bq: wg / tpr, bk, nv: Math.ceil(dv / tpr), workgroupBytes: 2 * wg * (bk + 1) * 4 },
+    decode: { splits, headsPerWorkgroup: hpw, keysPerThread: kpt, workgroupBytes: decodeBytes },
     scratchBytes: a.nHeads * splits * (dv + 1) * 16,
   };
 }
 
-/** Bytes of the decode scratch for this shape (see AttentionArgs.scratch). */
-export function attentionScratchBytes(a: PlanInput): number {
-  return attentionPlan(a).scratchBytes;
+/** Bytes of the decode scratch `attention` needs on this device: size a scratch shared by all layers with it. */
+export function attentionScratchBytes(ctx: GpuContext, a: AttentionPlanInput): number {
+  return attentionPlan(a, { cpu: isCpuAdapter(ctx) }).scratchBytes;
 }
 
 /** Mirrors split_len in attention_decode.wgsl: the grid and the shader must agree on the active splits. */
 function activeSplits(kvLen: number, splits: number): number {
   const even = Math.ceil(kvLen / splits);
-  const per = Math.ceil(even / DECODE_CHUNK) * DECODE_CHUNK;
+  const per = Math.ceil(even / SPLIT_ALIGN) * SPLIT_ALIGN;
   return Math.ceil(kvLen / per);
 }
 
@@ -97,7 +116,7 @@ function activeSplits(kvLen: number, splits: number): number {
  * Dispatch labels: `${label}.prefill`, `${label}.decode`, `${label}.reduce`.
  */
 export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'): Dispatch[] {
-  const plan = attentionPlan(a);
+  const plan = attentionPlan(a, { cpu: isCpuAdapter(ctx) });
   const { nHeads, nKvHeads, headDim, maxCtx, maxTokens } = a;
   check(Number.isInteger(maxTokens) && maxTokens >= 1, `attention: maxTokens must be a positive integer, got ${maxTokens}.`);
   const qBytes = maxTokens * nHeads * headDim * 4;
@@ -134,13 +153,13 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   };
   const idle: Grid = [0, 0, 0];
 
-  const { tpr, bq, bk, nv } = plan.prefill;
-  const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { DV: dv, TPR: tpr, NV: nv, BK: bk });
+  const { wg, tpr, bq, bk, nv } = plan.prefill;
+  const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { WG: wg, DV: dv, TPR: tpr, NV: nv, BK: bk });
   const io = { 0: a.step, 1: paramsBuf, 2: a.q, 3: a.kCache, 4: a.vCache, 5: a.out };
 
   const hpw = plan.decode.headsPerWorkgroup;
-  const split = ctx.pipelines.get(decodeCode, 'split', 'attention.decode', { DV: dv, HPW: hpw });
-  const reduce = ctx.pipelines.get(decodeCode, 'reduce', 'attention.reduce', { DV: dv, HPW: hpw });
+  const split = ctx.pipelines.get(decodeCode, 'split', 'attention.decode', { WG: DECODE_WG, DV: dv, HPW: hpw, KPT: plan.decode.keysPerThread });
+  const reduce = ctx.pipelines.get(decodeCode, 'reduce', 'attention.reduce', { WG: REDUCE_WG, DV: dv });
 
   return [
     {
@@ -167,7 +186,7 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   ];
 }
 
-function checkShape(a: PlanInput): void {
+function checkShape(a: AttentionPlanInput): void {
   const { nHeads, nKvHeads, headDim, maxCtx } = a;
   check(
     [nHeads, nKvHeads, headDim, maxCtx].every((n) => Number.isInteger(n) && n >= 1),
