@@ -5,7 +5,8 @@
  *
  *   npm run bench:kernels -- [--quick] [--m 64] [--json out.json] [--formats f32,q4_0] [--variant tiled|register]
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { matmul, type MatmulVariant } from '../src/kernels/matmul.js';
 import { measureRoofline, type Roofline } from '../src/kernels/roofline.js';
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
 
   if (flags.json) {
     const out = { date: new Date().toISOString(), adapter: info, features: ctx.features, variant, m, quick, roofline: roof, results };
+    mkdirSync(dirname(flags.json), { recursive: true });
     writeFileSync(flags.json, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`\nwrote ${flags.json}`);
   }
