@@ -24,16 +24,18 @@ interface Device {
 }
 
 let noSubgroups: Promise<GpuContext> | null = null;
-const devices = async (): Promise<Device[]> => {
-  const ctx = await testGpu();
-  noSubgroups ??= createNodeGpuContext({ disableFeatures: { subgroups: true } });
-  const plain = await noSubgroups;
-  expect(plain.features.subgroups).toBe(false);
-  return [
-    { name: ctx.features.subgroups ? 'subgroups' : 'default', ctx, step: new StepUniform(ctx), gemvOnly: false },
-    ...(ctx.features.subgroups ? [{ name: 'no subgroups', ctx: plain, step: new StepUniform(plain), gemvOnly: true }] : []),
-  ];
-};
+let both: Promise<Device[]> | null = null;
+const devices = (): Promise<Device[]> =>
+  (both ??= (async () => {
+    const ctx = await testGpu();
+    noSubgroups = createNodeGpuContext({ disableFeatures: { subgroups: true } });
+    const plain = await noSubgroups;
+    expect(plain.features.subgroups).toBe(false);
+    return [
+      { name: ctx.features.subgroups ? 'subgroups' : 'default', ctx, step: new StepUniform(ctx), gemvOnly: false },
+      ...(ctx.features.subgroups ? [{ name: 'no subgroups', ctx: plain, step: new StepUniform(plain), gemvOnly: true }] : []),
+    ];
+  })());
 
 afterAll(async () => {
   if (noSubgroups) (await noSubgroups).destroy();
