@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KNOWN_IDS, STORIES } from './stories.test.js';
+import { KNOWN_IDS, STORIES } from '../helpers/stories.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/hearth.js', import.meta.url).pathname;

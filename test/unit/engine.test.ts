@@ -6,7 +6,7 @@ import { createOpenAIApi, type OpenAIApi } from '../../src/api/openai.js';
 import { isHearthError } from '../../src/errors.js';
 import { StopStringMatcher } from '../../src/engine/stop.js';
 import { engineFor } from '../helpers/models.js';
-import { KNOWN_IDS, KNOWN_TEXT, STORIES } from './stories.test.js';
+import { KNOWN_IDS, KNOWN_TEXT, STORIES } from '../helpers/stories.js';
 
 let engine: Engine;
 let api: OpenAIApi;
