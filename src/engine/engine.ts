@@ -90,6 +90,14 @@ export interface EngineInfo {
   weightFormats: Record<string, number>;
 }
 
+/** K/V of a range of positions, as exportKv returns it: per layer [kvHeads, end - start, headDim] f32. */
+export interface KvSlice {
+  start: number;
+  end: number;
+  tokens: number[];
+  layers: { k: Float32Array; v: Float32Array }[];
+}
+
 export interface EngineParts {
   ctx: GpuContext;
   modelId: string;
@@ -355,6 +363,75 @@ export class Engine {
         this.cached.push(...chunk);
       }
       return readF32(this.ctx, this.forward.act.logits, this.config.vocabSize);
+    });
+  }
+
+  /**
+   * Copy the K/V cache of positions [start, end) back to the CPU: per layer, K and V as
+   * [kvHeads, end - start, headDim] f32. For persisting sessions.
+   */
+  exportKv(start: number, end: number): Promise<KvSlice> {
+    return this.queue.run(async () => {
+      this.checkUsable();
+      const c = this.config;
+      if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.cached.length)) {
+        throw new HearthError('INVALID_ARGUMENT', `exportKv(${start}, ${end}): the cache holds ${this.cached.length} tokens.`);
+      }
+      const n = end - start;
+      const rowBytes = c.headDim * 4;
+      const perTensor = c.numKvHeads * n * rowBytes;
+      const layers: { k: Float32Array; v: Float32Array }[] = [];
+      if (n === 0) {
+        for (let l = 0; l < c.numLayers; l++) layers.push({ k: new Float32Array(0), v: new Float32Array(0) });
+        return { start, end, tokens: this.cached.slice(start, end), layers };
+      }
+      const staging = this.ctx.device.createBuffer({ size: perTensor * 2 * c.numLayers, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'kv-export' });
+      const enc = this.ctx.device.createCommandEncoder();
+      for (let l = 0; l < c.numLayers; l++) {
+        for (const [t, buf] of [this.forward.kCache[l]!, this.forward.vCache[l]!].entries()) {
+          for (let h = 0; h < c.numKvHeads; h++) {
+            const src = (h * this.contextLength + start) * rowBytes;
+            const dst = (2 * l + t) * perTensor + h * n * rowBytes;
+            enc.copyBufferToBuffer(buf, src, staging, dst, n * rowBytes);
+          }
+        }
+      }
+      this.ctx.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const all = new Float32Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      staging.destroy();
+      const floats = perTensor / 4;
+      for (let l = 0; l < c.numLayers; l++) layers.push({ k: all.slice(2 * l * floats, (2 * l + 1) * floats), v: all.slice((2 * l + 1) * floats, (2 * l + 2) * floats) });
+      return { start, end, tokens: this.cached.slice(start, end), layers };
+    });
+  }
+
+  /**
+   * Write K/V for positions [slice.start, slice.end) into the cache and declare that the cache
+   * now holds `prefix` (the tokens before slice.start, already in place) followed by slice.tokens.
+   * Slices are imported in order; the first starts at 0 with an empty prefix.
+   */
+  importKv(slice: KvSlice, prefix: readonly number[]): Promise<void> {
+    return this.queue.run(async () => {
+      this.checkUsable();
+      const c = this.config;
+      const n = slice.end - slice.start;
+      if (prefix.length !== slice.start || slice.tokens.length !== n || slice.end > this.contextLength || slice.layers.length !== c.numLayers) {
+        throw new HearthError('INVALID_ARGUMENT', 'importKv: the slice does not fit this model and context.', { hint: 'Import slices in order, into an engine with the same model and a context at least as long.' });
+      }
+      const per = c.numKvHeads * n * c.headDim;
+      for (let l = 0; l < c.numLayers; l++) {
+        const { k, v } = slice.layers[l]!;
+        if (k.length !== per || v.length !== per) throw new HearthError('INVALID_ARGUMENT', `importKv: layer ${l} has ${k.length} values, expected ${per}.`);
+        for (let h = 0; h < c.numKvHeads; h++) {
+          const dst = (h * this.contextLength + slice.start) * c.headDim * 4;
+          writeBuffer(this.ctx, this.forward.kCache[l]!, dst, k.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
+          writeBuffer(this.ctx, this.forward.vCache[l]!, dst, v.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
+        }
+      }
+      await this.ctx.device.queue.onSubmittedWorkDone();
+      this.cached = [...prefix, ...slice.tokens];
     });
   }
 

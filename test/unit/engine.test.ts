@@ -130,6 +130,29 @@ describe('generation', () => {
   });
 });
 
+describe('KV cache export and import', () => {
+  it('a cache exported in two slices and imported back resumes with no re-prefill and the same ids', async () => {
+    const prompt = [1, ...KNOWN_IDS.slice(0, 20)];
+    engine.resetCache();
+    await engine.generate({ promptIds: prompt, maxTokens: 1, sampling: { temperature: 0 } });
+    const held = [...engine.cachedTokens];
+    expect(held).toEqual(prompt);
+    const a = await engine.exportKv(0, 12);
+    const b = await engine.exportKv(12, held.length);
+    const next = [...prompt, ...KNOWN_IDS.slice(20, 23)];
+    const uninterrupted = await engine.generate({ promptIds: next, maxTokens: 8, sampling: { temperature: 0 } });
+    // wipe the cache's contents by running something else, then restore the exported slices
+    engine.resetCache();
+    await engine.generate({ promptIds: [1, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320], maxTokens: 2, sampling: { temperature: 0 } });
+    await engine.importKv(a, []);
+    await engine.importKv(b, a.tokens);
+    const resumed = await engine.generate({ promptIds: next, maxTokens: 8, sampling: { temperature: 0 } });
+    expect(resumed.usage.reusedTokens).toBe(prompt.length);
+    expect(resumed.usage.prefilledTokens).toBe(3);
+    expect(resumed.ids).toEqual(uninterrupted.ids);
+  });
+});
+
 describe('typed errors, and the engine stays usable', () => {
   it('rejects bad input with the right code', async () => {
     expect(await code(engine.generate({ promptIds: [] }))).toBe('EMPTY_PROMPT');
