@@ -1,105 +1,112 @@
 // Flash attention for prefill (step.tokens > 1). One workgroup per (tile of BQ queries, query head).
-// Each query row belongs to TPR adjacent threads; a thread keeps its share of the row's q and output,
-// up to 4 vec4s, in registers, so neither Q nor a score matrix ever lives in memory. Per tile of BK keys
-// the threads publish partial dot products, one barrier, then every thread of a row sums them into the
-// same scores and runs the online softmax (running max m, running sum l) for its share of the output.
+// Each query row belongs to TPR threads; a thread keeps its share of the row's q and output, up to 8
+// vec4s, in registers, so neither Q nor a score matrix ever lives in memory. Per tile of BK keys the TPR
+// threads of a row combine their partial dot products into the row's scores (tile_scores, from
+// attention_prefill_wg.wgsl or attention_prefill_sg.wgsl), then run the online softmax (running max m,
+// running sum l) for their share of the output.
 // K and V are read straight from the cache: all rows of the workgroup read the same keys at once, which
 // caches serve, and it saves the barriers of staging them (costly on CPU drivers).
 
 override TPR: u32 = 4u;          // threads per query row
-override NV: u32 = 4u;           // vec4s of a row each thread owns: ceil(DV / TPR) <= 4
+override NV: u32 = 8u;           // vec4s of a row each thread owns: ceil(DV / TPR) <= 8
 override BK: u32 = 16u;          // keys per tile, <= MAX_BK
 override BQ: u32 = WG / TPR;     // query rows per workgroup
 const MAX_BK = 32u;
 
-// A thread's share of a row: columns lane, lane + TPR, lane + 2 TPR, lane + 3 TPR (in vec4s).
-// Four named vectors rather than an array: CPU drivers keep loop-indexed arrays in memory.
-struct Share { a: vec4f, b: vec4f, c: vec4f, d: vec4f }
+// A thread's share of a row: the vec4 columns lane + i * TPR, i < NV.
+// Named vectors rather than an array: CPU drivers keep loop-indexed arrays in memory, many times slower.
+struct Share { a: vec4f, b: vec4f, c: vec4f, d: vec4f, e: vec4f, f: vec4f, g: vec4f, h: vec4f }
 
-fn share_load(buf_base: u32, lane: u32, scale: f32) -> Share {
-  var s = Share(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
-  if (lane < DV) { s.a = q[buf_base + lane] * scale; }
-  if (NV > 1u && lane + TPR < DV) { s.b = q[buf_base + lane + TPR] * scale; }
-  if (NV > 2u && lane + 2u * TPR < DV) { s.c = q[buf_base + lane + 2u * TPR] * scale; }
-  if (NV > 3u && lane + 3u * TPR < DV) { s.d = q[buf_base + lane + 3u * TPR] * scale; }
+const SHARE_ZERO = Share(vec4f(), vec4f(), vec4f(), vec4f(), vec4f(), vec4f(), vec4f(), vec4f());
+
+// Rows split evenly over their lanes (always so for power-of-two head sizes).
+override EVEN: bool = DV % TPR == 0u;
+
+// Whether slot i of this lane's share is a column of the row. Overrides are constants once the pipeline
+// is built, so for even rows this folds to a constant and the unused slots vanish.
+fn has(i: u32, lane: u32) -> bool {
+  return NV > i && (EVEN || lane + i * TPR < DV);
+}
+
+fn share_load_q(at: u32, lane: u32, scale: f32) -> Share {
+  var s = SHARE_ZERO;
+  if (has(0u, lane)) { s.a = q[at + lane] * scale; }
+  if (has(1u, lane)) { s.b = q[at + lane + TPR] * scale; }
+  if (has(2u, lane)) { s.c = q[at + lane + 2u * TPR] * scale; }
+  if (has(3u, lane)) { s.d = q[at + lane + 3u * TPR] * scale; }
+  if (has(4u, lane)) { s.e = q[at + lane + 4u * TPR] * scale; }
+  if (has(5u, lane)) { s.f = q[at + lane + 5u * TPR] * scale; }
+  if (has(6u, lane)) { s.g = q[at + lane + 6u * TPR] * scale; }
+  if (has(7u, lane)) { s.h = q[at + lane + 7u * TPR] * scale; }
   return s;
 }
 
-fn share_dot_k(s: Share, row: u32, lane: u32) -> f32 {
+// This lane's part of q . k for the key whose row starts at `at`.
+fn share_dot_k(s: Share, at: u32, lane: u32) -> f32 {
   var r = 0.0;
-  if (lane < DV) { r += dot(s.a, k_cache[row + lane]); }
-  if (NV > 1u && lane + TPR < DV) { r += dot(s.b, k_cache[row + lane + TPR]); }
-  if (NV > 2u && lane + 2u * TPR < DV) { r += dot(s.c, k_cache[row + lane + 2u * TPR]); }
-  if (NV > 3u && lane + 3u * TPR < DV) { r += dot(s.d, k_cache[row + lane + 3u * TPR]); }
+  if (has(0u, lane)) { r += dot(s.a, k_cache[at + lane]); }
+  if (has(1u, lane)) { r += dot(s.b, k_cache[at + lane + TPR]); }
+  if (has(2u, lane)) { r += dot(s.c, k_cache[at + lane + 2u * TPR]); }
+  if (has(3u, lane)) { r += dot(s.d, k_cache[at + lane + 3u * TPR]); }
+  if (has(4u, lane)) { r += dot(s.e, k_cache[at + lane + 4u * TPR]); }
+  if (has(5u, lane)) { r += dot(s.f, k_cache[at + lane + 5u * TPR]); }
+  if (has(6u, lane)) { r += dot(s.g, k_cache[at + lane + 6u * TPR]); }
+  if (has(7u, lane)) { r += dot(s.h, k_cache[at + lane + 7u * TPR]); }
   return r;
 }
 
-fn share_add_v(s: Share, p: f32, row: u32, lane: u32) -> Share {
+// s + p * v for the value row starting at `at`.
+fn share_add_v(s: Share, p: f32, at: u32, lane: u32) -> Share {
   var r = s;
-  if (lane < DV) { r.a += p * v_cache[row + lane]; }
-  if (NV > 1u && lane + TPR < DV) { r.b += p * v_cache[row + lane + TPR]; }
-  if (NV > 2u && lane + 2u * TPR < DV) { r.c += p * v_cache[row + lane + 2u * TPR]; }
-  if (NV > 3u && lane + 3u * TPR < DV) { r.d += p * v_cache[row + lane + 3u * TPR]; }
+  if (has(0u, lane)) { r.a += p * v_cache[at + lane]; }
+  if (has(1u, lane)) { r.b += p * v_cache[at + lane + TPR]; }
+  if (has(2u, lane)) { r.c += p * v_cache[at + lane + 2u * TPR]; }
+  if (has(3u, lane)) { r.d += p * v_cache[at + lane + 3u * TPR]; }
+  if (has(4u, lane)) { r.e += p * v_cache[at + lane + 4u * TPR]; }
+  if (has(5u, lane)) { r.f += p * v_cache[at + lane + 5u * TPR]; }
+  if (has(6u, lane)) { r.g += p * v_cache[at + lane + 6u * TPR]; }
+  if (has(7u, lane)) { r.h += p * v_cache[at + lane + 7u * TPR]; }
   return r;
-}
-
-fn share_store(s: Share, row: u32, lane: u32) {
-  if (lane < DV) { out[row + lane] = s.a; }
-  if (NV > 1u && lane + TPR < DV) { out[row + lane + TPR] = s.b; }
-  if (NV > 2u && lane + 2u * TPR < DV) { out[row + lane + 2u * TPR] = s.c; }
-  if (NV > 3u && lane + 3u * TPR < DV) { out[row + lane + 3u * TPR] = s.d; }
 }
 
 fn share_scale(s: Share, x: f32) -> Share {
-  return Share(s.a * x, s.b * x, s.c * x, s.d * x);
+  return Share(s.a * x, s.b * x, s.c * x, s.d * x, s.e * x, s.f * x, s.g * x, s.h * x);
 }
 
-// Partial dot products, double-buffered so one barrier per tile suffices: [2][BQ][BK + 1][TPR].
-// The +1 key of padding per row puts the TPR lanes of different rows in different memory banks.
-override PART_ROW: u32 = (BK + 1u) * TPR;
-var<workgroup> part: array<f32, 2u * BQ * (BK + 1u) * TPR>;
+fn share_store_out(s: Share, at: u32, lane: u32) {
+  if (has(0u, lane)) { out[at + lane] = s.a; }
+  if (has(1u, lane)) { out[at + lane + TPR] = s.b; }
+  if (has(2u, lane)) { out[at + lane + 2u * TPR] = s.c; }
+  if (has(3u, lane)) { out[at + lane + 3u * TPR] = s.d; }
+  if (has(4u, lane)) { out[at + lane + 4u * TPR] = s.e; }
+  if (has(5u, lane)) { out[at + lane + 5u * TPR] = s.f; }
+  if (has(6u, lane)) { out[at + lane + 6u * TPR] = s.g; }
+  if (has(7u, lane)) { out[at + lane + 7u * TPR] = s.h; }
+}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t0 = wg.x * BQ;
-  if (t0 >= step.tokens) { return; }
-  let h = wg.y;
+// Query rows [t0, t0 + BQ) of head h; this thread is lane `lane` of row `row`.
+// Every thread of the workgroup calls it, in uniform control flow: tile_scores may synchronize.
+fn attend(t0: u32, h: u32, row: u32, lane: u32) {
   let kv_base = (h / p.group) * p.max_ctx;
-  let row = lid / TPR;
-  let lane = lid % TPR;
   let t_last = min(t0 + BQ, step.tokens) - 1u;
   // Rows past the last token shadow it (in bounds, never written): the tile needs no special case.
   let t = min(t0 + row, t_last);
   let q_pos = step.pos + t;
   // Causal skip: no query of this tile sees keys past its last query's position.
   let kv_end = step.pos + t_last + 1u;
-  let q_row = (t * p.n_heads + h) * DV;
+  let q_at = (t * p.n_heads + h) * DV;
 
-  let qr = share_load(q_row, lane, p.scale);
-  var o = Share(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  let qr = share_load_q(q_at, lane, p.scale);
+  var o = SHARE_ZERO;
   var m = NEG_BIG;
   var l = 0.0;
-  var buf = 0u;
   for (var k0 = 0u; k0 < kv_end; k0 += BK) {
     let n = min(BK, kv_end - k0);
-    let mine = buf * BQ * PART_ROW + row * PART_ROW;
-    for (var j = 0u; j < BK; j++) {
-      var s = 0.0;
-      if (j < n) { s = share_dot_k(qr, (kv_base + k0 + j) * DV, lane); }
-      part[mine + j * TPR + lane] = s;
-    }
-    workgroupBarrier();
-
-    // Keys this row may see in this tile: 0 for rows wholly before it, fewer on the diagonal.
+    let sc = tile_scores(qr, (kv_base + k0) * DV, n, row, lane);
+    // Keys this row may see in this tile: none for rows wholly before it, fewer on the diagonal.
     let n_row = select(0u, min(n, q_pos + 1u - k0), q_pos >= k0);
-    var sc: array<f32, MAX_BK>;
     var m_new = m;
-    for (var j = 0u; j < n_row; j++) {
-      var s = 0.0;
-      for (var r = 0u; r < TPR; r++) { s += part[mine + j * TPR + r]; }
-      sc[j] = s;
-      m_new = max(m_new, s);
-    }
+    for (var j = 0u; j < n_row; j++) { m_new = max(m_new, sc[j]); }
     let alpha = exp2(m - m_new);
     l *= alpha;
     o = share_scale(o, alpha);
@@ -109,9 +116,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
       o = share_add_v(o, pj, (kv_base + k0 + j) * DV, lane);
     }
     m = m_new;
-    buf ^= 1u;
   }
-
-  if (t0 + row > t_last) { return; }
-  share_store(share_scale(o, 1.0 / l), q_row, lane);
+  if (t0 + row <= t_last) { share_store_out(share_scale(o, 1.0 / l), q_at, lane); }
 }

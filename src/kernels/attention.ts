@@ -1,19 +1,26 @@
 import common from '../../shaders/common.wgsl?raw';
 import attentionCommon from '../../shaders/attention_common.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
+import prefillWgSource from '../../shaders/attention_prefill_wg.wgsl?raw';
+import prefillSgSource from '../../shaders/attention_prefill_sg.wgsl?raw';
+import enableSubgroups from '../../shaders/attention_enable_subgroups.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { createStorage, uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
 
-const prefillCode = `${common}\n${attentionCommon}\n${prefillSource}`;
+const prefillWgCode = `${common}\n${attentionCommon}\n${prefillSource}\n${prefillWgSource}`;
+const prefillSgCode = `${enableSubgroups}\n${common}\n${attentionCommon}\n${prefillSource}\n${prefillSgSource}`;
 const decodeCode = `${common}\n${attentionCommon}\n${decodeSource}`;
 
 /** Prefill: query rows per workgroup, most keys per tile (MAX_BK), and vec4s of q and output per thread (Share). */
 const PREFILL_ROWS = 16;
 const PREFILL_MAX_BK = 32;
-const MAX_NV = 4;
+const MAX_NV = 8;
+/** Subgroup prefill: every subgroup size (4..128) divides the workgroup; a row's lanes fit the smallest. */
+const PREFILL_SG_WG = 128;
+const PREFILL_SG_MAX_TPR = 4;
 /** Decode: threads per workgroup, keys per chunk, and most scores a chunk keeps in workgroup memory. */
 const DECODE_WG = 64;
 const DECODE_CHUNK = 256;
@@ -52,8 +59,11 @@ export interface AttentionArgs {
 
 /** The tile sizes and split count a launch uses, worked out from the shape. */
 export interface AttentionPlan {
-  /** Threads per workgroup and per query row, query rows per workgroup, keys per tile, vec4s per thread. */
-  prefill: { wg: number; tpr: number; bq: number; bk: number; nv: number; workgroupBytes: number };
+  /**
+   * Threads per workgroup and per query row, query rows per workgroup, keys per tile, vec4s per thread;
+   * whether the lanes of a row combine their dot products with subgroup shuffles or workgroup memory.
+   */
+  prefill: { wg: number; tpr: number; bq: number; bk: number; nv: number; subgroups: boolean; workgroupBytes: number };
   /** KV splits, query heads per workgroup (all of one kv head), keys scored per thread per chunk. */
   decode: { splits: number; headsPerWorkgroup: number; keysPerThread: number; workgroupBytes: number };
   /** Bytes of the decode scratch (AttentionArgs.scratch). */
@@ -62,11 +72,18 @@ export interface AttentionPlan {
 
 export type AttentionPlanInput = Pick<AttentionArgs, 'nHeads' | 'nKvHeads' | 'headDim' | 'maxCtx' | 'splits'>;
 
+export interface AttentionPlanOptions {
+  /** A CPU driver (SwiftShader, llvmpipe): few, large decode splits. */
+  cpu?: boolean;
+  /** The device has 'subgroups': prefill rows of up to 4 lanes reduce with shuffles. */
+  subgroups?: boolean;
+}
+
 /**
  * Tile sizes for a shape. Default splits: on a GPU, one per 64 positions of maxCtx up to 32, so a long
- * context fills the machine; on a CPU driver (`cpu`), at most 4, as each workgroup costs a lot there.
+ * context fills the machine; on a CPU driver, at most 4, as each workgroup costs a lot there.
  */
-export function attentionPlan(a: AttentionPlanInput, options: { cpu?: boolean } = {}): AttentionPlan {
+export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptions = {}): AttentionPlan {
   checkShape(a);
   const dv = a.headDim / 4;
 
@@ -74,9 +91,11 @@ export function attentionPlan(a: AttentionPlanInput, options: { cpu?: boolean } 
   // more rows per workgroup means each K/V read serves more queries.
   let tpr = 1;
   while (Math.ceil(dv / tpr) > MAX_NV) tpr *= 2;
-  const wg = Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
-  // Largest multiple of 4 keys whose double-buffered partial sums, 2 * WG * (BK + 1) floats, fit.
-  const bk = Math.min(PREFILL_MAX_BK, Math.floor((WORKGROUP_BYTES / (8 * wg) - 1) / 4) * 4);
+  const sg = !!options.subgroups && tpr <= PREFILL_SG_MAX_TPR;
+  const wg = sg ? PREFILL_SG_WG : Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
+  // Without subgroups: the largest multiple of 4 keys whose double-buffered partial sums,
+  // 2 * WG * (BK + 1) floats, fit in workgroup memory.
+  const bk = sg ? PREFILL_MAX_BK : Math.min(PREFILL_MAX_BK, Math.floor((WORKGROUP_BYTES / (8 * wg) - 1) / 4) * 4);
 
   // Decode: as many heads of one kv group per workgroup as leave each head at least DV threads.
   const group = a.nHeads / a.nKvHeads;
@@ -91,7 +110,7 @@ export function attentionPlan(a: AttentionPlanInput, options: { cpu?: boolean } 
   // Mirrors the workgroup arrays of attention_decode.wgsl: qs, sc, chunk_max, red, red_l.
   const decodeBytes = hpw * dv * 16 + hpw * ks * kpt * 4 + 2 * hpw * 4 + (hpw * (kg - 1) * dv + 1) * 16 + (hpw * (kg - 1) + 1) * 4;
   return {
-    prefill: { wg, tpr, bq: wg / tpr, bk, nv: Math.ceil(dv / tpr), workgroupBytes: 2 * wg * (bk + 1) * 4 },
+    prefill: { wg, tpr, bq: wg / tpr, bk, nv: Math.ceil(dv / tpr), subgroups: sg, workgroupBytes: sg ? 4 : 2 * wg * (bk + 1) * 4 },
     decode: { splits, headsPerWorkgroup: hpw, keysPerThread: kpt, workgroupBytes: decodeBytes },
     scratchBytes: a.nHeads * splits * (dv + 1) * 16,
   };
@@ -99,7 +118,11 @@ export function attentionPlan(a: AttentionPlanInput, options: { cpu?: boolean } 
 
 /** Bytes of the decode scratch `attention` needs on this device: size a scratch shared by all layers with it. */
 export function attentionScratchBytes(ctx: GpuContext, a: AttentionPlanInput): number {
-  return attentionPlan(a, { cpu: isCpuAdapter(ctx) }).scratchBytes;
+  return attentionPlan(a, planOptions(ctx)).scratchBytes;
+}
+
+function planOptions(ctx: GpuContext): AttentionPlanOptions {
+  return { cpu: isCpuAdapter(ctx), subgroups: ctx.features.subgroups };
 }
 
 /** Mirrors split_len in attention_decode.wgsl: the grid and the shader must agree on the active splits. */
@@ -116,7 +139,7 @@ function activeSplits(kvLen: number, splits: number): number {
  * Dispatch labels: `${label}.prefill`, `${label}.decode`, `${label}.reduce`.
  */
 export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'): Dispatch[] {
-  const plan = attentionPlan(a, { cpu: isCpuAdapter(ctx) });
+  const plan = attentionPlan(a, planOptions(ctx));
   const { nHeads, nKvHeads, headDim, maxCtx, maxTokens } = a;
   check(Number.isInteger(maxTokens) && maxTokens >= 1, `attention: maxTokens must be a positive integer, got ${maxTokens}.`);
   const qBytes = maxTokens * nHeads * headDim * 4;
@@ -153,7 +176,8 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   };
   const idle: Grid = [0, 0, 0];
 
-  const { wg, tpr, bq, bk, nv } = plan.prefill;
+  const { wg, tpr, bq, bk, nv, subgroups } = plan.prefill;
+  const prefillCode = subgroups ? prefillSgCode : prefillWgCode;
   const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { WG: wg, DV: dv, TPR: tpr, NV: nv, BK: bk });
   const io = { 0: a.step, 1: paramsBuf, 2: a.q, 3: a.kCache, 4: a.vCache, 5: a.out };
 

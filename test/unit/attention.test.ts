@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { attention, attentionPlan, type AttentionArgs } from '../../src/kernels/attention.js';
 import { attentionRef, type AttentionShape } from '../../src/reference/attention.js';
 import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
 import { isHearthError } from '../../src/errors.js';
+import { createNodeGpuContext } from '../../src/gpu/node.js';
+import type { GpuContext } from '../../src/gpu/device.js';
+import { StepUniform, runDispatches, type Dispatch, type StepParams } from '../../src/gpu/dispatch.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';
 import { compare, randomF32 } from '../helpers/random.js';
 
@@ -22,6 +25,8 @@ const CASES: Case[] = [
   { name: 'GQA 4, head dim 128', nHeads: 8, nKvHeads: 2, headDim: 128, maxCtx: MAX_CTX },
   { name: 'GQA 3, head dim 96', nHeads: 3, nKvHeads: 1, headDim: 96, maxCtx: MAX_CTX },
   { name: 'GQA 2, head dim 256', nHeads: 2, nKvHeads: 1, headDim: 256, maxCtx: MAX_CTX },
+  // 18 vec4s over 4 lanes per row: some lanes own fewer columns than others
+  { name: 'MHA, head dim 72', nHeads: 2, nKvHeads: 2, headDim: 72, maxCtx: MAX_CTX },
 ];
 
 /**
@@ -34,10 +39,28 @@ function cache(c: AttentionShape, kvLen: number, seed: number): Float32Array {
   return data;
 }
 
+interface TestDevice {
+  ctx: GpuContext;
+  step: StepUniform;
+  run(d: Dispatch[], s: StepParams): Promise<void>;
+}
+
+const withSubgroups = async (): Promise<TestDevice> => ({ ctx: await testGpu(), step: await testStep(), run });
+
+let plain: Promise<TestDevice> | null = null;
+/** A second device without 'subgroups', for the workgroup-memory variant of prefill. */
+function withoutSubgroups(): Promise<TestDevice> {
+  plain ??= (async () => {
+    const ctx = await createNodeGpuContext({ disableFeatures: { subgroups: true } });
+    const step = new StepUniform(ctx);
+    return { ctx, step, run: (d, s) => runDispatches(ctx, d, s, step) };
+  })();
+  return plain;
+}
+
 /** Random Q and caches filled to `kvLen` on the GPU; `launch` prepares attention over them. */
-async function setup(c: Case, kvLen: number) {
-  const ctx = await testGpu();
-  const step = await testStep();
+async function setup(c: Case, kvLen: number, device: TestDevice | null = null) {
+  const { ctx, step, run } = device ?? (await withSubgroups());
   const width = c.nHeads * c.headDim;
   const k = cache(c, kvLen, 11 + c.headDim);
   const v = cache(c, kvLen, 12 + c.headDim);
@@ -48,7 +71,7 @@ async function setup(c: Case, kvLen: number) {
     const dispatches = attention(ctx, { step: step.buffer, ...gpu, out, ...c, maxTokens: MAX_TOKENS, ...extra });
     /** Run one step and return the worst error relative to the largest reference output. */
     return async (tokens: number, pos: number): Promise<number> => {
-      await run(dispatches, { tokens, pos, kvLen: pos + tokens });
+      await run(dispatches, { tokens, pos, kvLen: pos + tokens, seed: 0 });
       const want = attentionRef({ ...c, q: q.subarray(0, tokens * width), kCache: k, vCache: v, tokens, pos, scale: extra.scale });
       return compare(await readF32(ctx, out, tokens * width), want).maxRel;
     };
@@ -69,19 +92,24 @@ describe('attention kernels', () => {
       }
     });
 
-    it(`prefill matches the reference (${c.name}), from pos 0 and continuing a cache`, async () => {
-      const check = (await setup(c, 300))();
-      for (const [tokens, pos] of [
-        [2, 0],
-        [37, 0],
-        [19, 0],
-        [13, 100],
-        [37, 263],
-        [5, 295],
-      ] as const) {
-        expect(await check(tokens, pos), `tokens ${tokens} at pos ${pos}`).toBeLessThan(TOL);
-      }
-    });
+    for (const subgroups of [true, false]) {
+      it(`prefill matches the reference (${c.name}), from pos 0 and continuing a cache, ${subgroups ? 'with' : 'without'} subgroups`, async () => {
+        const device = subgroups ? await withSubgroups() : await withoutSubgroups();
+        const plan = attentionPlan(c, { subgroups: device.ctx.features.subgroups });
+        expect(plan.prefill.subgroups).toBe(subgroups && c.headDim <= 128 && device.ctx.features.subgroups);
+        const check = (await setup(c, 300, device))();
+        for (const [tokens, pos] of [
+          [2, 0],
+          [37, 0],
+          [19, 0],
+          [13, 100],
+          [37, 263],
+          [5, 295],
+        ] as const) {
+          expect(await check(tokens, pos), `tokens ${tokens} at pos ${pos}`).toBeLessThan(TOL);
+        }
+      });
+    }
   }
 
   it('one Dispatch[] serves a prefill chunk, its continuation and the decode steps after it', async () => {
@@ -94,21 +122,30 @@ describe('attention kernels', () => {
   it('plans tiles within 16 KiB of workgroup memory and GQA blocks that divide the group', () => {
     for (const headDim of [4, 8, 64, 80, 96, 128, 256]) {
       for (const group of [1, 3, 4, 7, 8]) {
-        const plan = attentionPlan({ nHeads: 4 * group, nKvHeads: 4, headDim, maxCtx: 4096 });
-        const { wg, tpr, bq, nv } = plan.prefill;
-        const dv = headDim / 4;
-        expect(bq * tpr).toBe(wg);
-        expect(nv).toBeLessThanOrEqual(4);
-        expect(nv * tpr).toBeGreaterThanOrEqual(dv);
-        expect(plan.prefill.workgroupBytes).toBeLessThanOrEqual(16384);
-        expect(plan.decode.workgroupBytes).toBeLessThanOrEqual(16384);
-        expect(group % plan.decode.headsPerWorkgroup).toBe(0);
-        expect(plan.decode.headsPerWorkgroup * dv).toBeLessThanOrEqual(64);
-        expect(plan.decode.splits).toBe(32);
+        for (const subgroups of [false, true]) {
+          const plan = attentionPlan({ nHeads: 4 * group, nKvHeads: 4, headDim, maxCtx: 4096 }, { subgroups });
+          const { wg, tpr, bq, nv } = plan.prefill;
+          const dv = headDim / 4;
+          expect(bq * tpr).toBe(wg);
+          expect(nv).toBeLessThanOrEqual(8);
+          expect(nv * tpr).toBeGreaterThanOrEqual(dv);
+          // subgroup shuffles only within the smallest subgroup WebGPU allows, in workgroups every size divides
+          expect(plan.prefill.subgroups).toBe(subgroups && tpr <= 4);
+          if (plan.prefill.subgroups) expect(wg % 128).toBe(0);
+          expect(plan.prefill.workgroupBytes).toBeLessThanOrEqual(16384);
+          expect(plan.decode.workgroupBytes).toBeLessThanOrEqual(16384);
+          expect(group % plan.decode.headsPerWorkgroup).toBe(0);
+          expect(plan.decode.headsPerWorkgroup * dv).toBeLessThanOrEqual(64);
+          expect(plan.decode.splits).toBe(32);
+        }
       }
     }
     expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 100 }).decode.splits).toBe(2);
     expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 4096 }, { cpu: true }).decode.splits).toBe(4);
+  });
+
+  afterAll(async () => {
+    if (plain) (await plain).ctx.destroy();
   });
 
   it('rejects unsupported head sizes and steps past the cache', async () => {
