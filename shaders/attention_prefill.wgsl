@@ -105,15 +105,20 @@ fn attend(t0: u32, h: u32, row: u32, lane: u32) {
     let sc = tile_scores(qr, (kv_base + k0) * DV, n, row, lane);
     // Keys this row may see in this tile: none for rows wholly before it, fewer on the diagonal.
     let n_row = select(0u, min(n, q_pos + 1u - k0), q_pos >= k0);
+    // Loops run to the constant BK (guarded) so that GPU compilers unroll them and keep sc in registers.
     var m_new = m;
-    for (var j = 0u; j < n_row; j++) { m_new = max(m_new, sc[j]); }
+    for (var j = 0u; j < BK; j++) {
+      if (j < n_row) { m_new = max(m_new, sc[j]); }
+    }
     let alpha = exp2(m - m_new);
     l *= alpha;
     o = share_scale(o, alpha);
-    for (var j = 0u; j < n_row; j++) {
-      let pj = exp2(sc[j] - m_new);
-      l += pj;
-      o = share_add_v(o, pj, (kv_base + k0 + j) * DV, lane);
+    for (var j = 0u; j < BK; j++) {
+      if (j < n_row) {
+        let pj = exp2(sc[j] - m_new);
+        l += pj;
+        o = share_add_v(o, pj, (kv_base + k0 + j) * DV, lane);
+      }
     }
     m = m_new;
   }

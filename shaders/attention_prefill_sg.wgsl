@@ -8,8 +8,9 @@ var<workgroup> next_slot: atomic<u32>;
 
 fn tile_scores(qr: Share, k_at: u32, n: u32, row: u32, lane: u32) -> array<f32, MAX_BK> {
   var sc: array<f32, MAX_BK>;
-  for (var j = 0u; j < n; j++) {
-    var s = share_dot_k(qr, k_at + j * DV, lane);
+  for (var j = 0u; j < BK; j++) {
+    var s = 0.0;
+    if (j < n) { s = share_dot_k(qr, k_at + j * DV, lane); }
     if (TPR > 1u) { s += subgroupShuffleXor(s, 1u); }
     if (TPR > 2u) { s += subgroupShuffleXor(s, 2u); }
     sc[j] = s;

@@ -16,9 +16,11 @@ fn tile_scores(qr: Share, k_at: u32, n: u32, row: u32, lane: u32) -> array<f32, 
   }
   workgroupBarrier();
   var sc: array<f32, MAX_BK>;
-  for (var j = 0u; j < n; j++) {
+  for (var j = 0u; j < BK; j++) {
     var s = 0.0;
-    for (var r = 0u; r < TPR; r++) { s += part[mine + j * TPR + r]; }
+    if (j < n) {
+      for (var r = 0u; r < TPR; r++) { s += part[mine + j * TPR + r]; }
+    }
     sc[j] = s;
   }
   part_buf ^= 1u;
