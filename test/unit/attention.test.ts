@@ -92,7 +92,8 @@ describe('attention kernels', () => {
       }
     });
 
-    for (const subgroups of [true, false]) {
+    // Head dim 256 takes the workgroup-memory path anyway; 96 adds nothing to 64 and 128 there.
+    for (const subgroups of c.headDim === 256 || c.headDim === 96 ? [true] : [true, false]) {
       it(`prefill matches the reference (${c.name}), from pos 0 and continuing a cache, ${subgroups ? 'with' : 'without'} subgroups`, async () => {
         const device = subgroups ? await withSubgroups() : await withoutSubgroups();
         const plan = attentionPlan(c, { subgroups: device.ctx.features.subgroups });
