@@ -25,7 +25,7 @@ import { rmsNorm } from '../kernels/rmsnorm.js';
 import { matmul } from '../kernels/matmul.js';
 import { rope } from '../kernels/rope.js';
 import { kvAppend } from '../kernels/kv_append.js';
-import { attention } from '../kernels/attention.js';
+import { attention, attentionScratchBytes } from '../kernels/attention.js';
 import { siluMul } from '../kernels/silu_mul.js';
 import type { ModelConfig } from '../formats/config.js';
 
@@ -89,6 +89,8 @@ export class LlamaForward {
   /** Every launch of one forward pass, in order. */
   readonly dispatches: Dispatch[];
   readonly kvBytes: number;
+  /** Split-K partials of decode attention, shared by every layer (layers run one after another). */
+  private attnScratch: GPUBuffer;
 
   constructor(
     private ctx: GpuContext,
@@ -127,6 +129,8 @@ export class LlamaForward {
       this.vCache.push(f32(cacheFloats, `v_cache.${l}`));
     }
     this.kvBytes = 2 * c.numLayers * cacheFloats * 4;
+    const shape = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: options.contextLength };
+    this.attnScratch = createStorage(ctx, attentionScratchBytes(ctx, shape), 'attention.scratch');
     this.dispatches = this.build(step);
   }
 
@@ -158,7 +162,7 @@ export class LlamaForward {
       }
       push(rope(ctx, { step, x: q, nHeads: c.numHeads, headDim: c.headDim, maxTokens: T, ...ropeArgs }, `${n}.rope_q`));
       push(kvAppend(ctx, { step, k, v: a.v, kCache: this.kCache[l]!, vCache: this.vCache[l]!, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, rope: ropeArgs }, `${n}.kv_append`));
-      push(attention(ctx, { step, q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, out: a.att, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T }, `${n}.attention`));
+      push(attention(ctx, { step, q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, out: a.att, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, scratch: this.attnScratch }, `${n}.attention`));
       push(matmul(ctx, { step, x: a.att, w: L.o, y: a.o, maxTokens: T }, `${n}.o`));
       // MLP block: xn = norm(x += attention output)
       push(rmsNorm(ctx, { step, x: a.x, weight: L.ffnNorm, out: a.xn, cols: c.hiddenSize, eps, residual: a.o }, `${n}.ffn_norm`));
@@ -185,6 +189,7 @@ export class LlamaForward {
   destroy(): void {
     for (const b of Object.values(this.act)) (b as GPUBuffer | null)?.destroy();
     for (const b of [...this.kCache, ...this.vCache]) b.destroy();
+    this.attnScratch.destroy();
   }
 }
 
