@@ -10,6 +10,7 @@ import { createSampler, type Sampler, type SamplingParams, type SampleResult } f
 import type { Tokenizer } from '../tokenizer/index.js';
 import { StopStringMatcher } from './stop.js';
 import { SerialQueue } from './queue.js';
+import { identityWithoutWeights, type ModelIdentity } from '../sessions/identity.js';
 
 export const DEFAULT_SAMPLING: SamplingParams = {
   temperature: 1,
@@ -108,6 +109,8 @@ export interface EngineParts {
   tokenizer: Tokenizer;
   contextLength: number;
   prefillChunk: number;
+  /** What the weights are, for sessions that store this model's KV cache (loadEngine sets it). */
+  identity?: ModelIdentity;
 }
 
 /** Mix a request seed and a step index into the per-step u32 seed the sampler hashes. */
@@ -170,6 +173,12 @@ export class Engine {
       dispatchesPerToken: this.unloaded ? 0 : this.forward.dispatchCount(1) + this.sampler.dispatches.length,
       weightFormats: this.parts.weightFormats,
     };
+  }
+
+  /** The loaded model's identity: stored KV caches are reused only by a model with the same fingerprint. */
+  get identity(): ModelIdentity {
+    this.parts.identity ??= identityWithoutWeights(this.parts.modelId, this.config);
+    return this.parts.identity;
   }
 
   /** Tokens currently held in the KV cache (the reusable prefix). */

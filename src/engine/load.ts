@@ -6,6 +6,7 @@ import { openModel } from '../formats/model-files.js';
 import { tokenizerFromGguf, tokenizerFromHf } from '../tokenizer/index.js';
 import { loadWeights, type LoadProgress, type WeightDtype } from '../models/load.js';
 import { Engine } from './engine.js';
+import { FingerprintingSource } from '../sessions/identity.js';
 
 export interface EngineLoadOptions {
   /** GPU format of the weight matrices; absent: as stored (bf16 becomes f16). */
@@ -21,7 +22,9 @@ export interface EngineLoadOptions {
 }
 
 /** Open a model source, build its tokenizer, upload its weights and return a ready Engine. */
-export async function loadEngine(ctx: GpuContext, source: ModelSource, opts: EngineLoadOptions = {}): Promise<Engine> {
+export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: EngineLoadOptions = {}): Promise<Engine> {
+  // samples the tensors as they are read, for the model identity sessions check
+  const source = new FingerprintingSource(loadFrom);
   const files = await openModel(source, { file: opts.file });
   const config = files.config;
   const tokenizer = files.format === 'gguf' ? tokenizerFromGguf(files.ggufMetadata!) : tokenizerFromHf(files.hfFiles ?? {});
@@ -43,6 +46,7 @@ export async function loadEngine(ctx: GpuContext, source: ModelSource, opts: Eng
     tokenizer,
     contextLength,
     prefillChunk,
+    identity: source.identity(files.tensors, config, opts.dtype, loaded.formats),
   });
   await ctx.device.queue.onSubmittedWorkDone();
   opts.onProgress?.({ phase: 'compile', loaded: 1, total: 1 });
