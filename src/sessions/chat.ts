@@ -1,0 +1,93 @@
+/** Prompt rendering and OpenAI-style results for a session's turn. */
+import { HearthError } from '../errors.js';
+import type { GenerateResult } from '../engine/engine.js';
+import type { ChatCompletion, ChatCompletionChunk, CompletionUsage, HearthExtras } from '../api/types.js';
+import type { ChatMessage, Tokenizer } from '../tokenizer/index.js';
+
+const plainRenderers = new WeakMap<Tokenizer, boolean>();
+
+/**
+ * Whether the tokenizer falls back to the plain renderer (message texts joined by '\n', no
+ * generation prompt), as for base models like stories260K.
+ */
+function rendersPlain(t: Tokenizer): boolean {
+  let plain = plainRenderers.get(t);
+  if (plain === undefined) {
+    try {
+      const two = t.applyChatTemplate([{ role: 'user', content: '\u0001' }, { role: 'assistant', content: '\u0002' }], { addGenerationPrompt: false });
+      const open = t.applyChatTemplate([{ role: 'user', content: '\u0001' }], { addGenerationPrompt: true });
+      plain = two === '\u0001\n\u0002' && open === '\u0001';
+    } catch {
+      plain = false;
+    }
+    plainRenderers.set(t, plain);
+  }
+  return plain;
+}
+
+/**
+ * The token ids of a conversation, ready to generate the next reply. With the plain renderer the
+ * reply is prompted after the '\n' that the next turn's rendering puts before it: otherwise the
+ * reply's KV, computed right after the user's text, would never match the next prompt, and
+ * every turn would prefill the previous reply again.
+ */
+export function renderPrompt(t: Tokenizer, messages: ChatMessage[]): number[] {
+  if (!rendersPlain(t)) return t.encodeChat(messages, { addGenerationPrompt: true });
+  const text = `${t.applyChatTemplate(messages, { addGenerationPrompt: true })}\n`;
+  const bos = t.bosId === null ? undefined : t.idToToken(t.bosId);
+  return t.encode(text, { addSpecialTokens: !(bos && text.startsWith(bos)) });
+}
+
+export function checkMessages(messages: unknown, field: string): asserts messages is ChatMessage[] {
+  if (!Array.isArray(messages)) throw new HearthError('INVALID_ARGUMENT', `${field} must be an array of {role, content} messages.`);
+  messages.forEach((m: unknown, i) => {
+    const x = m as Partial<ChatMessage> | null;
+    if (!x || typeof x.role !== 'string' || typeof x.content !== 'string') {
+      throw new HearthError('INVALID_ARGUMENT', `${field}[${i}] needs a string role and a string content.`);
+    }
+  });
+}
+
+let counter = 0;
+export const completionId = () => `chatcmpl-s${Date.now().toString(36)}${(counter++).toString(36)}`;
+
+export function usageOf(r: GenerateResult): CompletionUsage {
+  return {
+    prompt_tokens: r.usage.promptTokens,
+    completion_tokens: r.usage.completionTokens,
+    total_tokens: r.usage.totalTokens,
+    prompt_tokens_details: { cached_tokens: r.usage.reusedTokens },
+  };
+}
+
+export function extrasOf(promptIds: number[], r: GenerateResult): HearthExtras {
+  return {
+    prompt_ids: promptIds,
+    ids: r.ids,
+    prefilled_tokens: r.usage.prefilledTokens,
+    reused_tokens: r.usage.reusedTokens,
+    timings: {
+      prefill_ms: r.timings.prefillMs,
+      decode_ms: r.timings.decodeMs,
+      ttft_ms: r.timings.ttftMs,
+      prefill_tokens_per_second: r.timings.prefillTokensPerSecond,
+      decode_tokens_per_second: r.timings.decodeTokensPerSecond,
+    },
+  };
+}
+
+export function completionOf(id: string, created: number, model: string, promptIds: number[], r: GenerateResult): ChatCompletion {
+  return {
+    id,
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finishReason, logprobs: null }],
+    usage: usageOf(r),
+    hearth: extrasOf(promptIds, r),
+  };
+}
+
+export function chunkOf(id: string, created: number, model: string, delta: ChatCompletionChunk['choices'][number]['delta']): ChatCompletionChunk {
+  return { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: null, logprobs: null }] };
+}
