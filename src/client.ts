@@ -12,6 +12,9 @@ import type { LoadProgress } from './models/load.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, Completion, CompletionChunk, CompletionCreateParams } from './api/types.js';
 import type { ChatMessage } from './tokenizer/index.js';
 import type { CachedModelInfo } from './hub/cache.js';
+import { sessionsClient } from './sessions/client.js';
+import type { SessionsHost } from './sessions/host.js';
+import type { SessionsApi } from './sessions/types.js';
 
 export interface CreateEngineOptions extends HostLoadOptions {
   onProgress?: (p: LoadProgress) => void;
@@ -41,6 +44,8 @@ export interface BrowserEngine {
     decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): Promise<string>;
     applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): Promise<string>;
   };
+  /** Conversations kept on the device with their KV cache (OPFS, in the worker). */
+  readonly sessions: SessionsApi;
   /** The latest snapshot: model, adapter, features, context length, GPU memory used (0 after unload). */
   readonly info: EngineInfo;
   /** A fresh snapshot from the worker. */
@@ -182,7 +187,9 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
     return rest;
   };
 
+  let sessionsRemote: Promise<Comlink.Remote<SessionsHost>> | null = null;
   const engine: BrowserEngine = {
+    sessions: sessionsClient(() => (sessionsRemote ??= host.sessions()), guard),
     chat: {
       completions: {
         create: (async (params: ChatCompletionCreateParams, o?: RequestOptions) => {

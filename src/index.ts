@@ -13,3 +13,6 @@ export type { EngineInfo } from './engine/engine.js';
 export type { LoadProgress, WeightDtype } from './models/load.js';
 export type { ChatMessage } from './tokenizer/index.js';
 export type { CachedModelInfo, CachedFileInfo } from './hub/cache.js';
+export { openSessions } from './sessions/open.js';
+export type { OpenSessionsOptions } from './sessions/open.js';
+export type * from './sessions/types.js';

@@ -13,11 +13,21 @@ import { loadEngine, type EngineLoadOptions } from './engine/load.js';
 import type { Engine, EngineInfo } from './engine/engine.js';
 import { createOpenAIApi, type OpenAIApi } from './api/openai.js';
 import type { Tokenizer } from './tokenizer/index.js';
+import { Sessions } from './sessions/sessions.js';
+import { MemorySessionStore } from './sessions/store.js';
+import { NodeSessionStore } from './sessions/store-node.js';
+import type { SessionsApi, SessionsConfig } from './sessions/types.js';
 
 export * from './errors.js';
 export type * from './api/types.js';
 export type { EngineInfo, GenerateRequest, GenerateResult, TokenEvent } from './engine/engine.js';
 export type { LoadProgress, WeightDtype } from './models/load.js';
+export type * from './sessions/types.js';
+
+export interface NodeSessionsOptions extends SessionsConfig {
+  /** Folder to keep sessions in (one subfolder each); absent: sessions live in memory only. */
+  dir?: string;
+}
 
 export interface CreateEngineOptions extends EngineLoadOptions {
   /** A local file or folder, a URL, or a Hugging Face repo id (owner/name). */
@@ -27,6 +37,8 @@ export interface CreateEngineOptions extends EngineLoadOptions {
   endpoint?: string;
   /** Use this GPU context instead of creating one (several engines can share a device). */
   gpu?: GpuContext;
+  /** Where and how engine.sessions stores conversations and their KV cache. */
+  sessions?: NodeSessionsOptions;
 }
 
 export interface NodeEngine extends OpenAIApi {
@@ -34,6 +46,8 @@ export interface NodeEngine extends OpenAIApi {
   readonly info: EngineInfo;
   /** The engine below the API (generation with token ids, profiling). */
   readonly engine: Engine;
+  /** Conversations kept with their KV cache (on disk under options.sessions.dir, else in memory). */
+  readonly sessions: SessionsApi;
   unload(): Promise<void>;
 }
 
@@ -48,8 +62,17 @@ export async function createEngine(options: CreateEngineOptions): Promise<NodeEn
     });
     const engine = await loadEngine(ctx, source, options);
     const api = createOpenAIApi(engine, options.model);
+    const { dir, ...sessionConfig } = options.sessions ?? {};
+    const sessions = new Sessions({
+      ...sessionConfig,
+      store: dir ? new NodeSessionStore(dir) : new MemorySessionStore(),
+      engine: () => (engine.info.memoryBytes > 0 ? engine : null),
+      modelName: () => options.model,
+      lockPrefix: `hearth-session:${dir ?? 'memory'}`,
+    });
     return {
       ...api,
+      sessions,
       tokenizer: engine.tokenizer,
       get info() {
         return engine.info;

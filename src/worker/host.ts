@@ -2,6 +2,7 @@
  * What the worker exposes: one engine, its OpenAI-style API, its tokenizer, and the weight
  * cache. Plain async methods and proxied callbacks only, so Comlink can carry every call.
  */
+import * as Comlink from 'comlink';
 import { HearthError } from '../errors.js';
 import { createGpuContext, type GpuContext } from '../gpu/device.js';
 import { resolveModelSource, type ModelSpec } from '../hub/resolve.js';
@@ -12,6 +13,11 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, C
 import type { ChatMessage } from '../tokenizer/index.js';
 import type { LoadProgress, WeightDtype } from '../models/load.js';
 import { openWeightCache, type CachedModelInfo, type WeightCache } from '../hub/cache.js';
+import { Sessions } from '../sessions/sessions.js';
+import { SessionsHost } from '../sessions/host.js';
+import { MemorySessionStore, type SessionStore } from '../sessions/store.js';
+import { openOpfsSessionStore } from '../sessions/store-opfs.js';
+import type { SessionsConfig } from '../sessions/types.js';
 
 export interface HostLoadOptions {
   model: ModelSpec;
@@ -21,6 +27,13 @@ export interface HostLoadOptions {
   contextLength?: number;
   /** Keep downloaded files in the browser's storage (default true for remote models). */
   cache?: boolean;
+  /** engine.sessions settings: an AES-GCM key to encrypt at rest, the stored KV format. */
+  sessions?: SessionsConfig;
+}
+
+export interface EngineHostOptions {
+  /** Where sessions live; default OPFS (in memory where there is none). */
+  sessionStore?: () => Promise<SessionStore>;
 }
 
 type Params<T> = Omit<T, 'signal' | 'stream'>;
@@ -32,6 +45,28 @@ export class EngineHost {
   private requests = new Map<string, AbortController>();
   private loadCtrl: AbortController | null = null;
   private cache: Promise<WeightCache> | null = null;
+  private sessionManager: Promise<Sessions> | null = null;
+  private sessionsHost: SessionsHost | null = null;
+  private modelName = '';
+
+  constructor(private readonly hostOptions: EngineHostOptions = {}) {}
+
+  private openSessions(): Promise<Sessions> {
+    this.sessionManager ??= (async () => {
+      const store = (await this.hostOptions.sessionStore?.()) ?? (await openOpfsSessionStore()) ?? new MemorySessionStore();
+      return new Sessions({ store, engine: () => this.engine, modelName: () => this.modelName });
+    })().catch((e: unknown) => {
+      this.sessionManager = null;
+      throw e;
+    });
+    return this.sessionManager;
+  }
+
+  /** engine.sessions, as a Comlink proxy of its own. */
+  sessions(): SessionsHost & Comlink.ProxyMarked {
+    this.sessionsHost ??= new SessionsHost(() => this.openSessions());
+    return Comlink.proxy(this.sessionsHost);
+  }
 
   private weightCache(): Promise<WeightCache> {
     this.cache ??= openWeightCache();
@@ -43,6 +78,7 @@ export class EngineHost {
     this.loadCtrl = new AbortController();
     const signal = this.loadCtrl.signal;
     try {
+      if (opts.sessions) await (await this.openSessions()).configure(opts.sessions);
       this.ctx ??= await createGpuContext((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu);
       // Remote files go through the weight cache, which reports download/cache progress itself.
       const cached = typeof opts.model === 'string' && opts.cache !== false;
@@ -53,7 +89,8 @@ export class EngineHost {
       });
       if (cached) source = (await this.weightCache()).wrap(source, { onProgress, signal });
       this.engine = await loadEngine(this.ctx, source, { dtype: opts.dtype, contextLength: opts.contextLength, onProgress, signal });
-      this.api = createOpenAIApi(this.engine, typeof opts.model === 'string' ? opts.model : source.id);
+      this.modelName = typeof opts.model === 'string' ? opts.model : source.id;
+      this.api = createOpenAIApi(this.engine, this.modelName);
       return this.engine.info;
     } finally {
       this.loadCtrl = null;
