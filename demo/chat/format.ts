@@ -1,0 +1,27 @@
+/** Numbers as people read them: decimal byte units (as the Hub shows sizes), times, rates. */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '?';
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1000;
+    i++;
+  } while (v >= 1000 && i < units.length - 1);
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+}
+
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+export function formatRate(perSecond: number): string {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) return '–';
+  return perSecond >= 100 ? perSecond.toFixed(0) : perSecond.toFixed(1);
+}
+
+export function percent(loaded: number, total: number): number {
+  return total > 0 ? Math.max(0, Math.min(100, (loaded / total) * 100)) : 0;
+}

@@ -1,0 +1,117 @@
+/**
+ * The user's chat settings (system prompt, sampling) and load options (weight format on the GPU,
+ * context length), bound to their form fields and remembered in localStorage.
+ */
+import type { WeightDtype } from '../../src/index.js';
+
+export interface ChatSettings {
+  systemPrompt: string;
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+}
+
+export interface LoadOptions {
+  /** '' keeps the file's own format. */
+  dtype: '' | WeightDtype;
+  /** 0: the model's own, up to 4096. */
+  contextLength: number;
+}
+
+const KEY = 'hearth.chat.settings.v1';
+
+export const DEFAULTS: ChatSettings & LoadOptions = {
+  systemPrompt: '',
+  temperature: 0.7,
+  topP: 0.9,
+  maxTokens: 512,
+  dtype: '',
+  contextLength: 0,
+};
+
+type All = ChatSettings & LoadOptions;
+
+function load(): All {
+  try {
+    const saved = JSON.parse(localStorage.getItem(KEY) ?? '{}') as Partial<All>;
+    return { ...DEFAULTS, ...saved };
+  } catch {
+    return { ...DEFAULTS };
+  }
+}
+
+const clamp = (v: number, lo: number, hi: number, fallback: number) => (Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : fallback);
+
+/** Binds the inputs named after the settings (name="temperature", ...) inside `roots`. */
+export class Settings {
+  private values: All = load();
+
+  constructor(private readonly roots: HTMLElement[]) {
+    for (const [name, value] of Object.entries(this.values)) {
+      const el = this.field(name);
+      if (el) el.value = String(value);
+    }
+    this.syncOutputs();
+    for (const root of roots) {
+      root.addEventListener('input', () => this.read());
+      root.addEventListener('change', () => this.read());
+    }
+    this.find<HTMLButtonElement>('[data-action="reset-settings"]')?.addEventListener('click', () => {
+      this.values = { ...DEFAULTS };
+      for (const [name, value] of Object.entries(this.values)) {
+        const el = this.field(name);
+        if (el) el.value = String(value);
+      }
+      this.read();
+    });
+  }
+
+  get chat(): ChatSettings {
+    const v = this.values;
+    return { systemPrompt: v.systemPrompt, temperature: v.temperature, topP: v.topP, maxTokens: v.maxTokens };
+  }
+
+  get load(): LoadOptions {
+    return { dtype: this.values.dtype, contextLength: this.values.contextLength };
+  }
+
+  private find<T extends Element>(selector: string): T | null {
+    for (const root of this.roots) {
+      const el = root.querySelector<T>(selector);
+      if (el) return el;
+    }
+    return null;
+  }
+
+  private field(name: string): HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement | null {
+    return this.find(`[name="${name}"]`);
+  }
+
+  private read(): void {
+    const num = (name: string) => Number((this.field(name)?.value ?? '').trim());
+    const v = this.values;
+    v.systemPrompt = this.field('systemPrompt')?.value ?? '';
+    v.temperature = clamp(num('temperature'), 0, 2, DEFAULTS.temperature);
+    v.topP = clamp(num('topP'), 0.01, 1, DEFAULTS.topP);
+    v.maxTokens = Math.round(clamp(num('maxTokens'), 1, 32768, DEFAULTS.maxTokens));
+    const dtype = this.field('dtype')?.value ?? '';
+    v.dtype = dtype === 'q4_0' || dtype === 'q8_0' || dtype === 'f16' ? dtype : '';
+    v.contextLength = Math.round(clamp(num('contextLength'), 0, 131072, 0));
+    this.syncOutputs();
+    try {
+      localStorage.setItem(KEY, JSON.stringify(v));
+    } catch {
+      // storage may be off (private windows); settings then last for this visit
+    }
+  }
+
+  /** Range sliders show their value next to them. */
+  private syncOutputs(): void {
+    for (const root of this.roots) {
+      for (const out of root.querySelectorAll<HTMLOutputElement>('output[data-for]')) {
+        const el = this.field(out.dataset.for!);
+        if (el) out.value = el.value;
+      }
+    }
+  }
+}

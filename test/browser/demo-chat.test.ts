@@ -1,0 +1,173 @@
+/**
+ * The demo's chat page as a newcomer meets it: the BUILT demo (`npm run demo -- --model
+ * stories260K.gguf`), in headless Chromium on SwiftShader, driven with the keyboard. Loads the
+ * served model with one click, streams a reply, stops it with Escape, checks Shift+Enter, the
+ * reply stats, the phone layout, the weight cache after a reload, and that no request ever
+ * leaves 127.0.0.1. Screenshots go to test-results/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchPersistentChromium } from '../helpers/browser.js';
+import { startBuiltDemo } from '../helpers/demo.js';
+import { STORIES } from '../helpers/stories.js';
+
+const SHOTS = join(process.cwd(), 'test-results');
+let demo: { url: string; close: () => Promise<void> };
+let context: BrowserContext;
+let profile: string;
+let page: Page;
+const requests: string[] = [];
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  demo = await startBuiltDemo([STORIES]);
+  profile = mkdtempSync(join(tmpdir(), 'hearth-demo-chat-'));
+  context = await launchPersistentChromium(profile);
+  context.on('request', (r) => requests.push(r.url()));
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log('[page]', m.text());
+  });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  await demo?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+const replyText = (p: Page) => p.evaluate(() => [...document.querySelectorAll('.msg-assistant .msg-body')].pop()?.textContent?.trim() ?? '');
+
+/** Visible elements that stick out past the right edge of the viewport without a clipping ancestor. */
+const overflowing = (p: Page) =>
+  p.evaluate(() => {
+    const out: string[] = [];
+    const clipped = (el: Element) => {
+      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= innerWidth + 0.5) return true;
+      }
+      return false;
+    };
+    for (const el of document.body.querySelectorAll('*')) {
+      if (!el.checkVisibility({ visibilityProperty: true })) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > innerWidth + 0.5 && !clipped(el)) out.push(`${el.tagName.toLowerCase()}.${el.className} (${Math.round(r.right)})`);
+    }
+    return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth, out };
+  });
+
+describe('the chat page of the built demo', () => {
+  it('loads stories260K from the local list, streams a reply and stops it with Escape', async () => {
+    await page.goto(demo.url);
+    const local = page.locator('#local-list li', { hasText: 'stories260K.gguf' });
+    await local.waitFor();
+    expect(await local.textContent()).toContain('1.19 MB');
+    await page.waitForFunction(() => document.querySelector('#gpu-status')?.getAttribute('data-state') === 'ok');
+    await local.getByRole('button', { name: 'Load' }).click();
+    await page.locator('.load-card').waitFor();
+    await page.locator('#chat-view').waitFor({ state: 'visible', timeout: 60_000 });
+    expect(await page.textContent('#model-name')).toBe('stories260K');
+    // the composer takes the focus once the model is ready
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('prompt');
+
+    // greedy, so the reply is long and the same every run; 200 tokens take a while on SwiftShader
+    await page.fill('[name="temperature"]', '0');
+    await page.fill('[name="maxTokens"]', '200');
+    await page.focus('#prompt');
+    await page.keyboard.type('Once upon a time');
+    await page.keyboard.press('Enter');
+
+    await page.locator('.msg-user', { hasText: 'Once upon a time' }).waitFor();
+    expect(await page.inputValue('#prompt')).toBe('');
+    await page.waitForFunction(() => ([...document.querySelectorAll('.msg-assistant .msg-body')].pop()?.textContent?.trim().length ?? 0) > 0);
+    const early = await replyText(page);
+    await page.waitForFunction((n) => ([...document.querySelectorAll('.msg-assistant .msg-body')].pop()?.textContent?.trim().length ?? 0) > n + 20, early.length, { timeout: 30_000 });
+    const later = await replyText(page);
+    expect(later.length).toBeGreaterThan(early.length);
+    expect(later.startsWith(early.slice(0, 10))).toBe(true);
+    const reply = page.locator('.msg-assistant').last();
+    expect(await reply.getAttribute('data-status')).toBe('streaming');
+    expect(await page.isVisible('#stop')).toBe(true);
+    expect(await reply.locator('[data-stat="context"]').textContent()).toMatch(/\d+ \/ 2048/);
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-desktop-streaming.png') });
+
+    await page.keyboard.press('Escape');
+    await page.locator('.msg-assistant[data-status="stopped"]').waitFor({ timeout: 15_000 });
+    expect(await reply.locator('.msg-stopped').textContent()).toBe('Stopped');
+    const stopped = await replyText(page);
+    expect(stopped.length).toBeGreaterThanOrEqual(later.length);
+    await page.waitForTimeout(700);
+    expect(await replyText(page)).toBe(stopped);
+    expect(await page.isVisible('#send')).toBe(true);
+    expect(await page.isVisible('#stop')).toBe(false);
+  });
+
+  it('Shift+Enter makes a newline; Enter sends; a finished reply shows its stats', async () => {
+    await page.fill('[name="maxTokens"]', '24');
+    await page.focus('#prompt');
+    const users = await page.locator('.msg-user').count();
+    await page.keyboard.type('The dog');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('ran home.');
+    expect(await page.inputValue('#prompt')).toBe('The dog\nran home.');
+    expect(await page.locator('.msg-user').count()).toBe(users);
+
+    await page.keyboard.press('Enter');
+    await page.locator('.msg-assistant').nth(1).and(page.locator('[data-status="done"]')).waitFor({ timeout: 60_000 });
+    expect(await page.locator('.msg-user').last().textContent()).toBe('The dog\nran home.');
+    const stats = page.locator('.msg-assistant').last().locator('.msg-stats');
+    for (const key of ['ttft', 'prefill', 'decode', 'context']) expect(await stats.locator(`[data-stat="${key}"]`).count()).toBe(1);
+    expect(await stats.locator('[data-stat="decode"]').textContent()).toMatch(/\d tok\/s/);
+    const used = Number((await stats.locator('[data-stat="context"] .stat-value').textContent())!.split('/')[0]);
+    expect(used).toBeGreaterThan(24);
+    expect(await page.textContent('#context-meter')).toContain(`Context ${used} / 2048`);
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-desktop.png') });
+  });
+
+  it('fits a 375 px wide phone screen', async () => {
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.waitForTimeout(300);
+    const chat = await overflowing(page);
+    expect(chat.scrollWidth).toBeLessThanOrEqual(chat.innerWidth);
+    expect(chat.out).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-phone.png') });
+
+    await page.click('#settings-toggle');
+    await page.locator('#side.open').waitFor();
+    await page.waitForTimeout(300);
+    expect((await overflowing(page)).out).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-phone-settings.png') });
+    await page.keyboard.press('Escape');
+    await page.locator('#side:not(.open)').waitFor();
+  });
+
+  it('after a reload, lists the model as cached with its size, and loads it with no model request', async () => {
+    await page.reload();
+    const cached = page.locator('#cached-list li', { hasText: 'stories260K.gguf' });
+    await cached.waitFor();
+    expect(await cached.locator('.cached-size').textContent()).toBe('1.19 MB');
+    expect(await page.locator('#local-list li', { hasText: 'stories260K.gguf' }).locator('.badge-ok').textContent()).toBe('cached');
+    const picker = await overflowing(page);
+    expect(picker.scrollWidth).toBeLessThanOrEqual(picker.innerWidth);
+    expect(picker.out).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-phone-picker.png'), fullPage: true });
+
+    const before = requests.length;
+    await cached.getByRole('button', { name: 'Load' }).click();
+    await page.locator('#chat-view').waitFor({ state: 'visible', timeout: 60_000 });
+    expect(requests.slice(before).filter((u) => u.includes('/local-models/stories260K.gguf'))).toEqual([]);
+  });
+
+  it('sent no request anywhere but 127.0.0.1, and raised no page error', () => {
+    const away = requests.filter((u) => /^(https?|wss?):/i.test(u) && new URL(u).hostname !== '127.0.0.1');
+    expect(away).toEqual([]);
+    expect(requests.length).toBeGreaterThan(0);
+    expect(pageErrors).toEqual([]);
+  });
+});
