@@ -1,0 +1,135 @@
+import type { MatmulVariant } from '../kernels/matmul.js';
+import type { WeightFormat } from '../reference/quant.js';
+import { caseHostBytes } from './cases.js';
+import type { LabCase, LabFamily } from './types.js';
+
+/** The dimensions of a model that fix its kernels' shapes (from each model's config.json). */
+export interface ModelShape {
+  name: string;
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  ropeTheta: number;
+}
+
+export const MODELS: readonly ModelShape[] = [
+  { name: 'SmolLM2-135M', hidden: 576, intermediate: 1536, heads: 9, kvHeads: 3, headDim: 64, vocab: 49152, ropeTheta: 100000 },
+  { name: 'SmolLM2-360M', hidden: 960, intermediate: 2560, heads: 15, kvHeads: 5, headDim: 64, vocab: 49152, ropeTheta: 100000 },
+  { name: 'Qwen2.5-0.5B', hidden: 896, intermediate: 4864, heads: 14, kvHeads: 2, headDim: 64, vocab: 151936, ropeTheta: 1000000 },
+  { name: 'Llama-3.2-1B', hidden: 2048, intermediate: 8192, heads: 32, kvHeads: 8, headDim: 64, vocab: 128256, ropeTheta: 500000 },
+];
+
+export const FORMATS: readonly WeightFormat[] = ['f32', 'f16', 'q8_0', 'q4_0'];
+export const VARIANTS: readonly MatmulVariant[] = ['tiled', 'register'];
+
+/** Tokens of a prefill chunk (M of the preset GEMMs). */
+export const PREFILL_TOKENS = 128;
+export const PREFILL_LENGTHS = [128, 512, 2048];
+export const DECODE_LENGTHS = [128, 512, 1024, 4096];
+/**
+ * Largest host array a preset case may build. Llama's 128256x2048 lm_head is 1 GB in f32: random
+ * data that big (plus its upload copy) can take a tab down, so such cases are listed as skipped.
+ */
+export const MAX_PRESET_HOST_BYTES = 320e6;
+
+export interface Preset {
+  id: string;
+  name: string;
+  /** One line on what it runs and how long it takes. */
+  note: string;
+}
+
+export const SMALL_PRESET: Preset = { id: 'small', name: 'Small shapes', note: 'Ragged shapes of every kernel: seconds even on a CPU driver (SwiftShader).' };
+
+export const PRESETS: readonly Preset[] = [
+  SMALL_PRESET,
+  ...MODELS.map((m) => ({
+    id: m.name,
+    name: m.name,
+    note: `${m.name}'s real shapes: hidden ${m.hidden}, MLP ${m.intermediate}, ${m.heads}/${m.kvHeads} heads of ${m.headDim}, vocabulary ${m.vocab}. For real GPUs: slow on a CPU driver.`,
+  })),
+];
+
+export interface CaseFilter {
+  families?: readonly LabFamily[];
+  formats?: readonly WeightFormat[];
+  variants?: readonly MatmulVariant[];
+}
+
+function smallCases(): LabCase[] {
+  const cases: LabCase[] = [];
+  for (const format of FORMATS) {
+    for (const variant of VARIANTS) {
+      cases.push({ family: 'gemv', label: 'small', format, variant, n: 200, k: 320 });
+      cases.push({ family: 'gemm', label: 'small', format, variant, m: 7, n: 72, k: 96 });
+    }
+  }
+  cases.push(
+    { family: 'attention-prefill', label: 'small GQA 3', nHeads: 6, nKvHeads: 2, headDim: 64, tokens: 19, pos: 0 },
+    { family: 'attention-prefill', label: 'small, continuing', nHeads: 4, nKvHeads: 1, headDim: 128, tokens: 9, pos: 40 },
+    { family: 'attention-decode', label: 'small GQA 3', nHeads: 6, nKvHeads: 2, headDim: 64, kvLen: 100 },
+    { family: 'attention-decode', label: 'small GQA 4', nHeads: 8, nKvHeads: 2, headDim: 128, kvLen: 300 },
+    { family: 'rmsnorm', label: 'small', rows: 3, cols: 576, residual: false },
+    { family: 'rmsnorm', label: 'small', rows: 5, cols: 200, residual: true },
+    { family: 'rope', label: 'small', tokens: 5, nHeads: 9, headDim: 64, pos: 7, theta: 10000, style: 'half' },
+    { family: 'rope', label: 'small', tokens: 3, nHeads: 4, headDim: 128, pos: 300, theta: 500000, style: 'interleaved' },
+    { family: 'silu_mul', label: 'small', tokens: 3, n: 1536 },
+    { family: 'softmax', label: 'small', rows: 2, cols: 1000 },
+  );
+  for (const format of FORMATS) cases.push({ family: 'embed', label: 'small', format, vocab: 1000, cols: 256, tokens: 5 });
+  return cases;
+}
+
+function modelCases(m: ModelShape): LabCase[] {
+  const { name, hidden: h, intermediate: inter } = m;
+  const kv = m.kvHeads * m.headDim;
+  const matrices = [
+    { what: 'q/o', n: h, k: h },
+    { what: 'k/v', n: kv, k: h },
+    { what: 'gate/up', n: inter, k: h },
+    { what: 'down', n: h, k: inter },
+    // the logits: only ever a GEMV (prefill computes the last token's alone)
+    { what: 'lm_head', n: m.vocab, k: h, gemvOnly: true },
+  ];
+  const cases: LabCase[] = [];
+  for (const { what, n, k, gemvOnly } of matrices) {
+    for (const format of FORMATS) {
+      for (const variant of VARIANTS) {
+        cases.push({ family: 'gemv', label: `${name} ${what}`, format, variant, n, k });
+        if (!gemvOnly) cases.push({ family: 'gemm', label: `${name} ${what}`, format, variant, m: PREFILL_TOKENS, n, k });
+      }
+    }
+  }
+  const heads = { nHeads: m.heads, nKvHeads: m.kvHeads, headDim: m.headDim };
+  for (const tokens of PREFILL_LENGTHS) cases.push({ family: 'attention-prefill', label: name, ...heads, tokens, pos: 0 });
+  for (const kvLen of DECODE_LENGTHS) cases.push({ family: 'attention-decode', label: name, ...heads, kvLen });
+  for (const rows of [1, PREFILL_TOKENS]) cases.push({ family: 'rmsnorm', label: name, rows, cols: h, residual: false });
+  cases.push({ family: 'rmsnorm', label: `${name} + residual`, rows: PREFILL_TOKENS, cols: h, residual: true });
+  cases.push({ family: 'rope', label: `${name} q, decode`, tokens: 1, nHeads: m.heads, headDim: m.headDim, pos: 4095, theta: m.ropeTheta, style: 'half' });
+  cases.push({ family: 'rope', label: `${name} q, prefill`, tokens: PREFILL_TOKENS, nHeads: m.heads, headDim: m.headDim, pos: 0, theta: m.ropeTheta, style: 'half' });
+  cases.push({ family: 'rope', label: `${name} q (GGUF)`, tokens: PREFILL_TOKENS, nHeads: m.heads, headDim: m.headDim, pos: 0, theta: m.ropeTheta, style: 'interleaved' });
+  for (const tokens of [1, PREFILL_TOKENS]) cases.push({ family: 'silu_mul', label: name, tokens, n: inter });
+  cases.push({ family: 'softmax', label: `${name} logits`, rows: 1, cols: m.vocab });
+  for (const format of FORMATS) cases.push({ family: 'embed', label: `${name} tokens`, format, vocab: m.vocab, cols: h, tokens: PREFILL_TOKENS });
+  return cases;
+}
+
+/** A preset's cases that pass `filter`; those too large for a browser tab come back as `skipped`. */
+export function presetCases(id: string, filter: CaseFilter = {}): { cases: LabCase[]; skipped: LabCase[] } {
+  const model = MODELS.find((m) => m.name === id);
+  if (!model && id !== SMALL_PRESET.id) throw new Error(`unknown preset ${id}`);
+  const all = model ? modelCases(model) : smallCases();
+  const kept = all.filter(
+    (c) =>
+      (!filter.families || filter.families.includes(c.family)) &&
+      (!('format' in c) || !filter.formats || filter.formats.includes(c.format)) &&
+      (!('variant' in c) || !filter.variants || filter.variants.includes(c.variant as MatmulVariant)),
+  );
+  return {
+    cases: kept.filter((c) => caseHostBytes(c) <= MAX_PRESET_HOST_BYTES),
+    skipped: kept.filter((c) => caseHostBytes(c) > MAX_PRESET_HOST_BYTES),
+  };
+}
