@@ -16,6 +16,7 @@ import { filesFromDrop } from './files.js';
 import { showModelFacts } from './model-facts.js';
 import { installDrawer } from './drawer.js';
 
+document.body.dataset.started = 'yes';
 const notices = new Notices(byId('notices'));
 window.addEventListener('error', (e) => notices.show(e.error ?? e.message));
 window.addEventListener('unhandledrejection', (e) => notices.show(e.reason));

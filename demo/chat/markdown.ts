@@ -12,6 +12,7 @@
  */
 import { Marked } from 'marked';
 import DOMPurify from 'dompurify';
+import { stableSplit } from './stable-split.js';
 
 const marked = new Marked({ gfm: true, breaks: true, async: false });
 
@@ -29,20 +30,6 @@ const FORBID_ATTR = ['style', 'src', 'srcset', 'background', 'poster', 'action',
 export function renderMarkdown(text: string): string {
   const html = marked.parse(text) as string;
   return purify.sanitize(html, { FORBID_TAGS, FORBID_ATTR });
-}
-
-/** Where finished blocks end: after the last blank line that is not inside a ``` fence. */
-export function stableSplit(text: string): number {
-  let inFence = false;
-  let split = 0;
-  let pos = 0;
-  for (const line of text.split('\n')) {
-    const end = pos + line.length + 1;
-    if (/^\s{0,3}(```|~~~)/.test(line)) inFence = !inFence;
-    else if (!inFence && line.trim() === '' && end <= text.length) split = end;
-    pos = end;
-  }
-  return split;
 }
 
 export class StreamingMarkdown {

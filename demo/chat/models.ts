@@ -50,7 +50,7 @@ export const RECOMMENDED: Recommended[] = [
     params: '1.24B',
     quant: 'Q8_0',
     estimateBytes: 1_320_000_000,
-    note: 'The most capable here; needs about 1.5 GB of GPU memory.',
+    note: 'The most capable here; needs about 1.6 GB of GPU memory.',
   },
 ];
 

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { launchPersistentChromium } from '../helpers/browser.js';
 import { startBuiltDemo } from '../helpers/demo.js';
 import { STORIES } from '../helpers/stories.js';
+import { describeCacheEntry, ggufQuant, planRepo } from '../../demo/chat/models.js';
+import { stableSplit } from '../../demo/chat/stable-split.js';
 
 const SHOTS = join(process.cwd(), 'test-results');
 let demo: { url: string; close: () => Promise<void> };
@@ -169,5 +171,48 @@ describe('the chat page of the built demo', () => {
     expect(away).toEqual([]);
     expect(requests.length).toBeGreaterThan(0);
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('the chat page\'s helpers', () => {
+  it('offers the GGUF files Hearth can read, smallest supported first', () => {
+    const plan = planRepo([
+      { path: 'README.md', size: 1 },
+      { path: 'm-Q4_K_M.gguf', size: 300 },
+      { path: 'm-f16.gguf', size: 900 },
+      { path: 'm-Q8_0.gguf', size: 500 },
+      { path: 'm-Q4_0.gguf', size: 280 },
+    ]);
+    expect(plan.kind).toBe('gguf');
+    if (plan.kind !== 'gguf') return;
+    expect(plan.choices.map((c) => [c.file, c.supported])).toEqual([
+      ['m-Q4_0.gguf', true],
+      ['m-Q8_0.gguf', true],
+      ['m-f16.gguf', true],
+      ['m-Q4_K_M.gguf', false],
+    ]);
+    expect(ggufQuant('qwen2.5-0.5b-instruct-q8_0.gguf')).toEqual({ quant: 'Q8_0', supported: true });
+    const st = planRepo([
+      { path: 'config.json', size: 10 },
+      { path: 'tokenizer.json', size: 20 },
+      { path: 'model.safetensors', size: 1000 },
+      { path: 'onnx', size: 0 },
+    ]);
+    expect(st).toEqual({ kind: 'safetensors', bytes: 1030, files: ['model.safetensors', 'config.json', 'tokenizer.json'] });
+  });
+
+  it('turns Hub cache keys back into what loads them', () => {
+    const entry = (key: string, files: string[]) => ({ key, files: files.map((file) => ({ file, size: 1, complete: true })), bytes: 1, lastUsed: 0 });
+    expect(describeCacheEntry(entry('hf:HuggingFaceTB/SmolLM2-360M-Instruct-GGUF@main', ['smollm2-360m-instruct-q8_0.gguf'])).spec).toEqual({
+      model: 'HuggingFaceTB/SmolLM2-360M-Instruct-GGUF/smollm2-360m-instruct-q8_0.gguf',
+    });
+    expect(describeCacheEntry(entry('hf:http://127.0.0.1:9/hub/a/b@dev', ['config.json', 'model.safetensors'])).spec).toEqual({ model: 'a/b@dev', endpoint: 'http://127.0.0.1:9/hub' });
+  });
+
+  it('keeps streaming Markdown blocks open inside code fences', () => {
+    expect(stableSplit('one\n\ntwo')).toBe(5);
+    expect(stableSplit('one\n\n```\ncode\n\nmore')).toBe(5);
+    expect(stableSplit('```\na\n```\n\nnext')).toBe(11);
+    expect(stableSplit('no break yet')).toBe(0);
   });
 });
