@@ -79,13 +79,17 @@ export async function timeKernel(
   encode: (enc: GPUCommandEncoder, profiler?: GpuProfiler) => void,
   iters: number,
 ): Promise<{ ms: number; source: 'timestamp' | 'wallclock' }> {
-  // warm up
+  // warm up, counting the passes one run records so every pass of every run gets a timestamp pair
+  const counter = ctx.features.timestampQuery ? new GpuProfiler(ctx, 4096) : undefined;
   let enc = ctx.device.createCommandEncoder();
-  encode(enc);
+  encode(enc, counter);
+  counter?.resolve(enc);
   ctx.device.queue.submit([enc.finish()]);
   await ctx.device.queue.onSubmittedWorkDone();
+  const passes = Math.max(1, (await counter?.read())?.reduce((s, t) => s + t.count, 0) ?? 1);
+  counter?.destroy();
   if (ctx.features.timestampQuery) {
-    const prof = new GpuProfiler(ctx, iters);
+    const prof = new GpuProfiler(ctx, iters * passes);
     enc = ctx.device.createCommandEncoder();
     for (let i = 0; i < iters; i++) encode(enc, prof);
     prof.resolve(enc);
