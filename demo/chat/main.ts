@@ -76,6 +76,7 @@ const session = new Session(byId('load-slot'), () => settings.load, {
     picker.setLoaded(null);
     showModelFacts(byId('model-facts'), null);
     byId('unload').hidden = true;
+    byId('back-to-chat').hidden = true;
   },
   settled() {
     void picker.refresh();

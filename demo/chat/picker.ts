@@ -129,7 +129,7 @@ export class Picker {
           h(
             'div',
             { class: 'model-main' },
-            h('span', { class: 'model-title' }, view.title, ' ', complete ? null : h('span', { class: 'badge', title: 'The download was interrupted; loading resumes it' }, 'partial'), ' ', spec ? this.loadedBadge(spec.model) : null),
+            h('span', { class: 'model-title', title: c.key }, view.title, ' ', complete ? null : h('span', { class: 'badge', title: 'The download was interrupted; loading resumes it' }, 'partial'), ' ', spec ? this.loadedBadge(spec.model) : null),
             h('span', { class: 'model-sub' }, `${view.origin} · ${files} · `, h('span', { class: 'cached-size' }, formatBytes(c.bytes))),
           ),
           h(

@@ -2,12 +2,12 @@
  * The demo's chat page as a newcomer meets it: the BUILT demo (`npm run demo -- --model
  * stories260K.gguf`), in headless Chromium on SwiftShader, driven with the keyboard. Loads the
  * served model with one click, streams a reply, stops it with Escape, checks Shift+Enter, the
- * reply stats, the phone layout, the weight cache after a reload, and that no request ever
- * leaves 127.0.0.1. Screenshots go to test-results/.
+ * reply stats, the phone layout, the weight cache after a reload, a broken file's error, and
+ * that no request ever leaves 127.0.0.1. Screenshots go to test-results/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchPersistentChromium } from '../helpers/browser.js';
@@ -164,6 +164,24 @@ describe('the chat page of the built demo', () => {
     await cached.getByRole('button', { name: 'Load' }).click();
     await page.locator('#chat-view').waitFor({ state: 'visible', timeout: 60_000 });
     expect(requests.slice(before).filter((u) => u.includes('/local-models/stories260K.gguf'))).toEqual([]);
+  });
+
+  it('a truncated .gguf picked from disk gives a readable, typed error and the page stays usable', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.click('#model-chip');
+    await page.setInputFiles('#file-input', { name: 'broken.gguf', mimeType: 'application/octet-stream', buffer: readFileSync(STORIES).subarray(0, 40_000) });
+    const notice = page.locator('.load-card .notice');
+    await notice.waitFor({ timeout: 30_000 });
+    expect(['TRUNCATED_FILE', 'CORRUPT_FILE']).toContain(await notice.locator('.notice-code').textContent());
+    expect(await notice.textContent()).toContain('broken.gguf');
+    expect(await page.textContent('.load-card h2')).toBe('Could not load broken.gguf');
+    // the model it replaced is gone, so there is no chat to go back to
+    expect(await page.isVisible('#back-to-chat')).toBe(false);
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-load-error.png') });
+    await notice.getByRole('button', { name: 'Dismiss' }).click();
+    expect(await page.locator('.load-card').count()).toBe(0);
+    expect(await page.textContent('#model-name')).toBe('No model');
+    await page.locator('#local-list li button').waitFor();
   });
 
   it('sent no request anywhere but 127.0.0.1, and raised no page error', () => {
