@@ -194,7 +194,7 @@ export class Engine {
   profile(tokens: number[], pos = 0): Promise<KernelTiming[]> {
     return this.queue.run(async () => {
       this.checkUsable();
-      const prof = new GpuProfiler(this.ctx, 8192);
+      const prof = new GpuProfiler(this.ctx);
       this.idScratch.set(tokens);
       writeBuffer(this.ctx, this.forward.act.ids, 0, this.idScratch.subarray(0, tokens.length));
       const step: StepParams = { tokens: tokens.length, pos, kvLen: pos + tokens.length, seed: 1 };

@@ -4,6 +4,7 @@ const QUERY_RESOLVE = 0x200; // GPUBufferUsage.QUERY_RESOLVE
 const COPY_SRC = 0x04;
 const COPY_DST = 0x08;
 const MAP_READ = 0x01;
+const MAX_PASSES = 2048;
 
 export interface KernelTiming {
   label: string;
@@ -24,12 +25,16 @@ export class GpuProfiler {
   private readBuf: GPUBuffer | null = null;
   private labels: string[] = [];
 
-  constructor(private ctx: GpuContext, readonly capacity = 2048) {
+  /** Passes it can time: a query set holds at most 4096 timestamps, two per pass. */
+  readonly capacity: number;
+
+  constructor(private ctx: GpuContext, capacity = MAX_PASSES) {
+    this.capacity = Math.min(capacity, MAX_PASSES);
     this.enabled = ctx.features.timestampQuery;
     if (this.enabled) {
-      this.querySet = ctx.device.createQuerySet({ type: 'timestamp', count: capacity * 2, label: 'profiler' });
-      this.resolveBuf = ctx.device.createBuffer({ size: capacity * 16, usage: QUERY_RESOLVE | COPY_SRC, label: 'profiler-resolve' });
-      this.readBuf = ctx.device.createBuffer({ size: capacity * 16, usage: MAP_READ | COPY_DST, label: 'profiler-read' });
+      this.querySet = ctx.device.createQuerySet({ type: 'timestamp', count: this.capacity * 2, label: 'profiler' });
+      this.resolveBuf = ctx.device.createBuffer({ size: this.capacity * 16, usage: QUERY_RESOLVE | COPY_SRC, label: 'profiler-resolve' });
+      this.readBuf = ctx.device.createBuffer({ size: this.capacity * 16, usage: MAP_READ | COPY_DST, label: 'profiler-read' });
     }
   }
 
@@ -80,7 +85,7 @@ export async function timeKernel(
   iters: number,
 ): Promise<{ ms: number; source: 'timestamp' | 'wallclock' }> {
   // warm up, counting the passes one run records so every pass of every run gets a timestamp pair
-  const counter = ctx.features.timestampQuery ? new GpuProfiler(ctx, 4096) : undefined;
+  const counter = ctx.features.timestampQuery ? new GpuProfiler(ctx) : undefined;
   let enc = ctx.device.createCommandEncoder();
   encode(enc, counter);
   counter?.resolve(enc);
@@ -88,7 +93,8 @@ export async function timeKernel(
   await ctx.device.queue.onSubmittedWorkDone();
   const passes = Math.max(1, (await counter?.read())?.reduce((s, t) => s + t.count, 0) ?? 1);
   counter?.destroy();
-  if (ctx.features.timestampQuery) {
+  if (ctx.features.timestampQuery && passes <= MAX_PASSES) {
+    iters = Math.max(1, Math.min(iters, Math.floor(MAX_PASSES / passes)));
     const prof = new GpuProfiler(ctx, iters * passes);
     enc = ctx.device.createCommandEncoder();
     for (let i = 0; i < iters; i++) encode(enc, prof);
