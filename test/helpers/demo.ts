@@ -1,9 +1,6 @@
 import { startDemo as start } from '../../scripts/demo-server.mjs';
 
-/** Build the demo (once per test process) and serve the build, with local model files. */
-let built = false;
+/** Serve the demo build (made once by test/setup/build-demo.ts), with local model files. */
 export async function startBuiltDemo(models: string[]): Promise<{ url: string; close: () => Promise<void> }> {
-  const demo = await start({ models, port: 0, quiet: true, skipBuild: built });
-  built = true;
-  return demo as { url: string; close: () => Promise<void> };
+  return start({ models, port: 0, quiet: true, skipBuild: true });
 }
