@@ -127,15 +127,19 @@ export class EngineHost {
   }
 
   /** Streams chunks through `onChunk` (fire-and-forget messages: no per-token round trip); resolves with the last chunk. */
-  async chatStream(params: Params<ChatCompletionCreateParams>, requestId: string, onChunk: (c: ChatCompletionChunk) => void): Promise<ChatCompletionChunk | null> {
+  async chatStream(params: Params<ChatCompletionCreateParams>, requestId: string, onChunk: (c: ChatCompletionChunk) => unknown): Promise<ChatCompletionChunk | null> {
     const signal = this.begin(requestId);
     try {
       const stream = await this.ready().api.chat.completions.create({ ...params, stream: true }, { signal });
       let last: ChatCompletionChunk | null = null;
+      // Chunks go out through the callback's port, the result through the worker's: ports keep no
+      // order between them, so wait until the last chunk is delivered before resolving.
+      let delivered: unknown = null;
       for await (const c of stream) {
-        if (last) void onChunk(last);
+        if (last) delivered = onChunk(last);
         last = c;
       }
+      await delivered;
       return last;
     } finally {
       this.requests.delete(requestId);
@@ -151,15 +155,19 @@ export class EngineHost {
     }
   }
 
-  async completionStream(params: Params<CompletionCreateParams>, requestId: string, onChunk: (c: CompletionChunk) => void): Promise<CompletionChunk | null> {
+  async completionStream(params: Params<CompletionCreateParams>, requestId: string, onChunk: (c: CompletionChunk) => unknown): Promise<CompletionChunk | null> {
     const signal = this.begin(requestId);
     try {
       const stream = await this.ready().api.completions.create({ ...params, stream: true }, { signal });
       let last: CompletionChunk | null = null;
+      // Chunks go out through the callback's port, the result through the worker's: ports keep no
+      // order between them, so wait until the last chunk is delivered before resolving.
+      let delivered: unknown = null;
       for await (const c of stream) {
-        if (last) void onChunk(last);
+        if (last) delivered = onChunk(last);
         last = c;
       }
+      await delivered;
       return last;
     } finally {
       this.requests.delete(requestId);
