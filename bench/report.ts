@@ -36,7 +36,8 @@ function opRows(ops: OpComparison[]): string[][] {
   return ops.map((c) => {
     const o = 'wallMs' in c.ours ? c.ours : null;
     const t = 'wallMs' in c.theirs ? c.theirs : null;
-    const theirsCell = t ? med(t.wallMs) : `not run: ${esc(('error' in c.theirs ? c.theirs.error : '').replace(/^Error: /, '').slice(0, 90))}`;
+    const err = ('error' in c.theirs ? c.theirs.error : '').replace(/^(Error|TypeError): /, '');
+    const theirsCell = t ? med(t.wallMs) : esc(/^not run/.test(err) ? err : `not run: ${err.slice(0, 90)}`);
     const roof = o ? (c.op === 'gemv' || c.op === 'attention-decode' ? `${pct(o.ofRead)} read` : `${pct(o.ofFma)} FMA`) : '–';
     return [
       c.op,
@@ -155,6 +156,21 @@ export function renderMarkdown(run: BenchRun): string {
     out.push('');
     out.push(table(['model', 'format', 'tokens (prompt + decode)', 'Hearth prefill tok/s', 'wllama prefill tok/s', '×', 'Hearth decode tok/s', 'wllama decode tok/s', '×', 'wllama backend', 'Hearth decode of read', 'dispatches/token'], modelRows(b.models)));
     out.push('');
+    const profiled = b.models.filter((m) => 'decodeProfile' in m.ours && m.ours.decodeProfile);
+    if (profiled.length) {
+      out.push('Where Hearth’s decode time goes in the page (GPU timestamps of one decode step, by kernel family summed over layers):');
+      out.push('');
+      out.push(
+        table(
+          ['model', 'format', 'decode step GPU ms', 'launches (forward)', 'top kernels'],
+          profiled.map((m) => {
+            const p = (m.ours as { decodeProfile: { ms: number; families: { family: string; share: number; launches: number }[] } }).decodeProfile;
+            return [m.model, m.format, sig(p.ms), String(p.families.reduce((s, k) => s + k.launches, 0)), p.families.slice(0, 6).map((k) => `${k.family} ${pct(k.share)}`).join(', ')];
+          }),
+        ),
+      );
+      out.push('');
+    }
   }
 
   const k = run.node?.kernels;

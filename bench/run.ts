@@ -7,7 +7,7 @@
  * then one JSON file (every figure with its repeats) and Markdown and HTML reports generated from
  * it, under bench/results/ (or --out).
  *
- *   npm run bench -- [--quick | --tiny] [--skip node,node-models,browser] [--out DIR] [--label NAME]
+ *   npm run bench -- [--quick | --tiny] [--skip node,node-models,browser] [--out DIR] [--label NAME] [--wllama-threads N]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -37,6 +37,7 @@ export interface BenchRun {
   node: {
     adapter: { vendor: string; architecture: string; device: string; description: string };
     features: Record<string, boolean>;
+    limits: Record<string, number>;
     roofline: { readGBps: Spread; fmaGflops: Spread; timing: string };
     kernels: KernelResults | null;
     models: { plan: NodeModelPlan; results: NodeModelResult[] } | null;
@@ -57,7 +58,7 @@ function git(): BenchRun['git'] {
 
 const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 
-export async function runBench(opts: { mode: Mode; skip: string[]; out: string; label?: string; log: (s: string) => void }): Promise<{ run: BenchRun; files: string[] }> {
+export async function runBench(opts: { mode: Mode; skip: string[]; out: string; label?: string; wllamaThreads?: number; log: (s: string) => void }): Promise<{ run: BenchRun; files: string[] }> {
   const { mode, skip, log } = opts;
   const quick = mode !== 'full';
   const t0 = performance.now();
@@ -94,7 +95,7 @@ export async function runBench(opts: { mode: Mode; skip: string[]; out: string; 
       const roof = { readGBps: spread(reads), fmaGflops: spread(fmas), timing };
       log(`roofline: read ${roof.readGBps.median.toFixed(2)} GB/s, FMA ${roof.fmaGflops.median.toFixed(2)} GFLOP/s (${timing})`);
       const roofMedian = { readGBps: roof.readGBps.median, fmaGflops: roof.fmaGflops.median, timing: timing as 'timestamp' | 'wallclock' };
-      run.node = { adapter: a, features: { ...ctx.features }, roofline: roof, kernels: null, models: null };
+      run.node = { adapter: a, features: { ...ctx.features }, limits: { ...ctx.limits }, roofline: roof, kernels: null, models: null };
       try {
         run.node.kernels = await runNodeKernels(ctx, roofMedian, kernelPlan(mode, cpu), log);
         if (!skip.includes('node-models')) {
@@ -118,7 +119,7 @@ export async function runBench(opts: { mode: Mode; skip: string[]; out: string; 
     const tb = performance.now();
     log('\n== Chromium ==');
     try {
-      run.browser = await runBrowser(mode, log);
+      run.browser = await runBrowser(mode, log, { wllamaThreads: opts.wllamaThreads });
     } catch (e) {
       run.browser = { error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
       log(`browser section failed: ${run.browser.error}`);
@@ -146,10 +147,11 @@ async function main(): Promise<void> {
       skip: { type: 'string', default: '' },
       out: { type: 'string', default: new URL('./results/', import.meta.url).pathname },
       label: { type: 'string' },
+      'wllama-threads': { type: 'string' },
     },
   });
   const mode: Mode = flags.tiny ? 'tiny' : flags.quick ? 'quick' : 'full';
-  const { run, files } = await runBench({ mode, skip: flags.skip.split(',').filter(Boolean), out: flags.out, label: flags.label, log: (s) => console.log(s) });
+  const { run, files } = await runBench({ mode, skip: flags.skip.split(',').filter(Boolean), out: flags.out, label: flags.label, wllamaThreads: flags['wllama-threads'] ? Number(flags['wllama-threads']) : undefined, log: (s) => console.log(s) });
   console.log(`\n${run.seconds.total.toFixed(0)} s in all; wrote\n  ${files.join('\n  ')}`);
 }
 

@@ -26,7 +26,7 @@ interface OrtSession {
 interface Ort {
   env: {
     wasm: { wasmPaths?: string; numThreads?: number; proxy?: boolean };
-    webgpu: { device: Promise<GPUDevice>; profiling: { mode?: 'off' | 'default'; ondata?: (d: { kernelName: string; kernelType: string; programName: string; startTime: number; endTime: number }) => void } };
+    webgpu: { device: Promise<GPUDevice> | GPUDevice; profiling: { mode?: 'off' | 'default'; ondata?: (d: { kernelName: string; kernelType: string; programName: string; startTime: number; endTime: number }) => void } };
     logLevel?: string;
     versions?: Record<string, string>;
   };
@@ -63,11 +63,14 @@ export async function loadOrt(build: OrtBuild): Promise<{ version: string; file:
   // The C++ provider tears its device down with the last session, and a new session gets a new
   // device (our GPU tensors would belong to the old one): one small session stays open throughout,
   // as an app's would.
+  // JSEP's device has no timestamp-query unless its own profiler is on (and then its timestamps
+  // would hide its passes from the PassTimer); handing it a device of ours did not take: its GPU
+  // times are left out, its wall times stand.
   const anchor = model([{ opType: 'Relu', input: ['X'], output: ['Y'] }], [], [valueInfo('X', DT.FLOAT, [4])], [valueInfo('Y', DT.FLOAT, [4])]);
   const session = await ort.InferenceSession.create(anchor, { executionProviders: ['webgpu'] });
   const r = await session.run({ X: new ort.Tensor('float32', new Float32Array(4), [4]) });
   for (const t of Object.values(r)) t.dispose();
-  device = await ort.env.webgpu.device;
+  device = await (ort.env.webgpu.device as Promise<GPUDevice>);
   timer = device.features.has('timestamp-query') ? new PassTimer(device) : null;
   return { version: ort.env.versions?.web ?? ort.env.versions?.common ?? 'unknown', file };
 }
@@ -171,7 +174,7 @@ async function prepare(
     graphOptimizationLevel: 'disabled',
     preferredOutputLocation: 'gpu-buffer',
   });
-  if ((await o.env.webgpu.device) !== device) throw new Error('ONNX Runtime changed its WebGPU device');
+  if ((await (o.env.webgpu.device as Promise<GPUDevice>)) !== device) throw new Error('ONNX Runtime changed its WebGPU device');
   const buffers: GPUBuffer[] = [];
   const feeds: Record<string, OrtTensor> = { ...cpuFeeds };
   for (const [i, f] of gpuFeeds.entries()) {

@@ -13,6 +13,7 @@ import { urlSource } from '../../src/hub/url-source.js';
 import { prepareAttention, prepareMatmul, roofline, type AttentionCase, type MatmulCase, type TimedOp } from '../lib/ours.js';
 import { loadOrt, ortFeatures, prepareOrtGqa, prepareOrtMatmul, type OrtBuild, type OrtMatmulKind, type OrtOp } from './ort.js';
 import { loadWllama, type WllamaRun } from './wllama.js';
+import { groupKernels } from '../lib/model-metrics.js';
 
 let ctx: GpuContext | null = null;
 const ours = new Map<string, TimedOp>();
@@ -151,22 +152,37 @@ const api = {
       const prompt = text.slice(0, lo);
       return { text: prompt, ids: tok.encode(prompt) };
     }),
-  /** Per-kernel GPU time of one forward pass over `tokens` at position `pos`. */
-  engineProfile: (tokens: number[], pos: number) => guard(() => engine!.profile(tokens, pos)),
+  /**
+   * Per-kernel GPU time of one forward pass over `tokens` at position `pos`, by kernel family.
+   * Engine.profile() asks for 16384 timestamps, above WebGPU's 4096 (reported): the query set is
+   * clamped here, as bench/models.ts does in Node.
+   */
+  engineProfile: (tokens: number[], pos: number) =>
+    guard(async () => {
+      const device = ctx!.device;
+      const create = device.createQuerySet.bind(device);
+      device.createQuerySet = (d: GPUQuerySetDescriptor) => create({ ...d, count: Math.min(d.count, 4096) });
+      try {
+        const t = await engine!.profile(tokens, pos);
+        return { ms: t.reduce((s, k) => s + k.ms, 0), families: groupKernels(t) };
+      } finally {
+        device.createQuerySet = create;
+      }
+    }),
   engineUnload: () =>
     guard(async () => {
       await engine?.unload();
       engine = null;
     }),
 
-  wllamaLoad: (url: string, opts: { nCtx: number; nBatch: number; gpu: boolean; threads: number }) =>
+  wllamaLoad: (url: string, opts: { nCtx: number; nBatch: number; gpu: boolean; threads?: number }) =>
     guard(async () => {
       await wl?.unload();
       wl = null;
       wl = await loadWllama(url, opts);
       return wl.info;
     }),
-  wllamaGenerate: (prompt: string, maxTokens: number) => guard(() => wl!.generate(prompt, maxTokens)),
+  wllamaGenerate: (prompt: string, maxTokens: number, banIds?: number[]) => guard(() => wl!.generate(prompt, maxTokens, banIds)),
   wllamaUnload: () =>
     guard(async () => {
       await wl?.unload();

@@ -11,7 +11,7 @@ import type { WeightFormat } from '../../src/reference/quant.js';
 import type { AttentionCase, MatmulCase } from '../lib/ours.js';
 import { MODELS, attentionShape, matmulShapes, type ModelKey as ShapeKey } from '../lib/shapes.js';
 import { spread, type Spread } from '../lib/stats.js';
-import { decodeBytesPerToken, gpuMatrixBytes } from '../lib/model-metrics.js';
+import { decodeBytesPerToken, gpuMatrixBytes, type KernelFamily } from '../lib/model-metrics.js';
 import { modelFile, type ModelKey } from '../models.js';
 import type { GgufType } from '../lib/gguf-file.js';
 import type { BenchApi } from './page.js';
@@ -149,6 +149,8 @@ export interface ModelComparison {
         decodeTokPerS: Spread;
         bytesPerToken: number;
         ofReadRoofline: Spread;
+        /** GPU time of one decode step by kernel family (timestamps), where the adapter has them. */
+        decodeProfile: { ms: number; families: KernelFamily[] } | null;
       }
     | { error: string };
   wllama: (WllamaInfo & { promptTokens: number; prefillTokPerS: Spread; decodeTokPerS: Spread }) | { error: string };
@@ -339,7 +341,7 @@ async function runOps(p: BenchPage, build: OrtBuild, plan: BrowserPlan, roof: { 
   return out;
 }
 
-async function runModels(p: BenchPage, server: BenchServer, plan: BrowserPlan, readGBps: number, threads: number, log: (s: string) => void): Promise<ModelComparison[]> {
+async function runModels(p: BenchPage, server: BenchServer, plan: BrowserPlan, readGBps: number, threads: number | undefined, log: (s: string) => void): Promise<ModelComparison[]> {
   const out: ModelComparison[] = [];
   for (const { key, type } of plan.models) {
     const f = modelFile(key, type, log);
@@ -369,7 +371,11 @@ async function runModels(p: BenchPage, server: BenchServer, plan: BrowserPlan, r
     };
     const runTheirs = async (r: number) => {
       // warm-up (r = 0) at full length: llama.cpp's thread pool and caches take a whole run to settle
-      const g: WllamaGen = await p.must('wllamaGenerate', prompts[r]!.text, plan.decode);
+      // A random-weight model picks byte tokens (<0x80> ...) as readily as any: their bytes make
+      // invalid UTF-8, on which llama.cpp's JSON reply throws and wllama's worker breaks. Banning
+      // the 259 specials and bytes of the synthetic vocabularies leaves the work the same.
+      const ban = key === 'stories' ? [] : Array.from({ length: 259 }, (_, i) => i);
+      const g: WllamaGen = await p.must('wllamaGenerate', prompts[r]!.text, plan.decode, ban);
       if (r > 0) {
         theirs.prefill.push(g.prefillTokensPerSecond);
         theirs.decode.push(g.decodeTokensPerSecond);
@@ -398,6 +404,7 @@ async function runModels(p: BenchPage, server: BenchServer, plan: BrowserPlan, r
     }
     if (load.ok && oursOk && ours.decode.length) {
       const info = load.value;
+      const prof = await p.call('engineProfile', [prompts[1]!.ids[1] ?? 5], plan.prompt);
       const bytes = decodeBytesPerToken({
         weightBytes: info.weightBytes,
         tied: f.tied,
@@ -415,6 +422,7 @@ async function runModels(p: BenchPage, server: BenchServer, plan: BrowserPlan, r
         decodeTokPerS: spread(ours.decode),
         bytesPerToken: bytes.total,
         ofReadRoofline: spread(ours.decode.map((t) => (bytes.total * t) / 1e9 / readGBps)),
+        decodeProfile: prof.ok && prof.value.ms > 0 ? prof.value : null,
       };
       res.promptTokens = prompts[1]!.ids.length;
     }
@@ -440,7 +448,12 @@ export function launchBenchChromium(): Promise<Browser> {
 /** Same test as isCpuAdapter (src/gpu/device.ts), on the page's adapter info. */
 const cpuAdapter = (a: { vendor: string; architecture: string; description: string }): boolean => /swiftshader|llvmpipe|lavapipe/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
 
-export async function runBrowser(mode: 'tiny' | 'quick' | 'full', log: (s: string) => void): Promise<BrowserResults & { plan: BrowserPlan }> {
+export interface BrowserOptions {
+  /** wllama's threads; absent, its default (half the logical cores). */
+  wllamaThreads?: number;
+}
+
+export async function runBrowser(mode: 'tiny' | 'quick' | 'full', log: (s: string) => void, opts: BrowserOptions = {}): Promise<BrowserResults & { plan: BrowserPlan }> {
   const quick = mode !== 'full';
   const server = await startBenchServer();
   const browser = await launchBenchChromium();
@@ -474,7 +487,7 @@ export async function runBrowser(mode: 'tiny' | 'quick' | 'full', log: (s: strin
       if (op !== p) await op.page.close();
     }
     log('models vs wllama');
-    const models = await runModels(p, server, plan, roof.read, env.hardwareConcurrency, log);
+    const models = await runModels(p, server, plan, roof.read, opts.wllamaThreads, log);
     return { plan, env, chromium: browser.version(), roofline, ort, ops, models, requests: { outside } };
   } finally {
     await browser.close();

@@ -44,15 +44,19 @@ export interface WllamaGen {
 
 export interface WllamaRun {
   info: WllamaInfo;
-  /** wllama takes text only (a token array breaks its worker): give it text our tokenizer counted. */
-  generate(prompt: string, maxTokens: number): Promise<WllamaGen>;
+  /**
+   * wllama takes text only (a token array breaks its worker): give it text our tokenizer counted.
+   * `banIds`: token ids it must not generate (see run-browser.ts: byte tokens of synthetic models).
+   */
+  generate(prompt: string, maxTokens: number, banIds?: number[]): Promise<WllamaGen>;
   unload(): Promise<void>;
 }
 
 /** Lines of llama.cpp's log that say where the weights and the compute went. */
 const BACKEND_LINE = /webgpu|offload|GPU|backend|buffer size|CPU_Mapped|CPU model|ggml_/i;
 
-export async function loadWllama(url: string, opts: { nCtx: number; nBatch: number; gpu: boolean; threads: number }): Promise<WllamaRun> {
+/** `threads`: absent, wllama's default (half of navigator.hardwareConcurrency), what its users get. */
+export async function loadWllama(url: string, opts: { nCtx: number; nBatch: number; gpu: boolean; threads?: number }): Promise<WllamaRun> {
   // a URL in a variable: Vite leaves the import to the browser
   const entry = '/peers/wllama/index.js';
   const mod = (await import(/* @vite-ignore */ entry)) as WllamaModule & { Wllama: { getLibllamaVersion?: () => string } };
@@ -68,7 +72,7 @@ export async function loadWllama(url: string, opts: { nCtx: number; nBatch: numb
     n_ctx: opts.nCtx,
     n_batch: opts.nBatch,
     n_ubatch: opts.nBatch,
-    n_threads: opts.threads,
+    ...(opts.threads ? { n_threads: opts.threads } : {}),
     n_gpu_layers: opts.gpu ? 99999 : 0,
     n_parallel: 1,
     seed: 1,
@@ -79,14 +83,16 @@ export async function loadWllama(url: string, opts: { nCtx: number; nBatch: numb
   const onGpu = log.some((l) => /webgpu\S* model buffer size|offloaded [1-9]\d*\/\d+ layers to GPU/i.test(l));
   return {
     info: { version: mod.Wllama.getLibllamaVersion?.() ?? 'unknown', loadMs, threads: w.getNumThreads(), multithread: w.isMultithread(), backend: onGpu ? 'webgpu' : 'cpu', evidence },
-    async generate(prompt, maxTokens) {
+    async generate(prompt, maxTokens, banIds = []) {
       const t = performance.now();
+      const logitBias = Object.fromEntries(banIds.map((id) => [String(id), -100]));
       const r = await w.createCompletion({
         prompt,
         max_tokens: maxTokens,
         temperature: 0,
         top_k: 1,
         ignore_eos: true,
+        ...(banIds.length ? { logit_bias: logitBias } : {}),
         cache_prompt: false,
         stream: false,
       });
