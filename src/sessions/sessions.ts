@@ -235,6 +235,7 @@ export class Sessions implements SessionsApi {
       id: l.id,
       status: l.damaged ? 'damaged' : l.recovered ? 'recovered' : 'ok',
       problems: l.problems,
+      generation: m.gen,
       title: m.title || titleFrom(m.messages),
       createdAt: m.createdAt,
       updatedAt: m.updatedAt,

@@ -18,6 +18,8 @@ export interface SessionInfo {
   status: 'ok' | 'recovered' | 'damaged';
   /** What was wrong, in words, when status is not 'ok'. */
   problems: string[];
+  /** The manifest generation shown: it grows by one with every write (a turn, an update, a repair). */
+  generation: number;
   title: string;
   /** Milliseconds since the epoch. */
   createdAt: number;
