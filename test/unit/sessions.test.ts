@@ -12,7 +12,7 @@ import { resolveModelSource } from '../../src/hub/resolve.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { isHearthError } from '../../src/errors.js';
 import { Sessions, type SessionsOptions } from '../../src/sessions/sessions.js';
-import { MemorySessionStore } from '../../src/sessions/store.js';
+import { MemorySessionStore, type SessionStore } from '../../src/sessions/store.js';
 import { NodeSessionStore } from '../../src/sessions/store-node.js';
 import type { SessionChatCompletion, SessionChatChunk } from '../../src/sessions/types.js';
 import { engineFor } from '../helpers/models.js';
@@ -41,7 +41,7 @@ const code = async (p: Promise<unknown>) => {
   return 'no error';
 };
 
-function sessions(store = new MemorySessionStore(), opts: Partial<SessionsOptions> = {}): Sessions {
+function sessions(store: SessionStore = new MemorySessionStore(), opts: Partial<SessionsOptions> = {}): Sessions {
   return new Sessions({ store, engine: () => engine, ...opts });
 }
 
