@@ -2,8 +2,12 @@
  * The numbers under each reply. While it streams they are measured here (time to the first
  * token, tokens per second from the chunks); when it ends the engine's own timings replace them.
  * A stopped reply keeps the measured ones.
+ *
+ * A finished reply also says how much of its prompt was computed for it (prefilled) and how much
+ * was already there (reused: earlier turns, kept by the engine or restored from storage), which is
+ * what saved conversations are for.
  */
-import type { ChatCompletionChunk } from '../../src/index.js';
+import type { ChatCompletionChunk, SessionChatChunk, SessionTurnInfo } from '../../src/index.js';
 import { h } from './dom.js';
 import { formatMs, formatRate } from './format.js';
 
@@ -13,11 +17,14 @@ export class ReplyMeasure {
   lastAt = 0;
   tokens = 0;
   final: Required<Pick<ChatCompletionChunk, 'usage' | 'hearth'>> | null = null;
+  session: SessionTurnInfo | null = null;
   finishReason: string | null = null;
 
   constructor(
     readonly promptTokens: number,
     readonly contextLength: number,
+    /** Tokens restored from storage when the conversation was opened, before this turn. */
+    readonly restoredOnOpen = 0,
   ) {}
 
   token(): void {
@@ -27,13 +34,19 @@ export class ReplyMeasure {
     this.tokens++;
   }
 
-  end(chunk: ChatCompletionChunk): void {
+  end(chunk: SessionChatChunk): void {
     this.finishReason = chunk.choices[0]?.finish_reason ?? null;
     if (chunk.usage && chunk.hearth) this.final = { usage: chunk.usage, hearth: chunk.hearth };
+    if (chunk.session) this.session = chunk.session;
   }
 
   get contextUsed(): number {
     return this.final ? this.final.usage.total_tokens : this.promptTokens + this.tokens;
+  }
+
+  /** Tokens of this prompt read back from storage, on opening the conversation or in the turn itself. */
+  get restored(): number {
+    return this.restoredOnOpen + (this.session?.restoredTokens ?? 0);
   }
 }
 
@@ -44,20 +57,27 @@ interface Item {
   title: string;
 }
 
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
 function items(m: ReplyMeasure): Item[] {
   const out: Item[] = [];
   const f = m.final;
   if (f) {
     const t = f.hearth.timings;
-    const reused = f.hearth.reused_tokens;
+    const { reused_tokens: reused, prefilled_tokens: prefilled } = f.hearth;
     out.push({ key: 'ttft', label: 'first token', value: formatMs(t.ttft_ms), title: 'Time to first token, measured in the engine' });
+    out.push({ key: 'prefilled', label: 'prefilled', value: String(prefilled), title: `${plural(prefilled, 'prompt token')} computed for this reply` });
     out.push({
-      key: 'prefill',
-      label: 'prefill',
-      value: `${formatRate(t.prefill_tokens_per_second)} tok/s`,
-      title: `${f.hearth.prefilled_tokens} prompt tokens computed${reused ? `, ${reused} reused from the previous turn` : ''}`,
+      key: 'reused',
+      label: 'reused',
+      value: String(reused),
+      title: `${plural(reused, 'prompt token')} of earlier turns whose keys and values were already computed, so they were not prefilled again`,
     });
-    out.push({ key: 'decode', label: 'decode', value: `${formatRate(t.decode_tokens_per_second)} tok/s`, title: `${f.usage.completion_tokens} tokens generated` });
+    if (m.restored > 0) {
+      out.push({ key: 'restored', label: 'restored from storage:', value: plural(m.restored, 'token'), title: 'Keys and values of earlier turns read back from this browser’s storage instead of being computed again' });
+    }
+    out.push({ key: 'prefill', label: 'prefill', value: `${formatRate(t.prefill_tokens_per_second)} tok/s`, title: `Prefill speed over the ${plural(prefilled, 'token')} computed` });
+    out.push({ key: 'decode', label: 'decode', value: `${formatRate(t.decode_tokens_per_second)} tok/s`, title: `${plural(f.usage.completion_tokens, 'token')} generated` });
   } else if (m.firstAt) {
     out.push({ key: 'ttft', label: 'first token', value: formatMs(m.firstAt - m.sentAt), title: 'Time to first token, measured on this page' });
     const span = (m.lastAt - m.firstAt) / 1000;
@@ -71,4 +91,13 @@ function items(m: ReplyMeasure): Item[] {
 
 export function renderStats(el: HTMLElement, m: ReplyMeasure): void {
   el.replaceChildren(...items(m).map((i) => h('span', { class: 'stat', 'data-stat': i.key, title: i.title }, h('span', { class: 'stat-label' }, i.label), ' ', h('span', { class: 'stat-value' }, i.value))));
+  // the raw numbers, for anyone (or any test) reading the page rather than the words
+  const f = m.final;
+  if (f) {
+    el.dataset.promptTokens = String(f.usage.prompt_tokens);
+    el.dataset.prefilled = String(f.hearth.prefilled_tokens);
+    el.dataset.reused = String(f.hearth.reused_tokens);
+    el.dataset.restored = String(m.restored);
+  }
+  if (m.session) el.dataset.storedTokens = String(m.session.storedTokens);
 }
