@@ -1,17 +1,25 @@
 /**
  * The conversation: the message list, the composer, sending with a streamed reply, stopping it.
- * A stopped reply stays in the conversation (and in the history sent next time), marked stopped.
+ *
+ * Every conversation is a stored session (engine.sessions): its messages and the KV cache of its
+ * tokens stay in this browser, so after a reload it continues without recomputing its history.
+ * The session is created with the first message, so opening "New chat" and leaving stores nothing.
+ *
+ * What is stored always matches what is shown: a stopped reply stays in the conversation (and in
+ * the history sent next time), marked stopped, and is written to the session too, since the
+ * engine only stores turns that finish. Failed replies are shown but neither sent nor stored.
  */
-import { isHearthError, type BrowserEngine, type ChatMessage } from '../../src/index.js';
+import { isHearthError, type BrowserEngine, type ChatMessage, type RestoreResult, type Session, type SessionChatParams } from '../../src/index.js';
 import { h } from './dom.js';
 import { fitToContext } from './context.js';
 import { problemView, toProblem } from './errors.js';
-import { StreamingMarkdown } from './markdown.js';
+import { formatMs } from './format.js';
+import { StreamingMarkdown, renderMarkdown } from './markdown.js';
 import { ReplyMeasure, renderStats } from './stats.js';
 import type { ChatSettings } from './settings.js';
 
 interface Turn {
-  role: 'user' | 'assistant';
+  role: ChatMessage['role'];
   content: string;
   /** Failed replies are shown but not sent back to the model. */
   failed?: boolean;
@@ -33,17 +41,36 @@ export interface ModelContext {
   contextLength: number;
 }
 
+export interface ConversationHooks {
+  /** A first message needs a session to go into; returns its id. */
+  create(messages: ChatMessage[]): Promise<string>;
+  /** The stored session changed (a turn, or a stopped one written back). */
+  saved(id: string): void;
+  /** Errors the conversation cannot show in a reply (the engine died). */
+  fatal(e: unknown): void;
+}
+
+const same = (a: ChatMessage[], b: ChatMessage[]) => a.length === b.length && a.every((m, i) => m.role === b[i]!.role && m.content === b[i]!.content);
+
 export class Conversation {
   private turns: Turn[] = [];
   private model: ModelContext | null = null;
   private running: AbortController | null = null;
+  /** Settles when the reply in progress has ended and its session is written. */
+  private done: Promise<void> = Promise.resolve();
   private lastUsed = 0;
+  private session: string | null = null;
+  /** The messages the session holds, as far as this page knows. */
+  private stored: ChatMessage[] = [];
+  /** Tokens restored when the conversation was opened, shown with its next reply. */
+  private restoredOnOpen = 0;
+  /** Why the composer is off for this conversation (it belongs to another model). */
+  private locked: string | null = null;
 
   constructor(
     private readonly els: ConversationElements,
     private readonly settings: () => ChatSettings,
-    /** Errors the conversation cannot show in a reply (the engine died). */
-    private readonly onFatal: (e: unknown) => void,
+    private readonly hooks: ConversationHooks,
   ) {
     els.form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -64,6 +91,11 @@ export class Conversation {
     return this.running !== null;
   }
 
+  /** The stored session shown; null for a new chat not yet sent. */
+  get sessionId(): string | null {
+    return this.session;
+  }
+
   setModel(model: ModelContext | null): void {
     this.stop();
     this.model = model;
@@ -75,12 +107,62 @@ export class Conversation {
     this.running?.abort();
   }
 
+  /** Stops the reply in progress and waits until it is written, before showing another conversation. */
+  async settle(): Promise<void> {
+    this.stop();
+    await this.done;
+  }
+
+  /** An empty new chat. */
   clear(): void {
     this.stop();
     this.turns = [];
     this.lastUsed = 0;
-    for (const el of [...this.els.messages.querySelectorAll('.msg')]) el.remove();
+    this.session = null;
+    this.stored = [];
+    this.restoredOnOpen = 0;
+    this.locked = null;
+    for (const el of [...this.els.messages.querySelectorAll('.msg, .chat-note')]) el.remove();
     this.sync();
+  }
+
+  /**
+   * Shows a stored conversation. `locked` (a banner saying why) makes it read-only: its KV cache
+   * belongs to another model.
+   */
+  show(s: Session, locked: { reason: string; banner: HTMLElement } | null = null): void {
+    this.clear();
+    this.session = s.id;
+    this.stored = s.messages.map((m) => ({ role: m.role, content: m.content }));
+    this.lastUsed = locked ? 0 : s.storedTokens;
+    this.locked = locked?.reason ?? null;
+    for (const m of this.stored) {
+      this.turns.push({ ...m });
+      if (m.role === 'user') this.els.messages.append(this.userView(m.content));
+      else if (m.role === 'system') this.els.messages.append(this.systemView(m.content));
+      else {
+        const body = h('div', { class: 'msg-body md' });
+        body.innerHTML = renderMarkdown(m.content);
+        this.els.messages.append(h('article', { class: 'msg msg-assistant', 'data-status': 'saved' }, h('div', { class: 'msg-meta' }, h('span', { class: 'msg-who' }, locked || !this.model ? 'Assistant' : this.model.title)), body));
+      }
+    }
+    // last, next to the composer it explains
+    if (locked) this.els.messages.append(locked.banner);
+    this.sync();
+    this.scrollDown(true);
+  }
+
+  /** The session's KV is in the engine again: say so, and credit it to the next reply's stats. */
+  resumed(r: RestoreResult): void {
+    if (r.restoredTokens <= 0) return;
+    this.restoredOnOpen = r.restoredTokens;
+    const note = h(
+      'p',
+      { class: 'chat-note', 'data-note': 'resumed' },
+      `Resumed: ${r.restoredTokens} tokens of context restored from this device in ${formatMs(r.ms)}. Only your next message needs computing.`,
+    );
+    this.els.messages.append(note);
+    this.scrollDown();
   }
 
   focus(): void {
@@ -89,13 +171,13 @@ export class Conversation {
 
   private sync(): void {
     const { input, send, stop, empty, meter } = this.els;
-    const ready = this.model !== null;
+    const ready = this.model !== null && this.locked === null;
     input.disabled = !ready;
-    input.placeholder = ready ? `Message ${this.model!.title}…` : 'Load a model to start chatting';
+    input.placeholder = this.locked ?? (this.model ? `Message ${this.model.title}…` : 'Load a model to start chatting');
     send.disabled = !ready;
     send.hidden = this.generating;
     stop.hidden = !this.generating;
-    empty.hidden = this.turns.length > 0;
+    empty.hidden = this.turns.length > 0 || this.locked !== null;
     if (ready && this.model!.contextLength > 0) {
       const { contextLength } = this.model!;
       const pct = Math.min(100, (this.lastUsed / contextLength) * 100);
@@ -121,18 +203,33 @@ export class Conversation {
     if (force || this.nearBottom()) m.scrollTop = m.scrollHeight;
   }
 
-  private addUser(text: string): void {
-    this.turns.push({ role: 'user', content: text });
-    this.els.messages.append(h('article', { class: 'msg msg-user' }, h('div', { class: 'msg-body' }, text)));
+  private userView(text: string): HTMLElement {
+    return h('article', { class: 'msg msg-user' }, h('div', { class: 'msg-body' }, text));
+  }
+
+  private systemView(text: string): HTMLElement {
+    return h('article', { class: 'msg msg-system' }, h('span', { class: 'msg-system-label' }, 'System prompt'), ' ', h('span', { class: 'msg-system-text' }, text));
+  }
+
+  /** What the model is given: every shown message but failed or empty replies. */
+  private history(except?: Turn): ChatMessage[] {
+    return this.turns.filter((t) => t !== except && !t.failed && t.content !== '').map((t) => ({ role: t.role, content: t.content }));
   }
 
   async send(): Promise<void> {
     const model = this.model;
     const text = this.els.input.value.trim();
-    if (!model || this.running || text === '') return;
+    if (!model || this.running || this.locked || text === '') return;
     this.els.input.value = '';
     this.autosize();
-    this.addUser(text);
+    const s = this.settings();
+    // a conversation keeps the system prompt it started with, so reopening it changes nothing
+    if (this.turns.length === 0 && s.systemPrompt.trim()) {
+      this.turns.push({ role: 'system', content: s.systemPrompt.trim() });
+      this.els.messages.append(this.systemView(s.systemPrompt.trim()));
+    }
+    this.turns.push({ role: 'user', content: text });
+    this.els.messages.append(this.userView(text));
 
     const turn: Turn = { role: 'assistant', content: '' };
     this.turns.push(turn);
@@ -147,8 +244,9 @@ export class Conversation {
 
     const ctrl = new AbortController();
     this.running = ctrl;
+    let settled!: () => void;
+    this.done = new Promise((r) => (settled = r));
     this.sync();
-    const s = this.settings();
     const md = new StreamingMarkdown(body);
     let measure: ReplyMeasure | null = null;
     let statsFrame = 0;
@@ -163,20 +261,27 @@ export class Conversation {
     };
 
     let status: 'done' | 'stopped' | 'error' = 'done';
+    let id = this.session;
     try {
-      const history: ChatMessage[] = this.turns.filter((t) => t !== turn && !t.failed && t.content !== '').map((t) => ({ role: t.role, content: t.content }));
-      if (s.systemPrompt.trim()) history.unshift({ role: 'system', content: s.systemPrompt.trim() });
+      const history = this.history(turn);
       const reserve = Math.min(s.maxTokens, Math.floor(model.contextLength / 2));
       const fitted = await fitToContext(model.engine, history, model.contextLength, reserve);
       if (fitted.dropped > 0) {
         note.hidden = false;
         note.textContent = `${fitted.dropped} earlier message${fitted.dropped === 1 ? ' was' : 's were'} left out to fit the ${model.contextLength}-token context.`;
       }
-      measure = new ReplyMeasure(fitted.promptTokens, model.contextLength);
-      const stream = await model.engine.chat.completions.create(
-        { messages: fitted.messages, stream: true, temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens },
-        { signal: ctrl.signal },
-      );
+      if (!id) {
+        const first = history.filter((m) => m.role === 'system');
+        id = this.session = await this.hooks.create(first);
+        this.stored = first;
+      }
+      // one new message when the session holds the rest; the whole conversation when it differs
+      // (trimmed to fit, or a stop that was not written): the session keeps the KV up to where
+      // they part, so either way only what changed is computed
+      const sent = fitted.dropped === 0 ? history : fitted.messages;
+      const params: SessionChatParams = same(sent, [...this.stored, { role: 'user', content: text }]) ? { message: text } : { messages: sent };
+      measure = new ReplyMeasure(fitted.promptTokens, model.contextLength, this.restoredOnOpen);
+      const stream = await model.engine.sessions.chat(id, { ...params, stream: true, temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens }, { signal: ctrl.signal });
       for await (const chunk of stream) {
         const delta = chunk.choices[0]?.delta.content ?? '';
         if (delta) {
@@ -188,6 +293,9 @@ export class Conversation {
         }
         if (chunk.usage) measure.end(chunk);
       }
+      this.stored = [...sent, { role: 'assistant', content: turn.content }];
+      this.restoredOnOpen = 0;
+      this.hooks.saved(id);
       if (measure.finishReason === 'length') badges.append(h('span', { class: 'badge', title: 'The reply reached max tokens or the end of the context' }, 'length limit'));
     } catch (e) {
       if (isHearthError(e, 'ABORTED') || ctrl.signal.aborted) {
@@ -197,10 +305,9 @@ export class Conversation {
         status = 'error';
         turn.failed = true;
         el.append(problemView(toProblem(e)));
-        if (isHearthError(e, 'WORKER_CRASHED') || isHearthError(e, 'DEVICE_LOST') || isHearthError(e, 'ENGINE_UNLOADED')) this.onFatal(e);
+        if (isHearthError(e, 'WORKER_CRASHED') || isHearthError(e, 'DEVICE_LOST') || isHearthError(e, 'ENGINE_UNLOADED')) this.hooks.fatal(e);
       }
     } finally {
-      if (this.running === ctrl) this.running = null;
       if (statsFrame) cancelAnimationFrame(statsFrame);
       if (turn.content) md.finish(turn.content);
       else if (status !== 'done') body.replaceChildren(h('p', { class: 'muted' }, status === 'stopped' ? 'Stopped before the first token.' : 'No reply.'));
@@ -210,8 +317,27 @@ export class Conversation {
         if (status !== 'error') this.lastUsed = measure.contextUsed;
       }
       el.dataset.status = status;
+      if (status !== 'done' && id) await this.writeBack(model.engine, id);
+      if (this.running === ctrl) this.running = null;
       this.sync();
       this.scrollDown();
+      settled();
+    }
+  }
+
+  /**
+   * A turn that did not finish left the session as it was: store what the page shows (the user's
+   * message, the stopped reply) so that a reload finds the same conversation.
+   */
+  private async writeBack(engine: BrowserEngine, id: string): Promise<void> {
+    const now = this.history();
+    if (this.session !== id || same(now, this.stored)) return;
+    try {
+      await engine.sessions.update(id, { messages: now });
+      this.stored = now;
+      this.hooks.saved(id);
+    } catch {
+      // the turn's own error is already shown; the next turn sends the whole conversation anyway
     }
   }
 }

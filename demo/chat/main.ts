@@ -1,6 +1,6 @@
 /**
- * The chat page: wires the picker, the loaded model, the conversation and the settings together,
- * and decides which view shows (the picker until a model is loaded, then the chat).
+ * The chat page: wires the picker, the loaded model, the saved chats, the conversation and the
+ * settings together, and decides which view shows (the picker until a model is loaded, then the chat).
  */
 import '../shared/hearth.css';
 import './chat.css';
@@ -14,7 +14,8 @@ import { Conversation } from './conversation.js';
 import { hasChatTemplate } from './context.js';
 import { filesFromDrop } from './files.js';
 import { showModelFacts } from './model-facts.js';
-import { installDrawer } from './drawer.js';
+import { installDrawers } from './drawer.js';
+import { Chats } from './chats.js';
 
 document.body.dataset.started = 'yes';
 const notices = new Notices(byId('notices'));
@@ -26,7 +27,14 @@ const pickerView = byId('picker-view');
 const chatView = byId('chat-view');
 const side = byId('side');
 const settings = new Settings([byId('chat-settings'), byId('load-options')]);
-const drawer = installDrawer(side, byId('settings-toggle'), byId('side-backdrop'));
+const chatList = byId('chat-list');
+const drawers = installDrawers(byId('side-backdrop'), [
+  // the open chat's row, so keyboard users land where they are in the list
+  { panel: byId('history'), toggle: byId('chats-toggle'), focus: () => chatList.querySelector<HTMLElement>('[aria-current="true"]') ?? chatList.querySelector<HTMLElement>('.chat-open') ?? byId('history-new') },
+  { panel: side, toggle: byId('settings-toggle') },
+]);
+const historyDrawer = drawers[0]!;
+const settingsDrawer = drawers[1]!;
 
 function show(view: 'picker' | 'chat'): void {
   pickerView.hidden = view !== 'picker';
@@ -36,7 +44,7 @@ function show(view: 'picker' | 'chat'): void {
   if (view === 'chat') conversation.focus();
 }
 
-const conversation = new Conversation(
+const conversation: Conversation = new Conversation(
   {
     messages: byId('messages'),
     empty: byId('empty-chat'),
@@ -47,8 +55,24 @@ const conversation = new Conversation(
     meter: byId('context-meter'),
   },
   () => settings.chat,
-  (e) => {
-    notices.show(e, [h('button', { class: 'btn btn-small', type: 'button', onclick: () => session.current && void session.load(session.current.request) }, 'Load the model again')]);
+  {
+    create: (messages): Promise<string> => chats.create(messages),
+    saved: () => void chats.refresh(),
+    fatal(e) {
+      notices.show(e, [h('button', { class: 'btn btn-small', type: 'button', onclick: () => session.current && void session.load(session.current.request) }, 'Load the model again')]);
+    },
+  },
+);
+
+const chats: Chats = new Chats(
+  { list: chatList, empty: byId('chats-empty'), storage: byId('chats-storage'), newChat: byId<HTMLButtonElement>('history-new'), importInput: byId<HTMLInputElement>('chat-import') },
+  conversation,
+  notices,
+  {
+    opened() {
+      if (historyDrawer.open) historyDrawer.close();
+      conversation.focus();
+    },
   },
 );
 
@@ -62,7 +86,10 @@ const session = new Session(byId('load-slot'), () => settings.load, {
     const name = l.title.replace(/\.gguf$/i, '');
     byId('model-name').textContent = name;
     byId('model-chip').dataset.state = 'ready';
+    // a chat's stored KV belongs to the model that computed it: a new model starts a new chat
+    conversation.clear();
     conversation.setModel({ engine: l.engine, title: name, contextLength: l.info.contextLength });
+    chats.setEngine(l.engine, name);
     picker.setLoaded(typeof l.request.model === 'string' ? l.request.model : null);
     showModelFacts(byId('model-facts'), l);
     byId('unload').hidden = false;
@@ -73,6 +100,7 @@ const session = new Session(byId('load-slot'), () => settings.load, {
     byId('model-name').textContent = 'No model';
     byId('model-chip').dataset.state = 'none';
     conversation.setModel(null);
+    chats.setEngine(null);
     picker.setLoaded(null);
     showModelFacts(byId('model-facts'), null);
     byId('unload').hidden = true;
@@ -97,10 +125,7 @@ async function describeTemplate(l: Loaded): Promise<void> {
 byId('model-chip').addEventListener('click', () => show('picker'));
 byId('change-model').addEventListener('click', () => show('picker'));
 byId('back-to-chat').addEventListener('click', () => show('chat'));
-byId('new-chat').addEventListener('click', () => {
-  conversation.clear();
-  conversation.focus();
-});
+byId('new-chat').addEventListener('click', () => void chats.newChat());
 byId('unload').addEventListener('click', () => {
   void session.unload().then(() => show('picker'));
 });
@@ -110,7 +135,8 @@ document.addEventListener('keydown', (e) => {
   if (conversation.generating) {
     e.preventDefault();
     conversation.stop();
-  } else if (drawer.open) drawer.close();
+  } else if (historyDrawer.open) historyDrawer.close();
+  else if (settingsDrawer.open) settingsDrawer.close();
 });
 
 // a model dropped anywhere on the page loads, unless a load is already under way
