@@ -6,6 +6,7 @@
 import * as Comlink from 'comlink';
 import { HearthError } from './errors.js';
 import { installErrorTransfer } from './worker/errors.js';
+import { pushToPull } from './util/push-stream.js';
 import type { EngineHost, HostLoadOptions } from './worker/host.js';
 import type { EngineInfo } from './engine/engine.js';
 import type { LoadProgress } from './models/load.js';
@@ -122,63 +123,9 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
     if (i) info = i;
   };
 
-  /** Turn chunk callbacks from the worker into an async iterator. */
-  function stream<C>(signal: AbortSignal | undefined, start: (id: string, onChunk: (c: C) => void) => Promise<C | null>): AsyncIterable<C> {
-    return {
-      [Symbol.asyncIterator]() {
-        const items: C[] = [];
-        let done = false;
-        let error: unknown = null;
-        let wake: (() => void) | null = null;
-        const inner = new AbortController();
-        const onOuter = () => inner.abort();
-        signal?.addEventListener('abort', onOuter, { once: true });
-        if (signal?.aborted) inner.abort();
-        const notify = () => {
-          const w = wake;
-          wake = null;
-          w?.();
-        };
-        withAbort(inner.signal, (id) =>
-          start(id, Comlink.proxy((c: C) => {
-            items.push(c);
-            notify();
-          })),
-        ).then(
-          (last) => {
-            if (last) items.push(last);
-            done = true;
-            notify();
-          },
-          (e: unknown) => {
-            error = e;
-            done = true;
-            notify();
-          },
-        ).finally(() => signal?.removeEventListener('abort', onOuter));
-        return {
-          async next(): Promise<IteratorResult<C>> {
-            for (;;) {
-              if (items.length) return { value: items.shift()!, done: false };
-              if (done) {
-                if (error) {
-                  const e = error;
-                  error = null;
-                  throw e;
-                }
-                return { value: undefined, done: true };
-              }
-              await new Promise<void>((r) => (wake = r));
-            }
-          },
-          async return(): Promise<IteratorResult<C>> {
-            inner.abort();
-            return { value: undefined, done: true };
-          },
-        };
-      },
-    };
-  }
+  /** Turn chunk callbacks from the worker into an async iterator; leaving the loop aborts the request. */
+  const stream = <C>(signal: AbortSignal | undefined, start: (id: string, onChunk: (c: C) => void) => Promise<C | null>): AsyncIterable<C> =>
+    pushToPull<C>((push, inner) => withAbort(inner, (id) => start(id, Comlink.proxy(push))), signal);
 
   const strip = <T extends { signal?: AbortSignal; stream?: boolean | null }>(p: T): Omit<T, 'signal' | 'stream'> => {
     const { signal: _s, stream: _st, ...rest } = p;

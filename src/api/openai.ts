@@ -1,4 +1,5 @@
 import { HearthError } from '../errors.js';
+import { pushToPull } from '../util/push-stream.js';
 import type { Engine, GenerateRequest, GenerateResult, TokenEvent } from '../engine/engine.js';
 import type { SamplingParams } from '../kernels/sample.js';
 import type {
@@ -113,64 +114,9 @@ function tokenLogprob(engine: Engine, e: TokenEvent): TokenLogprob {
   };
 }
 
-/**
- * A push-to-pull bridge: the engine pushes tokens through a callback, the caller pulls chunks with
- * `for await`. Breaking out of the loop aborts the generation.
- */
-function streamOf<T>(start: (push: (v: T) => void, signal: AbortSignal) => Promise<T | null>, outer?: AbortSignal): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      const items: T[] = [];
-      let wake: (() => void) | null = null;
-      let done = false;
-      let error: unknown = null;
-      const ctrl = new AbortController();
-      const onOuter = () => ctrl.abort(outer?.reason);
-      if (outer?.aborted) ctrl.abort(outer.reason);
-      outer?.addEventListener('abort', onOuter, { once: true });
-      const notify = () => {
-        const w = wake;
-        wake = null;
-        w?.();
-      };
-      start((v) => {
-        items.push(v);
-        notify();
-      }, ctrl.signal).then(
-        (last) => {
-          if (last) items.push(last);
-          done = true;
-          notify();
-        },
-        (e: unknown) => {
-          error = e;
-          done = true;
-          notify();
-        },
-      ).finally(() => outer?.removeEventListener('abort', onOuter));
-      return {
-        async next(): Promise<IteratorResult<T>> {
-          for (;;) {
-            if (items.length) return { value: items.shift()!, done: false };
-            if (done) {
-              if (error) {
-                const e = error;
-                error = null;
-                throw e;
-              }
-              return { value: undefined, done: true };
-            }
-            await new Promise<void>((r) => (wake = r));
-          }
-        },
-        async return(): Promise<IteratorResult<T>> {
-          ctrl.abort(new HearthError('ABORTED', 'The stream was closed by the caller.'));
-          return { value: undefined, done: true };
-        },
-      };
-    },
-  };
-}
+/** Streams end with ABORTED in the engine when the caller leaves the loop early. */
+const streamOf = <T>(start: (push: (v: T) => void, signal: AbortSignal) => Promise<T | null>, outer?: AbortSignal): AsyncIterable<T> =>
+  pushToPull(start, outer, () => new HearthError('ABORTED', 'The stream was closed by the caller.'));
 
 /** The OpenAI-style surface over one engine. */
 export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {

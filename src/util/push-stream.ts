@@ -1,0 +1,62 @@
+/**
+ * A push-to-pull bridge: `start` produces values through `push` (the engine's token callback, a
+ * worker's chunk callback) and resolves with an optional last value; the caller pulls them with
+ * `for await`. Leaving the loop early, or `outer` aborting, aborts the signal `start` was given,
+ * and an error from `start` is thrown from the loop once the values before it are consumed.
+ */
+export function pushToPull<T>(start: (push: (v: T) => void, signal: AbortSignal) => Promise<T | null>, outer?: AbortSignal, closeReason?: () => unknown): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const items: T[] = [];
+      let wake: (() => void) | null = null;
+      let done = false;
+      let error: unknown = null;
+      const ctrl = new AbortController();
+      const onOuter = () => ctrl.abort(outer?.reason);
+      if (outer?.aborted) ctrl.abort(outer.reason);
+      outer?.addEventListener('abort', onOuter, { once: true });
+      const notify = () => {
+        const w = wake;
+        wake = null;
+        w?.();
+      };
+      start((v) => {
+        items.push(v);
+        notify();
+      }, ctrl.signal)
+        .then(
+          (last) => {
+            if (last) items.push(last);
+          },
+          (e: unknown) => {
+            error = e;
+          },
+        )
+        .finally(() => {
+          done = true;
+          notify();
+          outer?.removeEventListener('abort', onOuter);
+        });
+      return {
+        async next(): Promise<IteratorResult<T>> {
+          for (;;) {
+            if (items.length) return { value: items.shift()!, done: false };
+            if (done) {
+              if (error) {
+                const e = error;
+                error = null;
+                throw e;
+              }
+              return { value: undefined, done: true };
+            }
+            await new Promise<void>((r) => (wake = r));
+          }
+        },
+        async return(): Promise<IteratorResult<T>> {
+          ctrl.abort(closeReason?.());
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
+}
