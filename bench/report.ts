@@ -78,6 +78,39 @@ function modelRows(ms: ModelComparison[]): string[][] {
   });
 }
 
+const geomean = (xs: number[]): number => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+
+/** One line per kind of comparison: how many cases, how often Hearth is faster, by how much. */
+function summaryRows(run: BenchRun): string[][] {
+  const b = run.browser && 'env' in run.browser ? run.browser : null;
+  if (!b) return [];
+  const rows: string[][] = [];
+  const line = (label: string, xs: number[]) => {
+    if (!xs.length) return;
+    rows.push([label, String(xs.length), `${xs.filter((x) => x > 1).length} of ${xs.length}`, times(geomean(xs)), xs.length > 1 ? `${sig(Math.min(...xs))}–${sig(Math.max(...xs))}` : "–"]);
+  };
+  for (const build of new Set(b.ops.map((c) => c.peer.build))) {
+    const ops = b.ops.filter((c) => c.peer.build === build);
+    for (const [op, label] of [
+      ['gemv', 'GEMV (decode matmul)'],
+      ['gemm', 'GEMM (prefill matmul)'],
+      ['attention-decode', 'attention, decode'],
+      ['attention-prefill', 'attention, prefill'],
+    ] as const) {
+      const byFormat = new Map<string, number[]>();
+      for (const c of ops.filter((x) => x.op === op && x.speedup.wall !== null)) byFormat.set(c.peer.op, [...(byFormat.get(c.peer.op) ?? []), c.speedup.wall!]);
+      for (const [peerOp, xs] of byFormat) line(`${label} vs ORT ${peerOp} (${build}), wall`, xs);
+    }
+  }
+  const ms = b.models.filter((m) => m.speedup.decode !== null);
+  for (const m of ms) {
+    const backend = 'backend' in m.wllama ? m.wllama.backend : '?';
+    line(`${m.model} ${m.format} vs wllama (${backend}): prefill tok/s`, [m.speedup.prefill!]);
+    line(`${m.model} ${m.format} vs wllama (${backend}): decode tok/s`, [m.speedup.decode!]);
+  }
+  return rows;
+}
+
 /** Notes the figures need to be read right, derived from the run itself. */
 function notes(run: BenchRun): string[] {
   const n: string[] = [];
@@ -130,12 +163,23 @@ export function renderMarkdown(run: BenchRun): string {
     out.push('');
   }
 
+  const summary = summaryRows(run);
+  if (summary.length) {
+    out.push('## Summary');
+    out.push('');
+    out.push(table(['comparison', 'cases', 'Hearth faster in', 'geometric mean ×', 'range ×'], summary));
+    out.push('');
+  }
+
   out.push('## Roofline');
   out.push('');
+  out.push('Fractions of the roofline below are taken against the best of the repeats (what the adapter can do); the median and range show how busy the machine was.');
+  out.push('');
   const roofRows: string[][] = [];
-  if (run.node) roofRows.push(['Node (Dawn)', med(run.node.roofline.readGBps), med(run.node.roofline.fmaGflops), run.node.roofline.timing]);
-  if (b) roofRows.push(['Chromium', med(b.roofline.readGBps), med(b.roofline.fmaGflops), b.roofline.timing]);
-  out.push(table(['where', 'read GB/s', 'FMA GFLOP/s', 'timing'], roofRows));
+  const best = (s: Spread) => `**${sig(s.max)}**; ${med(s)}`;
+  if (run.node) roofRows.push(['Node (Dawn)', best(run.node.roofline.readGBps), best(run.node.roofline.fmaGflops), run.node.roofline.timing]);
+  if (b) roofRows.push(['Chromium', best(b.roofline.readGBps), best(b.roofline.fmaGflops), b.roofline.timing]);
+  out.push(table(['where', 'read GB/s: best; median (range)', 'FMA GFLOP/s: best; median (range)', 'timing'], roofRows));
   out.push('');
 
   if (b) {
