@@ -444,6 +444,44 @@ export class Engine {
     });
   }
 
+  /**
+   * Make the cache hold `tokens`, writing positions [from, tokens.length) from `slices` (in order,
+   * tiling that range) in one queued step, so no other request can change the cache halfway.
+   * Positions before `from` must already hold tokens[0, from): checked in that same step, and when
+   * they no longer do (another request ran since the caller looked), nothing is written and the
+   * result is false. For sessions restoring stored KV.
+   */
+  restoreKv(tokens: readonly number[], from: number, slices: KvSlice[]): Promise<boolean> {
+    return this.queue.run(async () => {
+      this.checkUsable();
+      const c = this.config;
+      let at = from;
+      for (const s of slices) {
+        const per = c.numKvHeads * (s.end - s.start) * c.headDim;
+        if (s.start !== at || s.end <= s.start || s.tokens.length !== s.end - s.start || s.layers.length !== c.numLayers || s.layers.some((l) => l.k.length !== per || l.v.length !== per)) {
+          throw new HearthError('INVALID_ARGUMENT', 'restoreKv: the slices do not tile the range or do not fit this model.');
+        }
+        at = s.end;
+      }
+      if (at !== tokens.length || tokens.length > this.contextLength) throw new HearthError('INVALID_ARGUMENT', `restoreKv: the slices end at ${at}, not at ${tokens.length} (context ${this.contextLength}).`);
+      for (let i = 0; i < from; i++) if (this.cached[i] !== tokens[i]) return false;
+      for (const s of slices) {
+        const n = s.end - s.start;
+        for (let l = 0; l < c.numLayers; l++) {
+          const { k, v } = s.layers[l]!;
+          for (let h = 0; h < c.numKvHeads; h++) {
+            const dst = (h * this.contextLength + s.start) * c.headDim * 4;
+            writeBuffer(this.ctx, this.forward.kCache[l]!, dst, k.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
+            writeBuffer(this.ctx, this.forward.vCache[l]!, dst, v.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
+          }
+        }
+      }
+      await this.ctx.device.queue.onSubmittedWorkDone();
+      this.cached = [...tokens];
+      return true;
+    });
+  }
+
   /** Forget the cached prefix (the next request prefills from scratch). */
   resetCache(): void {
     this.cached = [];

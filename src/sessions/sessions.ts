@@ -412,23 +412,26 @@ export class Sessions implements SessionsApi {
   }
 
   /**
-   * Makes the engine hold the session's KV for positions [0, upTo): imports only what the live
-   * cache does not already hold. Returns how many positions were imported.
+   * Makes the engine hold the session's KV for positions [0, upTo), loading only what its live
+   * cache does not already hold. The engine writes it all in one queued step that first checks
+   * the live part is still there (another request may have run meanwhile); when it is not, the
+   * whole range is loaded instead. Returns how many positions were loaded.
    */
   private async restoreInto(engine: Engine, l: Loaded, upTo: number): Promise<number> {
-    const tokens = l.manifest.tokens;
-    const live = commonPrefix(engine.cachedTokens, tokens, upTo);
+    const tokens = l.manifest.tokens.slice(0, upTo);
+    let live = commonPrefix(engine.cachedTokens, tokens);
     if (live >= upTo) return 0;
     const shape = shapeOf(engine);
-    for (const c of l.manifest.chunks) {
-      if (c.end <= live || c.start >= upTo) continue;
-      const d = (await this.readChunk(l, c, shape))!;
-      const from = Math.max(c.start, live);
-      const to = Math.min(c.end, upTo);
-      const sub = subSlice(d.slice, shape, from, to);
-      await engine.importKv(sub, tokens.slice(0, from));
+    for (;;) {
+      const slices = [];
+      for (const c of l.manifest.chunks) {
+        if (c.end <= live || c.start >= upTo) continue;
+        const d = (await this.readChunk(l, c, shape))!;
+        slices.push(subSlice(d.slice, shape, Math.max(c.start, live), Math.min(c.end, upTo)));
+      }
+      if (await engine.restoreKv(tokens, live, slices)) return upTo - live;
+      live = 0;
     }
-    return upTo - live;
   }
 
   private checkModel(l: Loaded, engine: Engine): void {

@@ -342,6 +342,48 @@ describe('safety', () => {
     expect(await s.list()).toEqual([]);
   });
 
+  it('a request that changes the engine cache while a session is being restored cannot corrupt the restore', async () => {
+    const mem = new MemorySessionStore();
+    let meddle: (() => Promise<unknown>) | null = null;
+    // a store whose next chunk read first lets another request run on the engine
+    const store: SessionStore = {
+      kind: 'memory',
+      listSessions: () => mem.listSessions(),
+      listFiles: (id) => mem.listFiles(id),
+      read: async (id, name) => {
+        const m = name.startsWith('k-') ? meddle : null;
+        if (m) {
+          meddle = null;
+          await m();
+        }
+        return mem.read(id, name);
+      },
+      write: (id, name, bytes) => mem.write(id, name, bytes),
+      remove: (id, name) => mem.remove(id, name),
+      removeSession: (id) => mem.removeSession(id),
+      free: () => mem.free(),
+    };
+    const s = sessions(store);
+    const { id } = await s.create();
+    for (const u of USER.slice(0, 3)) await s.chat(id, { message: u, ...greedy });
+    const ref = sessions();
+    const { id: rid } = await ref.import(await s.export(id));
+    await clobber();
+    const want = (await ref.chat(rid, { message: USER[3]!, ...greedy })).hearth.ids;
+
+    // the engine holds the session's first 12 tokens, then others; a restore of the rest begins,
+    // and while its chunk is read another request overwrites the cache from position 1
+    await clobber();
+    await s.restore(id);
+    const held = [...engine.cachedTokens];
+    await engine.generate({ promptIds: [...held.slice(0, 12), 300, 301, 302], maxTokens: 1, sampling: { temperature: 0 } });
+    meddle = () => engine.generate({ promptIds: [1, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322, 323], maxTokens: 1, sampling: { temperature: 0 } });
+    const got = await s.chat(id, { message: USER[3]!, ...greedy });
+    expect(meddle).toBeNull();
+    expect(got.hearth.ids).toEqual(want);
+    expect(got.session.restoredTokens).toBe(held.length);
+  });
+
   it('update renames and replaces messages; restore loads the KV ahead of the next turn', async () => {
     const s = sessions();
     const { id } = await s.create();
