@@ -312,7 +312,7 @@ export function renderHtml(run: BenchRun): string {
     else if (line.startsWith('## ')) {
       body.push(`<h2>${inline(line.slice(3))}</h2>`);
       if (line.includes('Ops:') && opCases.length) body.push('<div class="chart"><canvas id="ops"></canvas></div>');
-      if (line.includes('Models:') && models.length) body.push('<div class="chart"><canvas id="models"></canvas></div>');
+      if (line.includes('Models:') && models.length) body.push('<div class="chart small"><canvas id="models"></canvas></div>');
       if (line.includes('whole models') && nodeModels.length) body.push('<div class="chart small"><canvas id="node"></canvas></div>');
     } else if (line.startsWith('# ')) body.push(`<h1>${inline(line.slice(2))}</h1>`);
     else if (line.startsWith('> ')) body.push(`<blockquote>${inline(line.slice(2))}</blockquote>`);
@@ -325,7 +325,7 @@ export function renderHtml(run: BenchRun): string {
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:12.5px}th,td{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#f3f3f3}
 blockquote{border-left:4px solid #e0c060;margin:.5em 0;padding:.2em .8em;background:#fffbe8}
-.chart{height:${Math.max(300, 22 * opCases.length + 80)}px;max-width:1100px}.chart.small{height:320px}#models{max-height:420px}
+.chart{height:${Math.max(300, 22 * opCases.length + 80)}px;max-width:1100px}.chart.small{height:360px}
 code{background:#f3f3f3;padding:0 3px}
 </style>
 <script src="../../node_modules/chart.js/dist/chart.umd.min.js"></script>

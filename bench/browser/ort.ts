@@ -1,7 +1,8 @@
 /**
  * ONNX Runtime Web's side of the op comparison: tiny single-op ONNX graphs built here with
  * onnx-proto (weights as initializers, so they live on the GPU after session creation), inputs
- * as GPU tensors and outputs bound to preallocated GPU tensors, so no transfer is timed.
+ * as GPU tensors and outputs bound to preallocated GPU tensors (GroupQueryAttention's are left to
+ * ORT, which sizes present K/V itself, and disposed after each run), so no transfer is timed.
  *
  * Two builds of ORT are supported, each loaded from node_modules by URL:
  *  - 'webgpu': onnxruntime-web/webgpu, the C++ WebGPU execution provider (what transformers.js imports)
@@ -26,7 +27,7 @@ interface OrtSession {
 interface Ort {
   env: {
     wasm: { wasmPaths?: string; numThreads?: number; proxy?: boolean };
-    webgpu: { device: Promise<GPUDevice> | GPUDevice; profiling: { mode?: 'off' | 'default'; ondata?: (d: { kernelName: string; kernelType: string; programName: string; startTime: number; endTime: number }) => void } };
+    webgpu: { device: Promise<GPUDevice> };
     logLevel?: string;
     versions?: Record<string, string>;
   };
@@ -70,7 +71,7 @@ export async function loadOrt(build: OrtBuild): Promise<{ version: string; file:
   const session = await ort.InferenceSession.create(anchor, { executionProviders: ['webgpu'] });
   const r = await session.run({ X: new ort.Tensor('float32', new Float32Array(4), [4]) });
   for (const t of Object.values(r)) t.dispose();
-  device = await (ort.env.webgpu.device as Promise<GPUDevice>);
+  device = await ort.env.webgpu.device;
   timer = device.features.has('timestamp-query') ? new PassTimer(device) : null;
   return { version: ort.env.versions?.web ?? ort.env.versions?.common ?? 'unknown', file };
 }
@@ -169,12 +170,9 @@ async function prepare(
   outs: { name: string; elem: ElemType; dims: number[] }[],
 ): Promise<OrtOp> {
   const o = ort!;
-  const session = await o.InferenceSession.create(graph, {
-    executionProviders: ['webgpu'],
-    graphOptimizationLevel: 'disabled',
-    preferredOutputLocation: 'gpu-buffer',
-  });
-  if ((await (o.env.webgpu.device as Promise<GPUDevice>)) !== device) throw new Error('ONNX Runtime changed its WebGPU device');
+  // ORT's default graph optimizations, as transformers.js leaves them
+  const session = await o.InferenceSession.create(graph, { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer' });
+  if ((await o.env.webgpu.device) !== device) throw new Error('ONNX Runtime changed its WebGPU device');
   const buffers: GPUBuffer[] = [];
   const feeds: Record<string, OrtTensor> = { ...cpuFeeds };
   for (const [i, f] of gpuFeeds.entries()) {
