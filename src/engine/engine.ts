@@ -421,27 +421,13 @@ export class Engine {
    * now holds `prefix` (the tokens before slice.start, already in place) followed by slice.tokens.
    * Slices are imported in order; the first starts at 0 with an empty prefix.
    */
-  importKv(slice: KvSlice, prefix: readonly number[]): Promise<void> {
-    return this.queue.run(async () => {
-      this.checkUsable();
-      const c = this.config;
-      const n = slice.end - slice.start;
-      if (prefix.length !== slice.start || slice.tokens.length !== n || slice.end > this.contextLength || slice.layers.length !== c.numLayers) {
-        throw new HearthError('INVALID_ARGUMENT', 'importKv: the slice does not fit this model and context.', { hint: 'Import slices in order, into an engine with the same model and a context at least as long.' });
-      }
-      const per = c.numKvHeads * n * c.headDim;
-      for (let l = 0; l < c.numLayers; l++) {
-        const { k, v } = slice.layers[l]!;
-        if (k.length !== per || v.length !== per) throw new HearthError('INVALID_ARGUMENT', `importKv: layer ${l} has ${k.length} values, expected ${per}.`);
-        for (let h = 0; h < c.numKvHeads; h++) {
-          const dst = (h * this.contextLength + slice.start) * c.headDim * 4;
-          writeBuffer(this.ctx, this.forward.kCache[l]!, dst, k.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
-          writeBuffer(this.ctx, this.forward.vCache[l]!, dst, v.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
-        }
-      }
-      await this.ctx.device.queue.onSubmittedWorkDone();
-      this.cached = [...prefix, ...slice.tokens];
-    });
+  async importKv(slice: KvSlice, prefix: readonly number[]): Promise<void> {
+    if (prefix.length !== slice.start) {
+      throw new HearthError('INVALID_ARGUMENT', 'importKv: the slice does not start where the prefix ends.', { hint: 'Import slices in order, into an engine with the same model and a context at least as long.' });
+    }
+    if (!(await this.restoreKv([...prefix, ...slice.tokens], slice.start, slice.end > slice.start ? [slice] : []))) {
+      throw new HearthError('INVALID_ARGUMENT', 'importKv: the cache no longer holds the given prefix.', { hint: 'Import slices in order, with no other request in between.' });
+    }
   }
 
   /**
