@@ -155,7 +155,7 @@ describe('sessions in the browser', () => {
     await page.close();
   });
 
-  it('the worker killed mid-write, at many points: every reopen is a complete session, nothing earlier is lost, and it continues exactly', { timeout: 600_000 }, async () => {
+  it('the worker killed mid-write, at many points: every reopen is a complete session, nothing earlier is lost, and it continues exactly', { timeout: 900_000 }, async () => {
     const t0 = Date.now();
     const log = (m: string) => process.env.HEARTH_DEBUG && console.log(`${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
     const page = await openPage();
