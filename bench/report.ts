@@ -27,6 +27,7 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/** Shape and, for a forced kernel family, which one. */
 function opShape(c: OpComparison): string {
   if (c.op.startsWith('attention')) return `${c.name}, KV ${c.kvLen}`;
   return `${c.name} ${c.n}×${c.k}${c.op === 'gemm' ? `, M=${c.m}` : ''}`;
@@ -43,7 +44,7 @@ function opRows(ops: OpComparison[]): string[][] {
       c.op,
       c.model,
       opShape(c),
-      c.format,
+      c.variant ? `${c.format} (${c.variant} kernels)` : c.format,
       o ? med(o.wallMs) : `error: ${esc('error' in c.ours ? c.ours.error : '')}`,
       o ? sig(o.gpuMs?.median) : '–',
       `${c.peer.op} (${c.peer.build})`,
@@ -98,8 +99,14 @@ function summaryRows(run: BenchRun): string[][] {
       ['attention-prefill', 'attention, prefill'],
     ] as const) {
       const byFormat = new Map<string, number[]>();
-      for (const c of ops.filter((x) => x.op === op && x.speedup.wall !== null)) byFormat.set(c.peer.op, [...(byFormat.get(c.peer.op) ?? []), c.speedup.wall!]);
-      for (const [peerOp, xs] of byFormat) line(`${label} vs ORT ${peerOp} (${build}), wall`, xs);
+      for (const c of ops.filter((x) => x.op === op && x.speedup.wall !== null)) {
+        const key = `${c.peer.op}${c.variant ? `|${c.variant}` : ''}`;
+        byFormat.set(key, [...(byFormat.get(key) ?? []), c.speedup.wall!]);
+      }
+      for (const [key, xs] of byFormat) {
+        const [peerOp, variant] = key.split('|');
+        line(`${label}${variant ? `, our ${variant} kernels,` : ''} vs ORT ${peerOp} (${build}), wall`, xs);
+      }
     }
   }
   const ms = b.models.filter((m) => m.speedup.decode !== null);
@@ -118,7 +125,7 @@ function notes(run: BenchRun): string[] {
   const cpu = /swiftshader|llvmpipe|lavapipe/i.test(JSON.stringify(run.node?.adapter ?? b?.env.adapter ?? {}));
   if (cpu) {
     n.push(
-      'The adapter is a CPU implementation of WebGPU (SwiftShader): every kernel runs on the CPU cores, barriers and workgroup memory are expensive, and absolute rates are 2–3 orders of magnitude below a GPU. Ratios measured in the same run are what carry over, and even those favour kernels written for CPU drivers (Hearth picks its barrier-free “register” matmul variant on CPU adapters; ONNX Runtime has no such path).',
+      'The adapter is a CPU implementation of WebGPU (SwiftShader): every kernel runs on the CPU cores, barriers and workgroup memory are expensive, and absolute rates are 2–3 orders of magnitude below a GPU. Ratios measured in the same run are what carry over, and even those favour kernels written for CPU drivers (Hearth picks its barrier-free “register” matmul variant on CPU adapters; ONNX Runtime has no such path). Rows marked “tiled kernels” run Hearth’s GPU-style matmuls (workgroup reductions, barriers) against the same ORT ops: the like-for-like comparison of GPU kernels on this adapter.',
     );
   }
   const la = run.machine.loadavg;
@@ -190,7 +197,7 @@ export function renderMarkdown(run: BenchRun): string {
     out.push(table(['op', 'model', 'shape', 'Hearth format', 'Hearth ms', 'GPU ms', 'ORT op', 'ORT ms', 'GPU ms', '× wall', '× GPU', 'Hearth of roofline'], opRows(b.ops)));
     out.push('');
     const slow = b.ops.filter((c) => c.speedup.wall !== null && c.speedup.wall < 1);
-    if (slow.length) out.push(`Hearth slower on ${slow.length} of ${b.ops.filter((c) => c.speedup.wall !== null).length} compared ops: ${slow.map((c) => `${c.op} ${opShape(c)} ${c.format} (${times(c.speedup.wall)})`).join('; ')}.`);
+    if (slow.length) out.push(`Hearth slower on ${slow.length} of ${b.ops.filter((c) => c.speedup.wall !== null).length} compared ops: ${slow.map((c) => `${c.op} ${opShape(c)} ${c.format}${c.variant ? ` (${c.variant} kernels)` : ''} (${times(c.speedup.wall)})`).join('; ')}.`);
     else if (b.ops.some((c) => c.speedup.wall !== null)) out.push('Hearth is faster on every op that both sides ran.');
     out.push('');
 

@@ -30,6 +30,12 @@ export interface BrowserPlan {
     /** Only these matrices (by name, e.g. 'q/o'); all when absent. */
     shapes?: string[];
     gemvFormats: WeightFormat[];
+    /**
+     * GEMV formats also run with our GPU-style 'tiled' kernels, against the same ORT op: on a CPU
+     * adapter Hearth picks barrier-free 'register' kernels that ORT has no counterpart of, and this
+     * shows how GPU-style kernels of both compare there.
+     */
+    tiledGemvFormats?: WeightFormat[];
     gemmFormats: WeightFormat[];
     /** Rows of the GEMM. */
     m: number;
@@ -68,7 +74,7 @@ export function browserPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): Brow
   if (mode === 'quick') {
     return {
       ortBuilds: ['webgpu'],
-      ops: { models: ['smollm2'], gemvFormats: ['f32', 'f16', 'q8_0', 'q4_0'], gemmFormats: ['f32', 'q4_0'], m: 16, lmHead: false, attention: { decode: [256, 1024], prefill: [128] } },
+      ops: { models: ['smollm2'], gemvFormats: ['f32', 'f16', 'q8_0', 'q4_0'], tiledGemvFormats: cpu ? ['f32', 'q4_0'] : [], gemmFormats: ['f32', 'q4_0'], m: 16, lmHead: false, attention: { decode: [256, 1024], prefill: [128] } },
       targetMs: 250,
       maxIters: 20,
       repeats: 3,
@@ -88,6 +94,7 @@ export function browserPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): Brow
     ops: {
       models: ['smollm2', 'qwen25', 'llama32'],
       gemvFormats: ['f32', 'f16', 'q8_0', 'q4_0'],
+      tiledGemvFormats: cpu ? ['f32', 'f16', 'q8_0', 'q4_0'] : [],
       gemmFormats: ['f32', 'f16', 'q8_0', 'q4_0'],
       m: cpu ? 64 : 256,
       lmHead: !cpu,
@@ -126,6 +133,8 @@ export interface OpComparison {
   m?: number;
   kvLen?: number;
   format: WeightFormat | 'f32-kv';
+  /** Our kernel family when forced (else the one Hearth picks for the adapter). */
+  variant?: 'tiled' | 'register';
   peer: { build: OrtBuild; op: string };
   bytes: number;
   flops: number;
@@ -291,7 +300,7 @@ function opLine(c: OpComparison): string {
   const ours = 'wallMs' in c.ours ? `${c.ours.wallMs.median.toFixed(2)} ms` : `error`;
   const theirs = 'wallMs' in c.theirs ? `${c.theirs.wallMs.median.toFixed(2)} ms` : `— (${c.theirs.error.slice(0, 60)})`;
   const sp = c.speedup.wall ? ` ×${c.speedup.wall.toFixed(2)}` : '';
-  return `  ${c.op.padEnd(17)} ${c.model.padEnd(13)} ${c.name.padEnd(8)} ${shape.padEnd(16)} ${c.format.padEnd(6)} ours ${ours.padEnd(11)} ${c.peer.op.padEnd(19)} ${theirs}${sp}`;
+  return `  ${c.op.padEnd(17)} ${c.model.padEnd(13)} ${c.name.padEnd(8)} ${shape.padEnd(16)} ${(c.variant ? `${c.format}/${c.variant}` : c.format).padEnd(6)} ours ${ours.padEnd(11)} ${c.peer.op.padEnd(19)} ${theirs}${sp}`;
 }
 
 async function runOps(p: BenchPage, build: OrtBuild, plan: BrowserPlan, roof: { read: number; fma: number }, log: (s: string) => void): Promise<OpComparison[]> {
@@ -299,19 +308,20 @@ async function runOps(p: BenchPage, build: OrtBuild, plan: BrowserPlan, roof: { 
   for (const key of plan.ops.models) {
     const m = MODELS[key];
     for (const shape of matmulShapes(m, plan.ops.lmHead).filter((x) => !plan.ops.shapes || plan.ops.shapes.includes(x.name))) {
-      for (const [op, formats] of [
-        ['gemv', plan.ops.gemvFormats],
-        ['gemm', shape.gemvOnly ? [] : plan.ops.gemmFormats],
+      for (const [op, formats, variant] of [
+        ['gemv', plan.ops.gemvFormats, undefined],
+        ['gemv', plan.ops.tiledGemvFormats ?? [], 'tiled'],
+        ['gemm', shape.gemvOnly ? [] : plan.ops.gemmFormats, undefined],
       ] as const) {
         for (const format of formats) {
           const tokens = op === 'gemv' ? 1 : plan.ops.m;
           const peerOp = PEER_KIND[format];
-          const mc: MatmulCase = { n: shape.n, k: shape.k, format, tokens };
+          const mc: MatmulCase = { n: shape.n, k: shape.k, format, tokens, variant };
           const c = await compareOp(
             p,
             plan,
             roof,
-            { op, model: m.name, name: shape.name, n: shape.n, k: shape.k, m: tokens, format, peer: { build, op: peerOp } },
+            { op, model: m.name, name: shape.name, n: shape.n, k: shape.k, m: tokens, format, ...(variant ? { variant } : {}), peer: { build, op: peerOp } },
             () => p.call('oursMatmul', 'op', mc),
             () => p.call('ortMatmul', 'op', peerOp, tokens, shape.n, shape.k),
           );
