@@ -8,7 +8,7 @@
  * be copied into a new chat that recomputes it once.
  */
 import type { BrowserEngine, Session, SessionInfo, SessionListEntry } from '../../src/index.js';
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 import type { Conversation } from './conversation.js';
 import type { Notices } from './errors.js';
 import { formatBytes, formatWhen } from './format.js';

@@ -10,7 +10,7 @@
  * engine only stores turns that finish. Failed replies are shown but neither sent nor stored.
  */
 import { isHearthError, type BrowserEngine, type ChatMessage, type RestoreResult, type Session, type SessionChatParams } from '../../src/index.js';
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 import { fitToContext } from './context.js';
 import { problemView, toProblem } from './errors.js';
 import { formatMs } from './format.js';

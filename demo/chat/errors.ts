@@ -3,7 +3,7 @@
  * as a dead page; WebGPU is checked up front so a browser without it says so before any download.
  */
 import { isHearthError } from '../../src/index.js';
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 
 export interface Problem {
   code: string;

@@ -5,7 +5,7 @@
 import '../shared/hearth.css';
 import './chat.css';
 import { mountSiteHeader } from '../shared/header.js';
-import { byId, h } from './dom.js';
+import { byId, h } from '../shared/dom.js';
 import { Notices, checkWebGpu } from './errors.js';
 import { Settings } from './settings.js';
 import { Session, type Loaded } from './session.js';

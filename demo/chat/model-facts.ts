@@ -1,5 +1,5 @@
 /** What is loaded, for the settings panel: model, context, weights, memory, adapter. */
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 import { formatBytes } from './format.js';
 import type { Loaded } from './session.js';
 

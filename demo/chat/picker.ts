@@ -4,7 +4,7 @@
  * The Hub is asked about a model only once the user has chosen it.
  */
 import { deleteCachedModel, listCachedModels, type CachedModelInfo } from '../../src/index.js';
-import { byId, h } from './dom.js';
+import { byId, h } from '../shared/dom.js';
 import { formatBytes } from './format.js';
 import { describePick } from './files.js';
 import { problemView, type Notices } from './errors.js';

@@ -4,7 +4,7 @@
  * once per frame however fast events arrive.
  */
 import type { LoadProgress } from '../../src/index.js';
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 import { formatBytes, formatMs, percent } from './format.js';
 
 type Phase = LoadProgress['phase'];

@@ -6,7 +6,7 @@ import { createEngine, isHearthError, type BrowserEngine, type EngineInfo } from
 import { LoadProgressView } from './progress.js';
 import { problemView, toProblem } from './errors.js';
 import type { LoadOptions } from './settings.js';
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 
 export interface LoadRequest {
   model: string | File | File[];

@@ -8,7 +8,7 @@
  * what saved conversations are for.
  */
 import type { ChatCompletionChunk, SessionChatChunk, SessionTurnInfo } from '../../src/index.js';
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 import { formatMs, formatRate } from './format.js';
 
 export class ReplyMeasure {

@@ -1,7 +1,7 @@
 import { caseHostBytes, validateCase } from '../../src/lab/cases.js';
 import { FORMATS, VARIANTS } from '../../src/lab/presets.js';
 import { LAB_FAMILIES, type LabCase, type LabFamily } from '../../src/lab/types.js';
-import { byId, h } from './dom.js';
+import { byId, h } from '../shared/dom.js';
 import { FAMILY_NAMES } from './families.js';
 
 type Field =

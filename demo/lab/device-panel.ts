@@ -1,5 +1,5 @@
 import type { AdapterReport } from '../../src/lab/report.js';
-import { h } from './dom.js';
+import { h } from '../shared/dom.js';
 import { bytes } from './format.js';
 
 /** The optional features Hearth's kernels use, and what each buys. */

@@ -13,7 +13,7 @@ import { runSuite, type SuiteProgress } from '../../src/lab/suite.js';
 import type { LabCase, LabRow } from '../../src/lab/types.js';
 import { CustomForm } from './custom-form.js';
 import { renderDevice } from './device-panel.js';
-import { byId, h } from './dom.js';
+import { byId, h } from '../shared/dom.js';
 import { ExportLink } from './export-link.js';
 import { FAMILY_NAMES } from './families.js';
 import { duration, sig3 } from './format.js';

@@ -1,7 +1,7 @@
 import type { Roofline } from '../../src/kernels/roofline.js';
 import { rooflineFraction } from '../../src/lab/roofline.js';
 import type { LabRow } from '../../src/lab/types.js';
-import { byId, h } from './dom.js';
+import { byId, h } from '../shared/dom.js';
 import { FAMILY_COLORS, FAMILY_NAMES } from './families.js';
 import { err, pct, sig3 } from './format.js';
 
