@@ -128,6 +128,10 @@ function notes(run: BenchRun): string[] {
       'The adapter is a CPU implementation of WebGPU (SwiftShader): every kernel runs on the CPU cores, barriers and workgroup memory are expensive, and absolute rates are 2–3 orders of magnitude below a GPU. Ratios measured in the same run are what carry over, and even those favour kernels written for CPU drivers (Hearth picks its barrier-free “register” matmul variant on CPU adapters; ONNX Runtime has no such path). Rows marked “tiled kernels” run Hearth’s GPU-style matmuls (workgroup reductions, barriers) against the same ORT ops: the like-for-like comparison of GPU kernels on this adapter.',
     );
   }
+  const over = (run.node?.kernels?.matmul ?? []).some((r) => r.gemv.ofRead.median > 1);
+  if (cpu && over) {
+    n.push('Fractions of the read roofline above 100% are real: a matrix of a few MB stays in the CPU’s caches between timed runs on a CPU adapter, while the roofline streams tens of MB from memory. The lm_head rows (57–113 MB) are the honest bandwidth figures.');
+  }
   const la = run.machine.loadavg;
   if (la.start[0]! > run.machine.cores || (la.end[0] ?? 0) > run.machine.cores) {
     n.push(`The machine was shared while this ran (load average ${la.start[0]!.toFixed(1)} at the start, ${la.end[0]?.toFixed(1)} at the end, on ${run.machine.cores} cores): absolute figures are noisy; ours and theirs were alternated so that ratios carry the same drift.`);
