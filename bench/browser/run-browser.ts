@@ -461,6 +461,8 @@ const cpuAdapter = (a: { vendor: string; architecture: string; description: stri
 export interface BrowserOptions {
   /** wllama's threads; absent, its default (half the logical cores). */
   wllamaThreads?: number;
+  /** Changes to the mode's plan (for experiments and tests). */
+  plan?: Partial<BrowserPlan>;
 }
 
 export async function runBrowser(mode: 'tiny' | 'quick' | 'full', log: (s: string) => void, opts: BrowserOptions = {}): Promise<BrowserResults & { plan: BrowserPlan }> {
@@ -471,7 +473,7 @@ export async function runBrowser(mode: 'tiny' | 'quick' | 'full', log: (s: strin
     const outside: string[] = [];
     const p = await openPage(browser, server, log, outside);
     const env = await p.must('env');
-    const plan = browserPlan(mode, cpuAdapter(env.adapter));
+    const plan = { ...browserPlan(mode, cpuAdapter(env.adapter)), ...opts.plan };
     log(`chromium ${browser.version()}: ${env.adapter.vendor} ${env.adapter.architecture} ${env.adapter.description}; features ${Object.entries(env.features).filter(([, v]) => v).map(([k]) => k).join(', ')}; crossOriginIsolated ${env.crossOriginIsolated}`);
     const reads: number[] = [];
     const fmas: number[] = [];
