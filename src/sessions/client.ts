@@ -5,8 +5,11 @@
 import * as Comlink from 'comlink';
 import { HearthError } from '../errors.js';
 import type { SessionsHost, RemoteChatParams } from './host.js';
-import { pushStream } from './stream.js';
+import { pushToPull } from '../util/push-stream.js';
 import type { SessionChatChunk, SessionChatCompletion, SessionChatParams, SessionRequestOptions, SessionsApi } from './types.js';
+
+/** A stream left early aborts its turn with this. */
+const closed = () => new HearthError('ABORTED', 'The stream was closed by the caller.');
 
 let requestCounter = 0;
 
@@ -41,7 +44,7 @@ export function sessionsClient(remote: () => Promise<Comlink.Remote<SessionsHost
       }
     };
     if (params.stream) {
-      return pushStream<SessionChatChunk>((push, s) => withAbort(s, (h, rid) => h.chatStream(id, rest, rid, Comlink.proxy(push)) as Promise<SessionChatChunk | null>), signal);
+      return pushToPull<SessionChatChunk>((push, s) => withAbort(s, (h, rid) => h.chatStream(id, rest, rid, Comlink.proxy(push)) as Promise<SessionChatChunk | null>), signal, closed);
     }
     return withAbort(signal, (h, rid) => h.chat(id, rest, rid) as Promise<SessionChatCompletion>);
   }

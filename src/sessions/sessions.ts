@@ -21,7 +21,7 @@ import { checkKey, isEncrypted, seal, sha256Hex, unseal } from './envelope.js';
 import { describeMismatch, type ModelIdentity } from './identity.js';
 import { bytesPerToken, decodeKv, encodeKv, KV_FORMATS, subSlice, type KvFormat, type KvShape } from './kv-codec.js';
 import { CHUNK_ROLE, chunkName, encodeManifest, MANIFEST_ROLE, manifestName, parseManifest, parseName, type ChunkRef, type JsonValue, type Manifest } from './manifest.js';
-import { pushStream } from './stream.js';
+import { pushToPull } from '../util/push-stream.js';
 import type { SessionStore, StoredFile } from './store.js';
 import type {
   CreateSessionOptions,
@@ -71,6 +71,9 @@ interface NewChunk {
   sealed: Uint8Array;
   ref: ChunkRef;
 }
+
+/** A stream left early aborts its turn with this. */
+const closed = () => new HearthError('ABORTED', 'The stream was closed by the caller.');
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -558,7 +561,7 @@ export class Sessions implements SessionsApi {
     if (params.message !== undefined && typeof params.message !== 'string') checkMessages([params.message], 'message');
     this.engine();
     const signal = options?.signal ?? params.signal;
-    if (params.stream) return pushStream<SessionChatChunk>((push, s) => this.turn(id, params, s, push) as Promise<SessionChatChunk>, signal);
+    if (params.stream) return pushToPull<SessionChatChunk>((push, s) => this.turn(id, params, s, push) as Promise<SessionChatChunk>, signal, closed);
     return (await this.turn(id, params, signal, null)) as SessionChatCompletion;
   }
 

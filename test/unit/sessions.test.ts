@@ -15,7 +15,9 @@ import { Sessions, type SessionsOptions } from '../../src/sessions/sessions.js';
 import { MemorySessionStore, type SessionStore } from '../../src/sessions/store.js';
 import { NodeSessionStore } from '../../src/sessions/store-node.js';
 import type { SessionChatCompletion, SessionChatChunk } from '../../src/sessions/types.js';
+import { createEngine } from '../../src/node.js';
 import { engineFor } from '../helpers/models.js';
+import { testGpu } from '../helpers/gpu.js';
 import { STORIES } from '../helpers/stories.js';
 
 let engine: Engine;
@@ -173,6 +175,31 @@ describe('multi-turn chat', () => {
     expect((await s.get(id)).messages).toEqual([]);
     const r = await s.chat(id, { message: USER[0]!, ...greedy });
     expect(r.usage.completion_tokens).toBe(10);
+  });
+});
+
+describe('the Node entry', () => {
+  it('createEngine({ sessions: { dir } }) keeps sessions in the folder; a second engine resumes them', async () => {
+    const folder = join(dir, 'node-entry');
+    const gpu = await testGpu();
+    const a = await createEngine({ model: STORIES, contextLength: 256, gpu, sessions: { dir: folder, kvFormat: 'f16' } });
+    const { id } = await a.sessions.create({ title: 'node' });
+    await a.sessions.chat(id, { message: USER[0]!, ...greedy });
+    const first = await a.sessions.chat(id, { message: USER[1]!, ...greedy });
+    expect((await a.sessions.storage()).backend).toBe('node-fs');
+    await a.unload();
+    const b = await createEngine({ model: STORIES, contextLength: 256, gpu, sessions: { dir: folder } });
+    try {
+      const got = await b.sessions.get(id);
+      expect(got.kvFormat).toBe('f16');
+      expect(got.compatible).toBe(true);
+      const r = await b.sessions.chat(id, { message: USER[2]!, ...greedy });
+      expect(r.session.restoredTokens).toBe(first.session.storedTokens);
+      expect(r.hearth.reused_tokens).toBe(first.session.storedTokens);
+      expect(readdirSync(join(folder, id)).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await b.unload();
+    }
   });
 });
 
