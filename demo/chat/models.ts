@@ -21,8 +21,8 @@ export interface Recommended {
 }
 
 /*
- * Q8_0 GGUFs: Hearth reads Q8_0 natively, and llama.cpp keeps every tensor of a Q8_0 file in Q8_0
- * (its Q4_0 files store the output matrix as Q6_K, which Hearth does not read yet).
+ * Q8_0 GGUFs: Hearth's kernels read Q8_0 as it is, so the download is what sits on the GPU.
+ * K-quant files (Q4_K_M...) download less but are widened to q8_0 at load (see models/load.ts).
  */
 export const RECOMMENDED: Recommended[] = [
   {
@@ -88,7 +88,9 @@ export async function hubTree(repo: string, revision = 'main', signal?: AbortSig
 export function ggufQuant(file: string): { quant: string; supported: boolean } {
   const m = /[-_.](f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q[2-8]_k(?:_[a-z]+)?|iq\d\w*|tq\d_\d)(?:[-_.]|\.gguf$)/i.exec(file);
   const quant = m ? m[1]!.toUpperCase() : '?';
-  return { quant, supported: ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', '?'].includes(quant) };
+  // k-quant mixes (Q4_K_M, Q3_K_L...) hold Q2_K..Q6_K tensors, all of which Hearth reads
+  const base = /^Q[2-6]_K/.test(quant) ? 'K' : quant;
+  return { quant, supported: ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'K', 'IQ4_NL', 'IQ4_XS', '?'].includes(base) };
 }
 
 export type RepoPlan =
@@ -109,8 +111,10 @@ export function planRepo(files: HubFile[]): RepoPlan {
   const ggufs = files.filter((f) => /\.gguf$/i.test(f.path) && !f.path.includes('/'));
   if (ggufs.length) {
     const choices = ggufs.map((f) => ({ file: f.path, size: f.size, ...ggufQuant(f.path) }));
-    // the best-supported, smallest first: Q4_0 before Q8_0 before F16
-    const rank = (q: string) => ['Q4_0', 'Q8_0', 'F16', 'BF16', 'F32', '?'].indexOf(q);
+    // what the kernels read as it is first (Q4_0, Q8_0), then files widened to q8_0 at load,
+    // then the unquantized ones; smallest first within each
+    const order = ['Q4_0', 'Q8_0', '*', 'F16', 'BF16', 'F32', '?'];
+    const rank = (q: string) => (order.includes(q) ? order.indexOf(q) : 2);
     choices.sort((a, b) => Number(b.supported) - Number(a.supported) || rank(a.quant) - rank(b.quant) || a.size - b.size);
     return { kind: 'gguf', choices };
   }

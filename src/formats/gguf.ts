@@ -269,7 +269,7 @@ export function ggufTensorInfos(header: GgufHeader, file: string): TensorInfo[] 
         known ? `${file}: tensor ${t.name} has type ${t.typeName}, which Hearth does not support yet.` : `${file}: tensor ${t.name} has an unknown ggml type id ${t.type}.`,
         {
           hint: known
-            ? 'Use a GGUF quantized as F32, F16, BF16, Q8_0 or Q4_0.'
+            ? 'Hearth reads GGUF tensors in F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K, IQ4_NL and IQ4_XS: pick a file quantized as one of those (Q4_K_M and Q8_0 are common).'
             : 'The file may come from a newer llama.cpp than Hearth knows, or be damaged.',
           details: { file, tensor: t.name, type: t.type, typeName: t.typeName },
         },

@@ -1,7 +1,7 @@
 import { HearthError } from '../errors.js';
 import type { ByteSource } from '../hub/byte-source.js';
 import { decodeUtf8 } from '../hub/byte-source.js';
-import { canonicalTensorName, elementCount, isCanonicalName, isTensorDtype, type TensorInfo } from './tensors.js';
+import { canonicalTensorName, elementCount, isCanonicalName, isTensorDtype, SAFETENSORS_DTYPES, type TensorInfo } from './tensors.js';
 
 /** Every safetensors dtype and its element size; Hearth loads F32, F16 and BF16. */
 const DTYPE_BYTES = {
@@ -107,7 +107,7 @@ export function safetensorsTensorInfos(header: SafetensorsHeader, file: string):
   const out: TensorInfo[] = [];
   for (const t of header.tensors) {
     const name = canonicalTensorName(t.name, 'hf');
-    if (!isTensorDtype(t.dtype) || t.dtype === 'Q8_0' || t.dtype === 'Q4_0') {
+    if (!isTensorDtype(t.dtype) || !SAFETENSORS_DTYPES.includes(t.dtype)) {
       if (!isCanonicalName(name)) continue;
       throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `${file}: tensor ${t.name} has dtype ${t.dtype}, which Hearth does not support.`, {
         hint: 'Hearth loads safetensors weights in F32, F16 and BF16.',

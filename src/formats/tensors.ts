@@ -1,9 +1,17 @@
 import { HearthError } from '../errors.js';
+import { GGML_CONVERTED_LAYOUT, type GgmlConvertedType } from './ggml-quants.js';
 
-/** Tensor element types Hearth can load. GGUF's other types are recognized by name and refused. */
-export type TensorDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0';
+/**
+ * Tensor element types Hearth can load. F32/F16/Q8_0/Q4_0 go to the GPU as they are; BF16 and
+ * the other ggml block types are converted at load (see models/load.ts). GGUF's remaining types
+ * (IQ1..IQ3, ternary, MXFP4) are recognized by name and refused.
+ */
+export type TensorDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | GgmlConvertedType;
 
-export const TENSOR_DTYPES: readonly TensorDtype[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'];
+export const TENSOR_DTYPES: readonly TensorDtype[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', ...(Object.keys(GGML_CONVERTED_LAYOUT) as GgmlConvertedType[])];
+
+/** The dtypes a safetensors file may hold for Hearth. */
+export const SAFETENSORS_DTYPES: readonly TensorDtype[] = ['F32', 'F16', 'BF16'];
 
 export interface TensorInfo {
   /** Canonical name ('layers.3.q'), or the source name for tensors Hearth has no name for. */
@@ -27,6 +35,7 @@ export const DTYPE_LAYOUT: Readonly<Record<TensorDtype, { block: number; bytes: 
   BF16: { block: 1, bytes: 2 },
   Q8_0: { block: 32, bytes: 34 },
   Q4_0: { block: 32, bytes: 18 },
+  ...GGML_CONVERTED_LAYOUT,
 };
 
 export function isTensorDtype(s: string): s is TensorDtype {

@@ -6,12 +6,13 @@ import { HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadStorage } from '../gpu/buffers.js';
 import { uploadWeight, type GpuWeight } from '../gpu/weights.js';
-import { dequantize, quantize, QK, type WeightFormat } from '../reference/quant.js';
+import { dequantize, nativeByteLength, quantize, QK, type WeightFormat } from '../reference/quant.js';
 import { bf16BitsToF32 } from '../reference/f16.js';
 import { modelInvFreq } from './rope-table.js';
 import type { ModelSource } from '../hub/byte-source.js';
 import { readTensor, type ModelFiles } from '../formats/model-files.js';
-import type { TensorDtype, TensorInfo } from '../formats/tensors.js';
+import { tensorByteLength, type TensorDtype, type TensorInfo } from '../formats/tensors.js';
+import { dequantizeGgml, isGgmlConvertedType } from '../formats/ggml-quants.js';
 import type { LayerWeights, ModelWeights } from './llama.js';
 
 /** What matrices are stored as on the GPU. Absent: as in the file (bf16 becomes f16). */
@@ -48,21 +49,47 @@ export function tensorToF32(info: TensorInfo, bytes: Uint8Array): Float32Array {
     for (let i = 0; i < count; i++) out[i] = bf16BitsToF32(dv.getUint16(i * 2, true));
     return out;
   }
+  if (isGgmlConvertedType(info.dtype)) return dequantizeGgml(info.dtype, bytes, count);
   const f = NATIVE[info.dtype];
   if (!f) throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `Tensor ${info.sourceName} has type ${info.dtype}, which Hearth cannot load.`);
   return dequantize(f, bytes, count);
+}
+
+/**
+ * The GPU format a matrix gets when the caller did not ask for one: its own where the kernels
+ * read it, f16 for BF16, and q8_0 for ggml's other block types (k-quants, Q4_1, Q5_x, IQ4): q8_0
+ * keeps their values to within 1/254 of each 32-value block's largest, far below their own
+ * quantization error, where re-quantizing to q4_0 would add a second 4-bit rounding.
+ */
+export function defaultGpuFormat(dtype: TensorDtype): WeightFormat {
+  return NATIVE[dtype] ?? (isGgmlConvertedType(dtype) ? 'q8_0' : 'f16');
 }
 
 /** Pick the GPU format of a matrix and produce its native bytes in that format. */
 export function convertMatrix(info: TensorInfo, bytes: Uint8Array, want: WeightDtype | undefined): { format: WeightFormat; data: Uint8Array } {
   const cols = info.shape[info.shape.length - 1]!;
   const native = NATIVE[info.dtype];
-  let target: WeightFormat = want ?? native ?? 'f16';
+  let target: WeightFormat = want ?? defaultGpuFormat(info.dtype);
   // quantized formats need whole 32-value blocks per row; such rows stay in f16
   if ((target === 'q8_0' || target === 'q4_0') && cols % QK !== 0) target = 'f16';
   if (native === target) return { format: target, data: bytes };
-  return { format: target, data: quantize(target, tensorToF32(info, bytes)) };
+  // a few rows at a time, so a large table (a 128k-token embedding) never exists as f32 at once;
+  // every format quantizes each row on its own, so this is exact
+  const rows = info.shape.reduce((a, b) => a * b, 1) / cols;
+  const inRow = tensorByteLength(info.dtype, [cols]);
+  const outRow = nativeByteLength(target, 1, cols);
+  const out = new Uint8Array(rows * outRow);
+  const step = Math.max(1, Math.floor(CONVERT_VALUES / cols));
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    const part = tensorToF32({ ...info, shape: [n, cols] }, bytes.subarray(r * inRow, (r + n) * inRow));
+    out.set(quantize(target, part), r * outRow);
+  }
+  return { format: target, data: out };
 }
+
+/** Values converted per step by convertMatrix. */
+const CONVERT_VALUES = 1 << 20;
 
 export async function loadWeights(ctx: GpuContext, source: ModelSource, files: ModelFiles, opts: LoadWeightsOptions = {}): Promise<LoadedWeights> {
   const c = files.config;

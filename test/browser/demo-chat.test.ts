@@ -200,15 +200,21 @@ describe('the chat page\'s helpers', () => {
       { path: 'm-f16.gguf', size: 900 },
       { path: 'm-Q8_0.gguf', size: 500 },
       { path: 'm-Q4_0.gguf', size: 280 },
+      { path: 'm-IQ2_XXS.gguf', size: 150 },
+      { path: 'm-Q3_K_L.gguf', size: 250 },
     ]);
     expect(plan.kind).toBe('gguf');
     if (plan.kind !== 'gguf') return;
     expect(plan.choices.map((c) => [c.file, c.supported])).toEqual([
       ['m-Q4_0.gguf', true],
       ['m-Q8_0.gguf', true],
+      ['m-Q3_K_L.gguf', true],
+      ['m-Q4_K_M.gguf', true],
       ['m-f16.gguf', true],
-      ['m-Q4_K_M.gguf', false],
+      ['m-IQ2_XXS.gguf', false],
     ]);
+    expect(ggufQuant('Llama-3.2-1B-Instruct-Q4_K_M.gguf')).toEqual({ quant: 'Q4_K_M', supported: true });
+    expect(ggufQuant('model-IQ3_XXS.gguf')).toEqual({ quant: 'IQ3_XXS', supported: false });
     expect(ggufQuant('qwen2.5-0.5b-instruct-q8_0.gguf')).toEqual({ quant: 'Q8_0', supported: true });
     const st = planRepo([
       { path: 'config.json', size: 10 },

@@ -6,10 +6,10 @@ import { dequantize } from '../../src/reference/quant.js';
 import { ReferenceLlama } from '../../src/reference/llama.js';
 import { loadEngine } from '../../src/engine/load.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { syntheticWeights, writeGgufModel, writeHfModel, type SyntheticSpec } from '../fixtures/synthetic.js';
+import { syntheticWeights, writeGgufModel, writeHfModel, type GgufFileType, type SyntheticSpec } from '../fixtures/synthetic.js';
 import { testGpu } from './gpu.js';
 
-export type FileFormat = { kind: 'hf'; dtype: 'F32' | 'F16' | 'BF16' } | { kind: 'gguf'; type: 'F32' | 'F16' | 'Q8_0' | 'Q4_0' };
+export type FileFormat = { kind: 'hf'; dtype: 'F32' | 'F16' | 'BF16' } | { kind: 'gguf'; type: GgufFileType };
 
 /** A synthetic model written in `format`, as an in-memory model source. */
 export function syntheticSource(spec: SyntheticSpec, format: FileFormat): ModelSource {

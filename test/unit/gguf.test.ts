@@ -255,9 +255,11 @@ describe('GGUF errors', () => {
   });
 
   it('names a known but unsupported tensor type', async () => {
-    const bytes = writeGguf({ metadata: [], tensors: [{ name: 'blk.0.attn_q.weight', type: 13, shape: [4, 256], data: new Uint8Array(4 * 176) }] });
-    const e = await expectCode(parse(bytes), 'UNSUPPORTED_TENSOR_TYPE', /tensor blk\.0\.attn_q\.weight has type Q5_K, which Hearth does not support yet/);
-    expect(e.details).toMatchObject({ tensor: 'blk.0.attn_q.weight', typeName: 'Q5_K' });
+    // IQ2_XXS (id 16): 256 values in 66 bytes, codebook-based; not one Hearth reads
+    const bytes = writeGguf({ metadata: [], tensors: [{ name: 'blk.0.attn_q.weight', type: 16, shape: [4, 256], data: new Uint8Array(4 * 66) }] });
+    const e = await expectCode(parse(bytes), 'UNSUPPORTED_TENSOR_TYPE', /tensor blk\.0\.attn_q\.weight has type IQ2_XXS, which Hearth does not support yet/);
+    expect(e.details).toMatchObject({ tensor: 'blk.0.attn_q.weight', typeName: 'IQ2_XXS' });
+    expect(e.hint).toMatch(/Q4_K_M/);
   });
 
   it('says when a tensor type id is unknown', async () => {

@@ -78,6 +78,17 @@ describe('GPU forward matches the reference forward', () => {
   it('chunked prefill (chunk 4 over a 9-token prompt) gives the same ids as one chunk', () => checkAgainstReference(CONFIGS['llama gqa3 hd64 untied llama3-rope']!, { kind: 'gguf', type: 'Q8_0' }, 4));
 });
 
+describe('GGUF files in ggml types widened at load', () => {
+  // hidden 256: most matrices are whole 256-value super-blocks; the 320-wide FFN-down rows take
+  // llama.cpp's fallbacks (Q5_0 for Q4_K, Q5_1 for Q5_K, IQ4_NL for Q2_K/Q3_K/IQ4_XS)
+  const spec = CONFIGS['llama gqa4 hd128 tied']!;
+  for (const type of ['Q4_K_M', 'Q2_K', 'Q3_K', 'Q5_K', 'IQ4_XS', 'Q4_1'] as const) {
+    it(`gguf ${type} (as q8_0 on the GPU) matches the reference on the same converted weights`, async () => {
+      await checkAgainstReference(spec, { kind: 'gguf', type });
+    });
+  }
+});
+
 describe('file formats agree', () => {
   it('the same model as safetensors (rotate-half) and GGUF (permuted Q/K, interleaved RoPE) gives the same greedy ids', async () => {
     for (const spec of [CONFIGS['llama gqa3 hd64 untied llama3-rope']!, CONFIGS['qwen2 gqa2 hd64 biases']!]) {
