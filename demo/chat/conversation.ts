@@ -262,6 +262,7 @@ export class Conversation {
 
     let status: 'done' | 'stopped' | 'error' = 'done';
     let id = this.session;
+    let sent: ChatMessage[] | null = null;
     try {
       const history = this.history(turn);
       const reserve = Math.min(s.maxTokens, Math.floor(model.contextLength / 2));
@@ -278,7 +279,7 @@ export class Conversation {
       // one new message when the session holds the rest; the whole conversation when it differs
       // (trimmed to fit, or a stop that was not written): the session keeps the KV up to where
       // they part, so either way only what changed is computed
-      const sent = fitted.dropped === 0 ? history : fitted.messages;
+      sent = fitted.dropped === 0 ? history : fitted.messages;
       const params: SessionChatParams = same(sent, [...this.stored, { role: 'user', content: text }]) ? { message: text } : { messages: sent };
       measure = new ReplyMeasure(fitted.promptTokens, model.contextLength, this.restoredOnOpen);
       const stream = await model.engine.sessions.chat(id, { ...params, stream: true, temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens }, { signal: ctrl.signal });
@@ -300,6 +301,12 @@ export class Conversation {
     } catch (e) {
       if (isHearthError(e, 'ABORTED') || ctrl.signal.aborted) {
         status = 'stopped';
+        // the library kept the reply so far (and its KV) when one had begun
+        const kept = isHearthError(e, 'ABORTED') && (e.details as { session?: unknown } | undefined)?.session;
+        if (kept && sent) {
+          this.stored = [...sent, { role: 'assistant', content: turn.content }];
+          this.hooks.saved(id!);
+        }
         badges.append(h('span', { class: 'badge badge-accent msg-stopped' }, 'Stopped'));
       } else {
         status = 'error';

@@ -578,6 +578,59 @@ export class Sessions implements SessionsApi {
     return out;
   }
 
+  /**
+   * Stores a turn: the messages plus the reply, and the KV the engine now holds for the
+   * conversation past `keep` (one new chunk), in one new manifest generation.
+   */
+  private async persistTurn(
+    engine: Engine,
+    l: Loaded,
+    messages: ChatMessage[],
+    promptIds: number[],
+    reply: string,
+    t: { restoredTokens: number; restoreMs: number; keep: number },
+    details: Record<string, unknown> | undefined,
+  ): Promise<{ session: SessionTurnInfo }> {
+    const { keep } = t;
+    const m = l.manifest;
+    const shape = shapeOf(engine);
+    const tP = performance.now();
+    const held = [...engine.cachedTokens];
+    const gen = l.maxGen + 1;
+    let chunk: NewChunk | null = null;
+    let tokens = m.tokens.slice(0, keep);
+    if (held.length > keep && commonPrefix(held, promptIds) === promptIds.length) {
+      const slice = await engine.exportKv(keep, held.length);
+      // another request may have run in between and replaced the cache: then store no KV
+      if (commonPrefix(slice.tokens, held.slice(keep)) === held.length - keep) {
+        chunk = await this.sealChunk(gen, slice, shape);
+        tokens = held;
+      }
+    }
+    const chunks = m.chunks.filter((c) => c.start < keep).map((c) => (c.end > keep ? { ...c, end: keep } : c));
+    if (chunk) chunks.push(chunk.ref);
+    const after = [...messages, { role: 'assistant', content: reply }];
+    const { manifest, bytes } = await this.commit(
+      l,
+      gen,
+      { ...m, title: m.title, messages: after, tokens, chunks, model: tokens.length ? engine.identity : m.model, updatedAt: Date.now() },
+      chunk,
+      details,
+    );
+    return {
+      session: {
+        id: l.id,
+        restoredTokens: t.restoredTokens,
+        restoreMs: t.restoreMs,
+        truncatedAt: keep < m.tokens.length ? keep : null,
+        storedTokens: manifest.tokens.length,
+        bytesWritten: bytes,
+        persistMs: performance.now() - tP,
+        generation: manifest.gen,
+      },
+    };
+  }
+
   /** One turn, holding the session's lock from reading its manifest to writing the next one. */
   private turn(id: string, p: SessionChatParams, signal: AbortSignal | undefined, push: ((c: SessionChatChunk) => void) | null): Promise<SessionChatCompletion | SessionChatChunk> {
     const engine = this.engine();
@@ -609,49 +662,25 @@ export class Sessions implements SessionsApi {
       const created = Math.floor(Date.now() / 1000);
       const model = this.opts.modelName?.() ?? engine.identity.source;
       const req = toGenerateRequest(engine, p, promptIds, 0, signal);
-      if (push) {
-        push(chunkOf(cid, created, model, { role: 'assistant', content: '' }));
-        req.onToken = (t) => {
-          if (t.text) push(chunkOf(cid, created, model, { content: t.text }));
-        };
-      }
-      const r: GenerateResult = await engine.generate(req);
-
-      // the KV of every position past `keep` the engine now holds for this conversation
-      const tP = performance.now();
-      const held = [...engine.cachedTokens];
-      const gen = l.maxGen + 1;
-      let chunk: NewChunk | null = null;
-      let tokens = m.tokens.slice(0, keep);
-      if (held.length > keep && commonPrefix(held, promptIds) === promptIds.length) {
-        const slice = await engine.exportKv(keep, held.length);
-        // another request may have run in between and replaced the cache: then store no KV
-        if (commonPrefix(slice.tokens, held.slice(keep)) === held.length - keep) {
-          chunk = await this.sealChunk(gen, slice, shape);
-          tokens = held;
-        }
-      }
-      const chunks = m.chunks.filter((c) => c.start < keep).map((c) => (c.end > keep ? { ...c, end: keep } : c));
-      if (chunk) chunks.push(chunk.ref);
-      const after = [...messages, { role: 'assistant', content: r.text }];
-      const completion = completionOf(cid, created, model, promptIds, r);
-      const { manifest, bytes } = await this.commit(
-        l,
-        gen,
-        { ...m, title: m.title, messages: after, tokens, chunks, model: tokens.length ? engine.identity : m.model, updatedAt: Date.now() },
-        chunk,
-        { completion },
-      );
-      const session: SessionTurnInfo = {
-        id,
-        restoredTokens,
-        restoreMs,
-        truncatedAt: keep < m.tokens.length ? keep : null,
-        storedTokens: manifest.tokens.length,
-        bytesWritten: bytes,
-        persistMs: performance.now() - tP,
-        generation: manifest.gen,
+      let replied = '';
+      if (push) push(chunkOf(cid, created, model, { role: 'assistant', content: '' }));
+      req.onToken = (t) => {
+        replied += t.text;
+        if (push && t.text) push(chunkOf(cid, created, model, { content: t.text }));
       };
+      const tallies = { restoredTokens, restoreMs, keep };
+      let r: GenerateResult;
+      try {
+        r = await engine.generate(req);
+      } catch (e) {
+        // a reply stopped part-way stays in the conversation (with the KV computed for it), as
+        // the caller saw it stream; the call still rejects with ABORTED
+        if (!(e instanceof HearthError && e.code === 'ABORTED') || !replied || p.keepStopped === false) throw e;
+        const saved = await this.persistTurn(engine, l, messages, promptIds, replied, tallies, undefined);
+        throw new HearthError('ABORTED', e.message, { cause: e, hint: 'The reply so far was kept in the session.', details: { session: saved.session, text: replied } });
+      }
+      const completion = completionOf(cid, created, model, promptIds, r);
+      const { session } = await this.persistTurn(engine, l, messages, promptIds, r.text, tallies, { completion });
       if (!push) return { ...completion, session };
       return {
         ...chunkOf(cid, created, model, {}),

@@ -80,6 +80,13 @@ export interface SessionChatParams extends SamplingFields {
   messages?: ChatMessage[];
   /** Drop the last assistant reply (and anything after it) and generate it again. */
   regenerate?: boolean;
+  /**
+   * When the turn is aborted after its reply began: keep the messages and the reply so far (and
+   * the KV computed for them) in the session, as a chat app shows a stopped reply. The call still
+   * rejects with ABORTED; its details.session says what was stored. Default true; false leaves
+   * the session as it was before the call. Nothing is stored when no reply text came yet.
+   */
+  keepStopped?: boolean;
   stream?: boolean | null;
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveModelSource } from '../../src/hub/resolve.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { isHearthError } from '../../src/errors.js';
+import { isHearthError, type HearthError } from '../../src/errors.js';
 import { Sessions, type SessionsOptions } from '../../src/sessions/sessions.js';
 import { MemorySessionStore, type SessionStore } from '../../src/sessions/store.js';
 import { NodeSessionStore } from '../../src/sessions/store-node.js';
@@ -175,6 +175,57 @@ describe('multi-turn chat', () => {
     expect((await s.get(id)).messages).toEqual([]);
     const r = await s.chat(id, { message: USER[0]!, ...greedy });
     expect(r.usage.completion_tokens).toBe(10);
+  });
+});
+
+describe('a stopped reply', () => {
+  it('stays in the session with its KV (the call rejects with ABORTED), and the next turn reuses it', async () => {
+    const s = sessions();
+    const { id } = await s.create();
+    const ctrl = new AbortController();
+    const seen: string[] = [];
+    let err: unknown = null;
+    try {
+      const stream = await s.chat(id, { message: USER[0]!, ...greedy, max_tokens: 40, stream: true }, { signal: ctrl.signal });
+      for await (const c of stream) {
+        const t = c.choices[0]?.delta.content;
+        if (t) seen.push(t);
+        if (seen.length === 4) ctrl.abort();
+      }
+    } catch (e) {
+      err = e;
+    }
+    expect(isHearthError(err, 'ABORTED')).toBe(true);
+    const details = (err as HearthError).details as { session: { storedTokens: number }; text: string };
+    expect(details.text).toBe(seen.join(''));
+    const got = await s.get(id);
+    expect(got.messages).toEqual([
+      { role: 'user', content: USER[0] },
+      { role: 'assistant', content: seen.join('') },
+    ]);
+    expect(got.storedTokens).toBe(details.session.storedTokens);
+    expect(got.storedTokens).toBeGreaterThan(4);
+    // the next turn prefills only what follows the stored tokens
+    const next = await s.chat(id, { message: USER[1]!, ...greedy });
+    expect(next.hearth.reused_tokens).toBe(got.storedTokens);
+    expect(next.hearth.prefilled_tokens).toBe(next.usage.prompt_tokens - got.storedTokens);
+  });
+
+  it('keepStopped: false leaves the session as it was', async () => {
+    const s = sessions();
+    const { id } = await s.create();
+    await s.chat(id, { message: USER[0]!, ...greedy });
+    const before = await s.get(id);
+    const ctrl = new AbortController();
+    const stream = await s.chat(id, { message: USER[1]!, ...greedy, max_tokens: 40, stream: true, keepStopped: false }, { signal: ctrl.signal });
+    let n = 0;
+    const run = (async () => {
+      for await (const c of stream) if (c.choices[0]?.delta.content && ++n === 2) ctrl.abort();
+    })();
+    expect(await code(run)).toBe('ABORTED');
+    const after = await s.get(id);
+    expect(after.messages).toEqual(before.messages);
+    expect(after.storedTokens).toBe(before.storedTokens);
   });
 });
 
