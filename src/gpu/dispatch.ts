@@ -48,6 +48,13 @@ export interface Dispatch {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   grid: Grid | ((step: StepParams) => Grid);
+  /** Buffers this dispatch created for itself (its parameters, its scratch), freed with it. */
+  owned?: GPUBuffer[];
+}
+
+/** Frees the buffers the dispatches created for themselves; the ones they were given stay. */
+export function destroyDispatches(dispatches: readonly Dispatch[]): void {
+  for (const d of dispatches) for (const b of d.owned ?? []) b.destroy();
 }
 
 export function gridFor(d: Dispatch, step: StepParams): Grid {

@@ -26,6 +26,7 @@ export function add(ctx: GpuContext, a: AddArgs, label = 'add'): Dispatch {
     label,
     pipeline,
     bindGroup: bindBuffers(ctx, pipeline, label, { 0: a.step, 1: params, 2: a.a, 3: a.b }),
+    owned: [params],
     grid: (s) => {
       check(s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for at most ${a.maxTokens}.`);
       return grid1d(ctx, Math.ceil((s.tokens * a.n) / 64));

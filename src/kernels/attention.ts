@@ -160,6 +160,7 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   pv.setUint32(16, plan.decode.splits, true);
   const paramsBuf = uploadUniform(ctx, pv, `${label}.params`);
   const scratch = a.scratch ?? createStorage(ctx, plan.scratchBytes, `${label}.scratch`);
+  const owned = a.scratch ? [paramsBuf] : [paramsBuf, scratch];
 
   const checkStep = (s: StepParams): void => {
     if (s.tokens > maxTokens) {
@@ -190,6 +191,7 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
       label: `${label}.prefill`,
       pipeline: prefill,
       bindGroup: bindBuffers(ctx, prefill, `${label}.prefill`, io),
+      owned,
       grid: (s) => {
         checkStep(s);
         return s.tokens > 1 ? [Math.ceil(s.tokens / bq), nHeads, 1] : idle;

@@ -42,12 +42,14 @@ export function embed(ctx: GpuContext, a: EmbedArgs, label = 'embed'): Dispatch[
     params.setUint32(16, last ? 1 : 0, true);
     params.setFloat32(20, a.scale ?? 1, true);
     const partLabel = table.parts.length > 1 ? `${label}[${i}]` : label;
-    const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: uploadUniform(ctx, params, `${partLabel}.params`), 2: a.ids, 3: part.data, 5: a.out };
+    const pbuf = uploadUniform(ctx, params, `${partLabel}.params`);
+    const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: pbuf, 2: a.ids, 3: part.data, 5: a.out };
     if (part.scales) buffers[4] = part.scales;
     return {
       label: partLabel,
       pipeline,
       bindGroup: bindBuffers(ctx, pipeline, partLabel, buffers),
+      owned: [pbuf],
       grid: (s) => {
         check(s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for at most ${a.maxTokens}.`);
         return [colGroups, s.tokens, 1];

@@ -42,6 +42,7 @@ export function kvAppend(ctx: GpuContext, a: KvAppendArgs, label = 'kv_append'):
     label,
     pipeline,
     bindGroup: bindBuffers(ctx, pipeline, label, buffers),
+    owned: [params],
     grid: (s) => {
       check(s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for at most ${a.maxTokens}.`);
       if (s.pos + s.tokens > a.maxCtx) {

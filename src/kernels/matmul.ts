@@ -130,7 +130,7 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
     const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, 2: a.x, 3: part.data, 5: a.y, 6: bias };
     if (part.scales) buffers[4] = part.scales;
     const l = a.w.parts.length > 1 ? `${label}.${tag}[${part.rowStart}]` : `${label}.${tag}`;
-    return { label: l, pipeline, bindGroup: bindBuffers(ctx, pipeline, l, buffers), grid };
+    return { label: l, pipeline, bindGroup: bindBuffers(ctx, pipeline, l, buffers), grid, owned: [params] };
   };
 
   // a decode-only launch never needs the GEMM, whose pipeline is slow to build on CPU drivers

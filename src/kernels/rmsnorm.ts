@@ -32,12 +32,14 @@ export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dis
   dv.setUint32(4, rowsPerToken, true);
   dv.setFloat32(8, a.eps, true);
   dv.setUint32(12, a.addOne ? 1 : 0, true);
-  const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: uploadUniform(ctx, dv, `${label}.params`), 2: a.x, 3: a.weight, 4: a.out };
+  const pbuf = uploadUniform(ctx, dv, `${label}.params`);
+  const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: pbuf, 2: a.x, 3: a.weight, 4: a.out };
   if (a.residual) buffers[5] = a.residual;
   return {
     label,
     pipeline,
     bindGroup: bindBuffers(ctx, pipeline, label, buffers),
+    owned: [pbuf],
     grid: (s) => grid1d(ctx, s.tokens * rowsPerToken),
   };
 }

@@ -51,6 +51,7 @@ export function rope(ctx: GpuContext, a: RopeArgs, label = 'rope'): Dispatch {
     label,
     pipeline,
     bindGroup: bindBuffers(ctx, pipeline, label, { 0: a.step, 1: params, 2: a.invFreq, 3: a.x }),
+    owned: [params],
     grid: (s) => {
       check(s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for at most ${a.maxTokens}.`);
       return grid1d(ctx, Math.ceil((s.tokens * pairsPerToken) / 64));

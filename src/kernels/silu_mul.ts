@@ -27,6 +27,7 @@ export function siluMul(ctx: GpuContext, a: SiluMulArgs, label = 'silu_mul'): Di
     label,
     pipeline,
     bindGroup: bindBuffers(ctx, pipeline, label, { 0: a.step, 1: params, 2: a.gate, 3: a.up, 4: a.out }),
+    owned: [params],
     grid: (s) => {
       check(s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for at most ${a.maxTokens}.`);
       return grid1d(ctx, Math.ceil((s.tokens * a.n) / 64));

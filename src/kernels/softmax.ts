@@ -33,6 +33,7 @@ export function softmax(ctx: GpuContext, a: SoftmaxArgs, label = 'softmax'): Dis
     label,
     pipeline,
     bindGroup: bindBuffers(ctx, pipeline, label, buffers),
+    owned: [params],
     grid: (s) => {
       check(s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for at most ${a.maxTokens}.`);
       return grid1d(ctx, s.tokens * rowsPerToken);

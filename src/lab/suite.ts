@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/device.js';
-import { StepUniform, runDispatches } from '../gpu/dispatch.js';
+import { StepUniform, destroyDispatches, runDispatches } from '../gpu/dispatch.js';
 import { describeCase, validateCase } from './cases.js';
 import type { PreparedCase } from './prepared.js';
 import { prepareAttention } from './run-attention.js';
@@ -109,7 +109,10 @@ export async function runKernelCase(ctx: GpuContext, c: LabCase, opts: RunCaseOp
   } catch (e) {
     row = errorRow(c, message(e));
   } finally {
-    prepared?.destroy();
+    if (prepared) {
+      destroyDispatches(prepared.dispatches);
+      prepared.destroy();
+    }
     if (!opts.step) step.destroy();
   }
   const gpuErrors = [await device.popErrorScope(), await device.popErrorScope()].filter((e): e is GPUError => e !== null);

@@ -17,7 +17,7 @@
  */
 import type { GpuContext } from '../gpu/device.js';
 import { createStorage } from '../gpu/buffers.js';
-import type { Dispatch } from '../gpu/dispatch.js';
+import { destroyDispatches, type Dispatch } from '../gpu/dispatch.js';
 import type { GpuWeight } from '../gpu/weights.js';
 import { destroyWeight } from '../gpu/weights.js';
 import { embed } from '../kernels/embed.js';
@@ -187,6 +187,7 @@ export class LlamaForward {
   }
 
   destroy(): void {
+    destroyDispatches(this.dispatches);
     for (const b of Object.values(this.act)) (b as GPUBuffer | null)?.destroy();
     for (const b of [...this.kCache, ...this.vCache]) b.destroy();
     this.attnScratch.destroy();
