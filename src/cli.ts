@@ -29,7 +29,8 @@ Options:
   --dtype F              weights on the GPU as q4_0 | q8_0 | f16 | f32 (default: as stored)
   --context-length N     KV cache length (default: the model's, at most 4096)
   --revision REV         Hugging Face revision (default main)
-  --endpoint URL         Hugging Face endpoint or mirror
+  --endpoint URL         Hugging Face endpoint or mirror (default $HF_ENDPOINT, else huggingface.co)
+  --token TOKEN          Hugging Face access token for gated repos (default $HF_TOKEN)
   --json                 generate: print one JSON object instead of text
   -h, --help             this help
 `;
@@ -53,6 +54,7 @@ const options = {
   'context-length': { type: 'string' },
   revision: { type: 'string' },
   endpoint: { type: 'string' },
+  token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -100,6 +102,7 @@ async function load(v: Values): Promise<{ engine: NodeEngine; loadMs: number }> 
     contextLength: numberOpt(v['context-length'], 'context-length', true),
     revision: v.revision,
     endpoint: v.endpoint,
+    token: v.token,
   });
   return { engine, loadMs: performance.now() - t0 };
 }

@@ -33,8 +33,10 @@ export interface CreateEngineOptions extends EngineLoadOptions {
   /** A local file or folder, a URL, or a Hugging Face repo id (owner/name). */
   model: string;
   revision?: string;
-  /** Hugging Face endpoint (a self-hosted mirror); default https://huggingface.co. */
+  /** Hugging Face endpoint (a self-hosted mirror); default $HF_ENDPOINT, else https://huggingface.co. */
   endpoint?: string;
+  /** Hugging Face access token for gated or private repos; default $HF_TOKEN. */
+  token?: string;
   /** Use this GPU context instead of creating one (several engines can share a device). */
   gpu?: GpuContext;
   /** Where and how engine.sessions stores conversations and their KV cache. */
@@ -57,7 +59,8 @@ export async function createEngine(options: CreateEngineOptions): Promise<NodeEn
   try {
     const source = await resolveModelSource(options.model, {
       revision: options.revision,
-      endpoint: options.endpoint,
+      endpoint: options.endpoint ?? (process.env.HF_ENDPOINT || undefined),
+      token: options.token ?? (process.env.HF_TOKEN || undefined),
       onProgress: options.onProgress ? (p) => options.onProgress!({ phase: 'download', loaded: p.loaded, total: p.total, file: p.file }) : undefined,
     });
     const engine = await loadEngine(ctx, source, options);

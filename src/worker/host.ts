@@ -23,6 +23,8 @@ export interface HostLoadOptions {
   model: ModelSpec;
   revision?: string;
   endpoint?: string;
+  /** Hugging Face access token, for gated or private repos (sent only to the endpoint's requests). */
+  token?: string;
   dtype?: WeightDtype;
   contextLength?: number;
   /** Keep downloaded files in the browser's storage (default true for remote models). */
@@ -85,6 +87,7 @@ export class EngineHost {
       let source = await resolveModelSource(opts.model, {
         revision: opts.revision,
         endpoint: opts.endpoint,
+        token: opts.token,
         onProgress: onProgress && !cached ? (p) => onProgress({ phase: 'download', loaded: p.loaded, total: p.total, file: p.file }) : undefined,
       });
       if (cached) source = (await this.weightCache()).wrap(source, { onProgress, signal });

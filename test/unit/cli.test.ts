@@ -6,13 +6,18 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KNOWN_IDS, STORIES } from '../helpers/stories.js';
+import { startHubServer } from '../helpers/hub-server.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/hearth.js', import.meta.url).pathname;
 
 async function hearth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return hearthWith({}, ...args);
+}
+
+async function hearthWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run('node', [BIN, ...args], { timeout: 120_000 });
+    const r = await run('node', [BIN, ...args], { timeout: 120_000, env: { ...process.env, ...env } });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -38,6 +43,24 @@ describe('hearth CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.startsWith('Once upon a time')).toBe(true);
     expect(r.stdout.length).toBeGreaterThan(60);
+  });
+
+  it('a Hub repo id goes to $HF_ENDPOINT with $HF_TOKEN as a Bearer token (--token overrides it)', async () => {
+    const hub = await startHubServer({ files: { 'acme/stories/stories260K.gguf': readFileSync(STORIES) } });
+    try {
+      const r = await hearthWith({ HF_ENDPOINT: hub.url, HF_TOKEN: 'hf_from_env' }, 'generate', '--model', 'acme/stories/stories260K.gguf', '--prompt-ids', '1', '--max-tokens', '8', '--temperature', '0', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).ids).toEqual(KNOWN_IDS.slice(0, 8));
+      const sent = hub.requests.filter((q) => q.path.includes('stories260K.gguf'));
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.every((q) => q.authorization === 'Bearer hf_from_env')).toBe(true);
+      hub.reset();
+      const o = await hearthWith({ HF_ENDPOINT: hub.url, HF_TOKEN: 'hf_from_env' }, 'generate', '--model', 'acme/stories/stories260K.gguf', '--token', 'hf_flag', '--prompt-ids', '1', '--max-tokens', '2');
+      expect(o.code, o.stderr).toBe(0);
+      expect(hub.requests.filter((q) => q.path.includes('stories260K.gguf')).every((q) => q.authorization === 'Bearer hf_flag')).toBe(true);
+    } finally {
+      await hub.close();
+    }
   });
 
   it('a corrupt model file and bad flags give typed errors and a non-zero exit', async () => {
