@@ -41,8 +41,14 @@ export interface LayerWeights {
   qNorm: GPUBuffer | null;
   kNorm: GPUBuffer | null;
   ffnNorm: GPUBuffer;
-  gate: GpuWeight;
-  up: GpuWeight;
+  /**
+   * The MLP's gate and up projections concatenated by rows ([2 * intermediate, hidden]): one
+   * matmul computes both. Null when the two are stored in different formats; then `gate` and
+   * `up` hold them apart (and are null otherwise).
+   */
+  gateUp: GpuWeight | null;
+  gate: GpuWeight | null;
+  up: GpuWeight | null;
   down: GpuWeight;
 }
 
@@ -115,7 +121,8 @@ export class LlamaForward {
       kn: c.qkNorm ? f32(T * kvDim, 'kn') : null,
       att: f32(T * qDim, 'att'),
       o: f32(T * c.hiddenSize, 'o'),
-      gate: f32(T * c.intermediateSize, 'gate'),
+      // gate|up rows of the fused matmul; gate alone when a layer keeps them apart
+      gate: f32(T * 2 * c.intermediateSize, 'gate'),
       up: f32(T * c.intermediateSize, 'up'),
       act: f32(T * c.intermediateSize, 'act'),
       mlp: f32(T * c.hiddenSize, 'mlp'),
@@ -166,9 +173,15 @@ export class LlamaForward {
       push(matmul(ctx, { step, x: a.att, w: L.o, y: a.o, maxTokens: T }, `${n}.o`));
       // MLP block: xn = norm(x += attention output)
       push(rmsNorm(ctx, { step, x: a.x, weight: L.ffnNorm, out: a.xn, cols: c.hiddenSize, eps, residual: a.o }, `${n}.ffn_norm`));
-      push(matmul(ctx, { step, x: a.xn, w: L.gate, y: a.gate, maxTokens: T }, `${n}.gate`));
-      push(matmul(ctx, { step, x: a.xn, w: L.up, y: a.up, maxTokens: T }, `${n}.up`));
-      push(siluMul(ctx, { step, gate: a.gate, up: a.up, out: a.act, n: c.intermediateSize, maxTokens: T }, `${n}.silu_mul`));
+      if (L.gateUp) {
+        // one matmul for gate and up: each output row is gate (intermediate floats) then up
+        push(matmul(ctx, { step, x: a.xn, w: L.gateUp, y: a.gate, maxTokens: T }, `${n}.gate_up`));
+        push(siluMul(ctx, { step, gate: a.gate, up: a.gate, out: a.act, n: c.intermediateSize, maxTokens: T, fused: true }, `${n}.silu_mul`));
+      } else {
+        push(matmul(ctx, { step, x: a.xn, w: L.gate!, y: a.gate, maxTokens: T }, `${n}.gate`));
+        push(matmul(ctx, { step, x: a.xn, w: L.up!, y: a.up, maxTokens: T }, `${n}.up`));
+        push(siluMul(ctx, { step, gate: a.gate, up: a.up, out: a.act, n: c.intermediateSize, maxTokens: T }, `${n}.silu_mul`));
+      }
       push(matmul(ctx, { step, x: a.act, w: L.down, y: a.mlp, maxTokens: T }, `${n}.down`));
     });
 
@@ -207,7 +220,7 @@ export function destroyModelWeights(w: ModelWeights): void {
   w.finalNorm.destroy();
   w.invFreq.destroy();
   for (const L of w.layers) {
-    for (const m of [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]) dw(m);
+    for (const m of [L.q, L.k, L.v, L.o, L.gateUp, L.gate, L.up, L.down]) if (m) dw(m);
     for (const b of [L.attnNorm, L.ffnNorm, L.qBias, L.kBias, L.vBias, L.qNorm, L.kNorm]) b?.destroy();
   }
 }

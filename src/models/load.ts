@@ -111,17 +111,37 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
     opts.onProgress?.({ phase: 'upload', loaded, total, file: info.file });
     return b;
   };
-  const matrix = async (name: string, rows: number, cols: number): Promise<GpuWeight> => {
+  /** A matrix's bytes in its GPU format, its shape checked against the config. */
+  const converted = async (name: string, rows: number, cols: number): Promise<{ format: WeightFormat; data: Uint8Array }> => {
     const info = get(name);
     const shape = info.shape;
     if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) {
       throw new HearthError('CORRUPT_FILE', `Tensor ${info.sourceName} has shape [${shape}], expected [${rows}, ${cols}].`, { hint: 'The file does not match its own config.' });
     }
-    const { format, data } = convertMatrix(info, await read(info), opts.dtype);
-    const w = uploadWeight(ctx, format, rows, cols, data, { label: name });
-    formats[format] = (formats[format] ?? 0) + 1;
+    return convertMatrix(info, await read(info), opts.dtype);
+  };
+  const upload = (label: string, format: WeightFormat, rows: number, cols: number, data: Uint8Array, matrices = 1): GpuWeight => {
+    const w = uploadWeight(ctx, format, rows, cols, data, { label });
+    formats[format] = (formats[format] ?? 0) + matrices;
     bytes += w.bytes;
     return w;
+  };
+  const matrix = async (name: string, rows: number, cols: number): Promise<GpuWeight> => {
+    const { format, data } = await converted(name, rows, cols);
+    return upload(name, format, rows, cols, data);
+  };
+  /** Gate and up as one [2 * intermediate, hidden] matrix (rows of gate, then of up) when they share a format. */
+  const gateUp = async (p: string): Promise<Pick<LayerWeights, 'gateUp' | 'gate' | 'up'>> => {
+    const I = c.intermediateSize;
+    const g = await converted(`${p}.gate`, I, c.hiddenSize);
+    const u = await converted(`${p}.up`, I, c.hiddenSize);
+    if (g.format !== u.format) {
+      return { gateUp: null, gate: upload(`${p}.gate`, g.format, I, c.hiddenSize, g.data), up: upload(`${p}.up`, u.format, I, c.hiddenSize, u.data) };
+    }
+    const both = new Uint8Array(g.data.byteLength + u.data.byteLength);
+    both.set(g.data, 0);
+    both.set(u.data, g.data.byteLength);
+    return { gateUp: upload(`${p}.gate_up`, g.format, 2 * I, c.hiddenSize, both, 2), gate: null, up: null };
   };
   const vector = async (name: string, length: number): Promise<GPUBuffer> => {
     const info = get(name);
@@ -150,8 +170,7 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
       qNorm: c.qkNorm ? await vector(`${p}.q_norm`, c.headDim) : null,
       kNorm: c.qkNorm ? await vector(`${p}.k_norm`, c.headDim) : null,
       ffnNorm: await vector(`${p}.ffn_norm`, c.hiddenSize),
-      gate: await matrix(`${p}.gate`, c.intermediateSize, c.hiddenSize),
-      up: await matrix(`${p}.up`, c.intermediateSize, c.hiddenSize),
+      ...(await gateUp(p)),
       down: await matrix(`${p}.down`, c.hiddenSize, c.intermediateSize),
     });
   }

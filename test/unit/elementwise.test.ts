@@ -44,6 +44,28 @@ describe('silu_mul kernel', () => {
     expect(got.every(Number.isFinite)).toBe(true);
     expect(compare(got, siluMulRef(gate, up)).maxAbs).toBeLessThan(1e-4);
   });
+
+  it('reads gate and up from one fused [tokens, 2n] buffer (the gate|up matmul) at 5 x 37', async () => {
+    const ctx = await testGpu();
+    const step = await testStep();
+    const [tokens, n, maxTokens] = [5, 37, 6];
+    const gate = randomF32(maxTokens * n, 41, 8);
+    const up = randomF32(maxTokens * n, 42, 2);
+    const fused = new Float32Array(maxTokens * 2 * n);
+    for (let t = 0; t < maxTokens; t++) {
+      fused.set(gate.subarray(t * n, (t + 1) * n), t * 2 * n);
+      fused.set(up.subarray(t * n, (t + 1) * n), t * 2 * n + n);
+    }
+    const fb = uploadStorage(ctx, fused, 'gate_up');
+    const out = uploadStorage(ctx, new Float32Array(maxTokens * n).fill(123), 'out');
+    await run(siluMul(ctx, { step: step.buffer, gate: fb, up: fb, out, n, maxTokens, fused: true }), { tokens });
+    const got = await readF32(ctx, out, maxTokens * n);
+    const m = tokens * n;
+    expect(compare(got.subarray(0, m), siluMulRef(gate.subarray(0, m), up.subarray(0, m))).maxRel).toBeLessThan(1e-5);
+    expect(got.subarray(m).every((x) => x === 123)).toBe(true);
+    // a fused buffer too small for 2n per token is refused
+    expect(() => siluMul(ctx, { step: step.buffer, gate: out, up: out, out, n, maxTokens, fused: true })).toThrow(/2n/);
+  });
 });
 
 describe('add kernel', () => {

@@ -10,6 +10,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SyntheticSpec } from '../fixtures/synthetic.js';
 import { engineFor, logSoftmax, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
+import { syntheticWeights, writeGgufModel } from '../fixtures/synthetic.js';
+import { MemoryModelSource } from '../../src/hub/memory.js';
 import { compare } from '../helpers/random.js';
 import type { Engine } from '../../src/engine/engine.js';
 
@@ -87,6 +89,31 @@ describe('GGUF files in ggml types widened at load', () => {
       await checkAgainstReference(spec, { kind: 'gguf', type });
     });
   }
+});
+
+describe('the MLP\'s gate and up', () => {
+  it('run as one matmul when they share a format, as two when they do not, with the same results', async () => {
+    const spec = CONFIGS['llama gqa1 hd64 tied']!;
+    const w = syntheticWeights(spec);
+    const mixed = new MemoryModelSource({ 'model.gguf': writeGgufModel(spec, w, 'Q8_0', undefined, (n) => (n.endsWith('.gate') ? 'Q4_0' : undefined)) }, 'memory:gate-q4-up-q8');
+    const same = new MemoryModelSource({ 'model.gguf': writeGgufModel(spec, w, 'Q8_0') }, 'memory:q8');
+    const apart = await engineFor(mixed, CTX);
+    const fused = await engineFor(same, CTX);
+    try {
+      // one launch fewer per layer when fused
+      expect(apart.info.dispatchesPerToken - fused.info.dispatchesPerToken).toBe(spec.layers);
+      expect(apart.info.weightFormats).toMatchObject({ q4_0: spec.layers });
+      for (const [engine, source] of [[apart, mixed], [fused, same]] as const) {
+        const want = (await referenceFor(source, CTX)).greedy(PROMPT, 8);
+        const got = await engine.generate({ promptIds: PROMPT, maxTokens: 8, sampling: { temperature: 0 }, stopIds: [] });
+        expect(got.ids).toEqual(want.ids);
+        expect(compare(await engine.logits(PROMPT), want.logits[0]!).maxRel).toBeLessThan(1e-3);
+      }
+    } finally {
+      await apart.unload();
+      await fused.unload();
+    }
+  });
 });
 
 describe('file formats agree', () => {
