@@ -1,6 +1,9 @@
 // Matrix multiply y[M, N] (+)= x[M, K] @ w[N, K]^T (+ bias), shared by every variant.
 // A weight split by rows into parts gets one launch per part; each writes columns
 // [col0, col0 + n) of y. M comes from step.tokens.
+// y's columns may be cut into up to three sections, each stored as its own row-major block
+// [M, width] at its own offset: a fused Q|K|V projection writes q, k and v where the next
+// kernels read them. Unsectioned, section 0 is all of y (s1 = s2 = N).
 // Composed in src/kernels/matmul.ts as common + matmul_io + matmul_x_{vec4|scalar} + weights_<format>
 // + one kernel family: matmul_gemv + matmul_gemv_{sg|wg}, matmul_gemm_tiled or matmul_gemm_register.
 
@@ -8,10 +11,17 @@ struct Params {
   k: u32,        // inner dimension (row length of x and w)
   n: u32,        // rows of w in this part
   col0: u32,     // this part's first column of y
-  ldy: u32,      // row stride of y (all parts' rows)
   wstride: u32,  // row stride of w's data, in elements of its array type
   nb: u32,       // blocks of 32 per row (quantized formats' scale index)
   flags: u32,    // FLAG_*
+  s1: u32,       // first column of section 1 (N when unsectioned)
+  s2: u32,       // first column of section 2
+  o0: u32,       // where each section starts in y, in floats
+  o1: u32,
+  o2: u32,
+  w0: u32,       // each section's width: its row stride in y
+  w1: u32,
+  w2: u32,
 }
 
 // Uniform flags rather than override constants: one pipeline serves every use of a shape, and
@@ -56,7 +66,14 @@ fn store_y(m: u32, n: u32, v: f32) {
   let col = p.col0 + n;
   var r = v;
   if ((p.flags & FLAG_BIAS) != 0u) { r += bias[col]; }
-  let i = m * p.ldy + col;
+  var i: u32;
+  if (col < p.s1) {
+    i = p.o0 + m * p.w0 + col;
+  } else if (col < p.s2) {
+    i = p.o1 + m * p.w1 + (col - p.s1);
+  } else {
+    i = p.o2 + m * p.w2 + (col - p.s2);
+  }
   if ((p.flags & FLAG_ACCUMULATE) != 0u) { r += y[i]; }
   y[i] = r;
 }

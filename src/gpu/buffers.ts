@@ -10,6 +10,13 @@ const UNIFORM = 0x40;
 export const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /** A storage buffer no larger than one binding allows (WebGPU requires sizes that are multiples of 4). */
+/**
+ * A whole buffer, or a range of one that a kernel binds as if it were a buffer (the offset a
+ * multiple of minStorageBufferOffsetAlignment, 256 bytes at most): e.g. the q, k and v sections
+ * of one fused projection's output.
+ */
+export type BufferRange = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+
 export function createStorage(ctx: GpuContext, byteLength: number, label: string): GPUBuffer {
   const size = Math.max(16, roundUp(byteLength, 16));
   if (size > ctx.limits.maxStorageBufferBindingSize || size > ctx.limits.maxBufferSize) {

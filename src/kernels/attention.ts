@@ -7,7 +7,7 @@ import enableSubgroups from '../../shaders/attention_enable_subgroups.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
-import { createStorage, uploadUniform } from '../gpu/buffers.js';
+import { createStorage, uploadUniform, type BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
 
 const prefillWgCode = `${common}\n${attentionCommon}\n${prefillSource}\n${prefillWgSource}`;
@@ -34,7 +34,7 @@ const LOG2E = Math.LOG2E;
 export interface AttentionArgs {
   step: GPUBuffer;
   /** [tokens, nHeads, headDim] f32 */
-  q: GPUBuffer;
+  q: BufferRange;
   /** [nKvHeads, maxCtx, headDim] f32, positions 0..pos+tokens-1 filled */
   kCache: GPUBuffer;
   vCache: GPUBuffer;

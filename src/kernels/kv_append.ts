@@ -3,6 +3,7 @@ import rope from '../../shaders/rope.wgsl?raw';
 import source from '../../shaders/kv_append.wgsl?raw';
 import { check, HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
+import type { BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 import { checkRopeShape, ropeParams, type RopeStyle } from './rope.js';
 
@@ -11,8 +12,8 @@ const code = `${common}\n${rope}\n${source}`;
 export interface KvAppendArgs {
   step: GPUBuffer;
   /** This step's keys and values, [maxTokens, nKvHeads, headDim] f32. */
-  k: GPUBuffer;
-  v: GPUBuffer;
+  k: BufferRange;
+  v: BufferRange;
   /** One layer's caches, [nKvHeads, maxCtx, headDim] f32. */
   kCache: GPUBuffer;
   vCache: GPUBuffer;
@@ -35,7 +36,7 @@ export function kvAppend(ctx: GpuContext, a: KvAppendArgs, label = 'kv_append'):
     ? ctx.pipelines.get(code, 'kv_append_rope', 'kv_append', { INTERLEAVED: a.rope.style === 'interleaved' ? 1 : 0 })
     : ctx.pipelines.get(code, 'kv_append_copy', 'kv_append');
   const params = ropeParams(ctx, a.nKvHeads, a.headDim, a.rope?.rotaryDim ?? 0, a.maxCtx, label);
-  const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, 4: a.k, 5: a.v, 6: a.kCache, 7: a.vCache };
+  const buffers: Record<number, BufferRange> = { 0: a.step, 1: params, 4: a.k, 5: a.v, 6: a.kCache, 7: a.vCache };
   if (a.rope) buffers[2] = a.rope.invFreq;
   const pairsPerToken = a.nKvHeads * (a.headDim / 2);
   return {

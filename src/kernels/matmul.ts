@@ -45,6 +45,12 @@ export interface MatmulArgs {
   accumulate?: boolean;
   /** Force a kernel family; by default 'register' on CPU adapters, 'tiled' elsewhere. */
   variant?: MatmulVariant;
+  /**
+   * Cut y's N columns into up to three consecutive sections, each stored as its own [M, width]
+   * block starting `offset` floats into y (a fused Q|K|V projection writing q, k and v apart).
+   * Widths must add up to N.
+   */
+  sections?: { width: number; offset: number }[];
 }
 
 const WEIGHT_WGSL: Record<WeightFormat, string> = { f32: wF32, f16: wF16, q8_0: wQ8, q4_0: wQ4 };
@@ -98,6 +104,24 @@ function checkArgs(a: MatmulArgs): void {
   const yRows = a.lastRowOnly ? 1 : a.maxTokens;
   check(a.y.size >= yRows * n * 4, `matmul: y holds ${a.y.size} bytes, less than ${yRows} x N (${n}) floats.`);
   if (a.bias) check(a.bias.size >= n * 4, `matmul: bias holds ${a.bias.size} bytes, less than N (${n}) floats.`);
+  if (a.sections) {
+    check(a.sections.length >= 1 && a.sections.length <= 3, `matmul: 1 to 3 output sections, got ${a.sections.length}.`);
+    check(a.sections.reduce((s, x) => s + x.width, 0) === n, `matmul: section widths add up to ${a.sections.reduce((s, x) => s + x.width, 0)}, not N (${n}).`);
+    for (const s of a.sections) {
+      check(Number.isInteger(s.width) && s.width > 0 && Number.isInteger(s.offset) && s.offset >= 0, 'matmul: section widths must be positive integers and offsets non-negative integers.');
+      check(a.y.size >= (s.offset + yRows * s.width) * 4, `matmul: y holds ${a.y.size} bytes, too few for a section of ${yRows} x ${s.width} floats at ${s.offset}.`);
+    }
+  }
+}
+
+/** Params fields s1, s2, o0, o1, o2, w0, w1, w2 (shaders/matmul_io.wgsl) for `sections`. */
+function sectionFields(n: number, sections: MatmulArgs['sections']): number[] {
+  const s = sections ?? [{ width: n, offset: 0 }];
+  const w = [s[0]!.width, s[1]?.width ?? 0, s[2]?.width ?? 0];
+  const o = [s[0]!.offset, s[1]?.offset ?? 0, s[2]?.offset ?? 0];
+  const s1 = s.length > 1 ? w[0]! : n;
+  const s2 = s.length > 2 ? w[0]! + w[1]! : n;
+  return [s1, s2, ...o, ...w];
 }
 
 function tokensOf(s: StepParams, maxTokens: number, label: string): number {
@@ -136,7 +160,7 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
   // a decode-only launch never needs the GEMM, whose pipeline is slow to build on CPU drivers
   const gemmPossible = !a.lastRowOnly && maxTokens > 1;
   for (const part of a.w.parts) {
-    const params = new Uint32Array([k, part.rows, part.rowStart, n, a.w.strideWords / WORDS_PER_ELEMENT[format], Math.floor(k / 32), flags, 0]);
+    const params = new Uint32Array([k, part.rows, part.rowStart, a.w.strideWords / WORDS_PER_ELEMENT[format], Math.floor(k / 32), flags, ...sectionFields(n, a.sections), 0, 0]);
     const pbuf = uploadUniform(ctx, params, `${label}.params`);
     const rows = part.rows;
     const useGemv = (s: StepParams): boolean => tokensOf(s, maxTokens, label) >= 1 && (a.lastRowOnly === true || s.tokens === 1);

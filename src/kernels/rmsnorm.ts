@@ -1,7 +1,7 @@
 import common from '../../shaders/common.wgsl?raw';
 import source from '../../shaders/rmsnorm.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { uploadUniform } from '../gpu/buffers.js';
+import { uploadUniform, type BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
 const code = `${common}\n${source}`;
@@ -9,7 +9,7 @@ const code = `${common}\n${source}`;
 export interface RmsNormArgs {
   step: GPUBuffer;
   /** Input rows [tokens * rowsPerToken, cols]; with `residual`, updated in place to x + residual. */
-  x: GPUBuffer;
+  x: BufferRange;
   /** Norm weight [cols], f32. */
   weight: GPUBuffer;
   out: GPUBuffer;
@@ -33,7 +33,7 @@ export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dis
   dv.setFloat32(8, a.eps, true);
   dv.setUint32(12, a.addOne ? 1 : 0, true);
   const pbuf = uploadUniform(ctx, dv, `${label}.params`);
-  const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: pbuf, 2: a.x, 3: a.weight, 4: a.out };
+  const buffers: Record<number, BufferRange> = { 0: a.step, 1: pbuf, 2: a.x, 3: a.weight, 4: a.out };
   if (a.residual) buffers[5] = a.residual;
   return {
     label,

@@ -2,7 +2,7 @@ import common from '../../shaders/common.wgsl?raw';
 import source from '../../shaders/rope.wgsl?raw';
 import { check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
-import { uploadUniform } from '../gpu/buffers.js';
+import { uploadUniform, type BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
 export { ropeInvFreq, type RopeScaling } from './rope-freq.js';
@@ -15,7 +15,7 @@ export type RopeStyle = 'half' | 'interleaved';
 export interface RopeArgs {
   step: GPUBuffer;
   /** [maxTokens, nHeads, headDim] f32, rotated in place; token t is at position step.pos + t. */
-  x: GPUBuffer;
+  x: BufferRange;
   nHeads: number;
   headDim: number;
   /** Leading dims of each head that are rotated (headDim, or less for partial rotary). */

@@ -16,7 +16,7 @@
  * the step uniform and the token id, then records the same dispatches again.
  */
 import type { GpuContext } from '../gpu/device.js';
-import { createStorage } from '../gpu/buffers.js';
+import { createStorage, type BufferRange } from '../gpu/buffers.js';
 import { destroyDispatches, type Dispatch } from '../gpu/dispatch.js';
 import type { GpuWeight } from '../gpu/weights.js';
 import { destroyWeight } from '../gpu/weights.js';
@@ -31,9 +31,16 @@ import type { ModelConfig } from '../formats/config.js';
 
 export interface LayerWeights {
   attnNorm: GPUBuffer;
-  q: GpuWeight;
-  k: GpuWeight;
-  v: GpuWeight;
+  /**
+   * The Q, K and V projections concatenated by rows ([qDim + 2 kvDim, hidden]) with their biases
+   * (Qwen2) likewise: one matmul computes all three. Null when their formats differ; then q, k,
+   * v and their biases hold them apart (and are null otherwise).
+   */
+  qkv: GpuWeight | null;
+  qkvBias: GPUBuffer | null;
+  q: GpuWeight | null;
+  k: GpuWeight | null;
+  v: GpuWeight | null;
   o: GpuWeight;
   qBias: GPUBuffer | null;
   kBias: GPUBuffer | null;
@@ -50,6 +57,24 @@ export interface LayerWeights {
   gate: GpuWeight | null;
   up: GpuWeight | null;
   down: GpuWeight;
+}
+
+/**
+ * Where q, k and v live in the `qkv` activation buffer: three [maxTokens, width] blocks, each
+ * starting on a 64-float (256-byte) boundary, the most any adapter asks of a binding offset.
+ */
+export function qkvSections(maxTokens: number, qDim: number, kvDim: number): { sections: { width: number; offset: number }[]; floats: number } {
+  const align = (f: number) => Math.ceil(f / 64) * 64;
+  const kAt = align(maxTokens * qDim);
+  const vAt = align(kAt + maxTokens * kvDim);
+  return {
+    sections: [
+      { width: qDim, offset: 0 },
+      { width: kvDim, offset: kAt },
+      { width: kvDim, offset: vAt },
+    ],
+    floats: vAt + maxTokens * kvDim,
+  };
 }
 
 export interface ModelWeights {
@@ -74,9 +99,8 @@ interface Activations {
   ids: GPUBuffer;
   x: GPUBuffer;
   xn: GPUBuffer;
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
+  /** q, k and v, as the sections qkvSections says. */
+  qkv: GPUBuffer;
   qn: GPUBuffer | null;
   kn: GPUBuffer | null;
   att: GPUBuffer;
@@ -114,9 +138,9 @@ export class LlamaForward {
       ids: createStorage(ctx, T * 4, 'ids'),
       x: f32(T * c.hiddenSize, 'x'),
       xn: f32(T * c.hiddenSize, 'xn'),
-      q: f32(T * qDim, 'q'),
-      k: f32(T * kvDim, 'k'),
-      v: f32(T * kvDim, 'v'),
+      // q, k and v as three sections of one buffer, each starting on a 256-byte boundary so the
+      // next kernels can bind it as their own (see qkvSections)
+      qkv: f32(qkvSections(T, qDim, kvDim).floats, 'qkv'),
       qn: c.qkNorm ? f32(T * qDim, 'qn') : null,
       kn: c.qkNorm ? f32(T * kvDim, 'kn') : null,
       att: f32(T * qDim, 'att'),
@@ -149,6 +173,9 @@ export class LlamaForward {
     const ropeArgs = { invFreq: w.invFreq, rotaryDim: c.rotaryDim, style: c.ropeStyle };
     const out: Dispatch[] = [];
     const push = (d: Dispatch | Dispatch[]) => (Array.isArray(d) ? out.push(...d) : out.push(d));
+    const sec = qkvSections(T, c.numHeads * c.headDim, c.numKvHeads * c.headDim);
+    const range = (i: number): BufferRange => ({ buffer: a.qkv, offset: sec.sections[i]!.offset * 4, size: T * sec.sections[i]!.width * 4 });
+    const [qv, kv, vv] = [range(0), range(1), range(2)];
 
     push(embed(ctx, { step, ids: a.ids, table: w.embed, out: a.x, maxTokens: T }, 'embed'));
 
@@ -156,19 +183,25 @@ export class LlamaForward {
       const n = `L${l}`;
       // attention block: xn = norm(x (+ previous MLP output))
       push(rmsNorm(ctx, { step, x: a.x, weight: L.attnNorm, out: a.xn, cols: c.hiddenSize, eps, residual: l > 0 ? a.mlp : undefined }, `${n}.attn_norm`));
-      push(matmul(ctx, { step, x: a.xn, w: L.q, y: a.q, bias: L.qBias ?? undefined, maxTokens: T }, `${n}.q`));
-      push(matmul(ctx, { step, x: a.xn, w: L.k, y: a.k, bias: L.kBias ?? undefined, maxTokens: T }, `${n}.k`));
-      push(matmul(ctx, { step, x: a.xn, w: L.v, y: a.v, bias: L.vBias ?? undefined, maxTokens: T }, `${n}.v`));
-      let q = a.q;
-      let k = a.k;
+      if (L.qkv) {
+        // one matmul for q, k and v, each written to its own section of a.qkv
+        push(matmul(ctx, { step, x: a.xn, w: L.qkv, y: a.qkv, bias: L.qkvBias ?? undefined, maxTokens: T, sections: sec.sections }, `${n}.qkv`));
+      } else {
+        const into = (i: number) => ({ y: a.qkv, sections: [sec.sections[i]!] });
+        push(matmul(ctx, { step, x: a.xn, w: L.q!, ...into(0), bias: L.qBias ?? undefined, maxTokens: T }, `${n}.q`));
+        push(matmul(ctx, { step, x: a.xn, w: L.k!, ...into(1), bias: L.kBias ?? undefined, maxTokens: T }, `${n}.k`));
+        push(matmul(ctx, { step, x: a.xn, w: L.v!, ...into(2), bias: L.vBias ?? undefined, maxTokens: T }, `${n}.v`));
+      }
+      let q: BufferRange = qv;
+      let k: BufferRange = kv;
       if (L.qNorm && L.kNorm && a.qn && a.kn) {
-        push(rmsNorm(ctx, { step, x: a.q, weight: L.qNorm, out: a.qn, cols: c.headDim, rowsPerToken: c.numHeads, eps }, `${n}.q_norm`));
-        push(rmsNorm(ctx, { step, x: a.k, weight: L.kNorm, out: a.kn, cols: c.headDim, rowsPerToken: c.numKvHeads, eps }, `${n}.k_norm`));
+        push(rmsNorm(ctx, { step, x: qv, weight: L.qNorm, out: a.qn, cols: c.headDim, rowsPerToken: c.numHeads, eps }, `${n}.q_norm`));
+        push(rmsNorm(ctx, { step, x: kv, weight: L.kNorm, out: a.kn, cols: c.headDim, rowsPerToken: c.numKvHeads, eps }, `${n}.k_norm`));
         q = a.qn;
         k = a.kn;
       }
       push(rope(ctx, { step, x: q, nHeads: c.numHeads, headDim: c.headDim, maxTokens: T, ...ropeArgs }, `${n}.rope_q`));
-      push(kvAppend(ctx, { step, k, v: a.v, kCache: this.kCache[l]!, vCache: this.vCache[l]!, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, rope: ropeArgs }, `${n}.kv_append`));
+      push(kvAppend(ctx, { step, k, v: vv, kCache: this.kCache[l]!, vCache: this.vCache[l]!, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, rope: ropeArgs }, `${n}.kv_append`));
       push(attention(ctx, { step, q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, out: a.att, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, scratch: this.attnScratch }, `${n}.attention`));
       push(matmul(ctx, { step, x: a.att, w: L.o, y: a.o, maxTokens: T }, `${n}.o`));
       // MLP block: xn = norm(x += attention output)
@@ -220,7 +253,7 @@ export function destroyModelWeights(w: ModelWeights): void {
   w.finalNorm.destroy();
   w.invFreq.destroy();
   for (const L of w.layers) {
-    for (const m of [L.q, L.k, L.v, L.o, L.gateUp, L.gate, L.up, L.down]) if (m) dw(m);
-    for (const b of [L.attnNorm, L.ffnNorm, L.qBias, L.kBias, L.vBias, L.qNorm, L.kNorm]) b?.destroy();
+    for (const m of [L.qkv, L.q, L.k, L.v, L.o, L.gateUp, L.gate, L.up, L.down]) if (m) dw(m);
+    for (const b of [L.attnNorm, L.ffnNorm, L.qkvBias, L.qBias, L.kBias, L.vBias, L.qNorm, L.kNorm]) b?.destroy();
   }
 }

@@ -143,30 +143,60 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
     both.set(u.data, g.data.byteLength);
     return { gateUp: upload(`${p}.gate_up`, g.format, 2 * I, c.hiddenSize, both, 2), gate: null, up: null };
   };
-  const vector = async (name: string, length: number): Promise<GPUBuffer> => {
+  const values = async (name: string, length: number): Promise<Float32Array> => {
     const info = get(name);
     const v = tensorToF32(info, await read(info));
     if (v.length !== length) throw new HearthError('CORRUPT_FILE', `Tensor ${info.sourceName} has ${v.length} values, expected ${length}.`);
+    return v;
+  };
+  const vectorOf = (name: string, v: Float32Array): GPUBuffer => {
     bytes += v.byteLength;
     return uploadStorage(ctx, v, name);
   };
-  const optionalVector = (name: string, length: number) => (t.has(name) ? vector(name, length) : Promise.resolve(null));
+  const vector = async (name: string, length: number): Promise<GPUBuffer> => vectorOf(name, await values(name, length));
 
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
+  /** Q, K and V as one [qDim + 2 kvDim, hidden] matrix (and bias) when all three share a format. */
+  const qkv = async (p: string): Promise<Pick<LayerWeights, 'qkv' | 'qkvBias' | 'q' | 'k' | 'v' | 'qBias' | 'kBias' | 'vBias'>> => {
+    const H = c.hiddenSize;
+    const parts = [
+      { name: `${p}.q`, rows: qDim, ...(await converted(`${p}.q`, qDim, H)) },
+      { name: `${p}.k`, rows: kvDim, ...(await converted(`${p}.k`, kvDim, H)) },
+      { name: `${p}.v`, rows: kvDim, ...(await converted(`${p}.v`, kvDim, H)) },
+    ];
+    const biasNames = ['q_bias', 'k_bias', 'v_bias'].map((b) => `${p}.${b}`);
+    const biases: (Float32Array | null)[] = [];
+    for (const [i, b] of biasNames.entries()) biases.push(t.has(b) ? await values(b, parts[i]!.rows) : null);
+    if (parts.some((x) => x.format !== parts[0]!.format)) {
+      const [q, k, v] = parts.map((x) => upload(x.name, x.format, x.rows, H, x.data));
+      const [qBias, kBias, vBias] = biases.map((b, i) => (b ? vectorOf(biasNames[i]!, b) : null));
+      return { qkv: null, qkvBias: null, q: q!, k: k!, v: v!, qBias: qBias!, kBias: kBias!, vBias: vBias! };
+    }
+    const all = new Uint8Array(parts.reduce((s, x) => s + x.data.byteLength, 0));
+    let at = 0;
+    for (const x of parts) {
+      all.set(x.data, at);
+      at += x.data.byteLength;
+    }
+    let qkvBias: GPUBuffer | null = null;
+    if (biases.some((b) => b)) {
+      // a missing one (never seen in practice) adds zeros
+      const b = new Float32Array(qDim + 2 * kvDim);
+      biases.forEach((x, i) => x && b.set(x, i === 0 ? 0 : i === 1 ? qDim : qDim + kvDim));
+      qkvBias = vectorOf(`${p}.qkv_bias`, b);
+    }
+    return { qkv: upload(`${p}.qkv`, parts[0]!.format, qDim + 2 * kvDim, H, all, 3), qkvBias, q: null, k: null, v: null, qBias: null, kBias: null, vBias: null };
+  };
+
   const embed = await matrix('embed', c.vocabSize, c.hiddenSize);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.numLayers; l++) {
     const p = `layers.${l}`;
     layers.push({
       attnNorm: await vector(`${p}.attn_norm`, c.hiddenSize),
-      q: await matrix(`${p}.q`, qDim, c.hiddenSize),
-      k: await matrix(`${p}.k`, kvDim, c.hiddenSize),
-      v: await matrix(`${p}.v`, kvDim, c.hiddenSize),
+      ...(await qkv(p)),
       o: await matrix(`${p}.o`, c.hiddenSize, qDim),
-      qBias: await optionalVector(`${p}.q_bias`, qDim),
-      kBias: await optionalVector(`${p}.k_bias`, kvDim),
-      vBias: await optionalVector(`${p}.v_bias`, kvDim),
       qNorm: c.qkNorm ? await vector(`${p}.q_norm`, c.headDim) : null,
       kNorm: c.qkNorm ? await vector(`${p}.k_norm`, c.headDim) : null,
       ffnNorm: await vector(`${p}.ffn_norm`, c.hiddenSize),

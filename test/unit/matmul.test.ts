@@ -122,6 +122,48 @@ describe('matmul kernels', () => {
     }
   }
 
+  it('writes its columns in sections ([M, width] blocks at their own offsets), as a fused Q|K|V does, from GEMV and GEMM, split weights too', async () => {
+    const ctx = await testGpu();
+    const step = new StepUniform(ctx);
+    const [m, k] = [5, 96];
+    const widths = [40, 24, 24];
+    const n = 88;
+    const offsets = [0, 256, 512]; // section 0 is 5 x 40 = 200 floats; then 5 x 24 each, padded
+    const native = quantize('q8_0', randomF32(n * k, 77));
+    const wd = dequantize('q8_0', native, n * k);
+    const x = randomF32(m * k, 78);
+    const b = randomF32(n, 79);
+    const ref = matmulRef(x, wd, m, n, k, b);
+    for (const variant of ['register', 'tiled'] as const) {
+      for (const maxPartBytes of [undefined, 1024]) {
+        const w = uploadWeight(ctx, 'q8_0', n, k, native, { maxPartBytes });
+        const y = createStorage(ctx, 1024 * 4, 'y');
+        writeBuffer(ctx, y, 0, new Float32Array(1024).fill(-7));
+        const sections = widths.map((width, i) => ({ width, offset: offsets[i]! }));
+        for (const tokens of [m, 1]) {
+          const ds = matmul(ctx, { step: step.buffer, x: uploadStorage(ctx, x, 'x'), w, y, bias: uploadStorage(ctx, b, 'b'), maxTokens: m, variant, sections, lastRowOnly: tokens === 1 });
+          await runDispatches(ctx, ds, { tokens: m, pos: 0, kvLen: m }, step);
+          const got = await readF32(ctx, y, 1024);
+          const rows = tokens === 1 ? [m - 1] : [0, 1, 2, 3, 4];
+          rows.forEach((row, r) => {
+            let col = 0;
+            widths.forEach((width, si) => {
+              for (let j = 0; j < width; j++, col++) {
+                const want = ref[row * n + col]!;
+                expect(Math.abs(got[offsets[si]! + r * width + j]! - want), `${variant} parts ${maxPartBytes} row ${row} col ${col}`).toBeLessThan(1e-4 * (1 + Math.abs(want)));
+              }
+            });
+          });
+          // nothing written between the sections
+          expect(got[offsets[0]! + m * widths[0]!]).toBe(-7);
+          expect(got[offsets[2]! + m * widths[2]!]).toBe(-7);
+        }
+        expect(() => matmul(ctx, { step: step.buffer, x: uploadStorage(ctx, x, 'x'), w, y, maxTokens: m, sections: [{ width: 40, offset: 0 }, { width: 40, offset: 256 }] })).toThrow(/add up/);
+        destroyWeight(w);
+      }
+    }
+  });
+
   it('picks the GEMV for one token and the GEMM for several, prepares no GEMM for decode only, refuses more tokens than prepared', async () => {
     const ctx = await testGpu();
     const step = new StepUniform(ctx);

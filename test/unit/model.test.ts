@@ -91,18 +91,19 @@ describe('GGUF files in ggml types widened at load', () => {
   }
 });
 
-describe('the MLP\'s gate and up', () => {
-  it('run as one matmul when they share a format, as two when they do not, with the same results', async () => {
-    const spec = CONFIGS['llama gqa1 hd64 tied']!;
+describe('fused projections: Q|K|V and gate|up', () => {
+  it('run as one matmul each when their weights share a format, apart when not, with the same results', async () => {
+    // Qwen2: the q/k/v biases are fused (or kept apart) with their matrices
+    const spec = CONFIGS['qwen2 gqa2 hd64 biases']!;
     const w = syntheticWeights(spec);
-    const mixed = new MemoryModelSource({ 'model.gguf': writeGgufModel(spec, w, 'Q8_0', undefined, (n) => (n.endsWith('.gate') ? 'Q4_0' : undefined)) }, 'memory:gate-q4-up-q8');
+    const mixed = new MemoryModelSource({ 'model.gguf': writeGgufModel(spec, w, 'Q8_0', undefined, (n) => (/\.(gate|k)$/.test(n) ? 'Q4_0' : undefined)) }, 'memory:k-gate-q4');
     const same = new MemoryModelSource({ 'model.gguf': writeGgufModel(spec, w, 'Q8_0') }, 'memory:q8');
     const apart = await engineFor(mixed, CTX);
     const fused = await engineFor(same, CTX);
     try {
-      // one launch fewer per layer when fused
-      expect(apart.info.dispatchesPerToken - fused.info.dispatchesPerToken).toBe(spec.layers);
-      expect(apart.info.weightFormats).toMatchObject({ q4_0: spec.layers });
+      // three launches fewer per layer when fused (q, k, v -> qkv; gate, up -> gate_up)
+      expect(apart.info.dispatchesPerToken - fused.info.dispatchesPerToken).toBe(3 * spec.layers);
+      expect(apart.info.weightFormats).toMatchObject({ q4_0: 2 * spec.layers });
       for (const [engine, source] of [[apart, mixed], [fused, same]] as const) {
         const want = (await referenceFor(source, CTX)).greedy(PROMPT, 8);
         const got = await engine.generate({ promptIds: PROMPT, maxTokens: 8, sampling: { temperature: 0 }, stopIds: [] });
