@@ -106,7 +106,8 @@ interface Activations {
   att: GPUBuffer;
   o: GPUBuffer;
   gate: GPUBuffer;
-  up: GPUBuffer;
+  /** Only when some layer keeps gate and up apart. */
+  up: GPUBuffer | null;
   act: GPUBuffer;
   mlp: GPUBuffer;
   logits: GPUBuffer;
@@ -147,7 +148,7 @@ export class LlamaForward {
       o: f32(T * c.hiddenSize, 'o'),
       // gate|up rows of the fused matmul; gate alone when a layer keeps them apart
       gate: f32(T * 2 * c.intermediateSize, 'gate'),
-      up: f32(T * c.intermediateSize, 'up'),
+      up: weights.layers.some((L) => !L.gateUp) ? f32(T * c.intermediateSize, 'up') : null,
       act: f32(T * c.intermediateSize, 'act'),
       mlp: f32(T * c.hiddenSize, 'mlp'),
       logits: f32(c.vocabSize, 'logits'),
@@ -212,8 +213,8 @@ export class LlamaForward {
         push(siluMul(ctx, { step, gate: a.gate, up: a.gate, out: a.act, n: c.intermediateSize, maxTokens: T, fused: true }, `${n}.silu_mul`));
       } else {
         push(matmul(ctx, { step, x: a.xn, w: L.gate!, y: a.gate, maxTokens: T }, `${n}.gate`));
-        push(matmul(ctx, { step, x: a.xn, w: L.up!, y: a.up, maxTokens: T }, `${n}.up`));
-        push(siluMul(ctx, { step, gate: a.gate, up: a.up, out: a.act, n: c.intermediateSize, maxTokens: T }, `${n}.silu_mul`));
+        push(matmul(ctx, { step, x: a.xn, w: L.up!, y: a.up!, maxTokens: T }, `${n}.up`));
+        push(siluMul(ctx, { step, gate: a.gate, up: a.up!, out: a.act, n: c.intermediateSize, maxTokens: T }, `${n}.silu_mul`));
       }
       push(matmul(ctx, { step, x: a.act, w: L.down, y: a.mlp, maxTokens: T }, `${n}.down`));
     });
