@@ -73,7 +73,8 @@ export function toGenerateRequest(engine: Engine, p: SamplingFields, promptIds: 
   };
 }
 
-function usageOf(r: GenerateResult): CompletionUsage {
+/** OpenAI's usage of a generation (cached_tokens: the prompt tokens reused from the KV cache). */
+export function usageOf(r: GenerateResult): CompletionUsage {
   return {
     prompt_tokens: r.usage.promptTokens,
     completion_tokens: r.usage.completionTokens,
@@ -82,7 +83,8 @@ function usageOf(r: GenerateResult): CompletionUsage {
   };
 }
 
-function extrasOf(promptIds: number[], r: GenerateResult): HearthExtras {
+/** What Hearth adds under `hearth`: ids, prefilled vs reused tokens, timings. */
+export function extrasOf(promptIds: number[], r: GenerateResult): HearthExtras {
   return {
     prompt_ids: promptIds,
     ids: r.ids,

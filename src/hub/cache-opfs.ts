@@ -1,5 +1,6 @@
 import { flatName, isQuotaError, storageFull, type CacheStore, type StoreReader, type StoreWriter } from './cache-store.js';
 import { sha256Hex } from './sha256.js';
+import type { FileHandle, IterableDirectory, SyncAccessHandle } from '../util/opfs.js';
 
 /**
  * The weight cache in the origin private file system: <namespace>/<model dir>/manifest.json and
@@ -10,20 +11,6 @@ import { sha256Hex } from './sha256.js';
  */
 
 const MANIFEST = 'manifest.json';
-
-/** The parts of FileSystemSyncAccessHandle we use (lib.dom does not declare it; workers have it). */
-interface SyncAccessHandle {
-  write(buffer: Uint8Array, options: { at: number }): number;
-  truncate(size: number): void;
-  flush(): void;
-  close(): void;
-}
-
-type FileHandle = FileSystemFileHandle & { createSyncAccessHandle?: () => Promise<SyncAccessHandle> };
-
-interface IterableDirectory {
-  entries(): AsyncIterable<[string, FileSystemHandle]>;
-}
 
 export interface OpfsOptions {
   /** Use FileSystemSyncAccessHandle where the context has it (dedicated workers). Default true. */

@@ -1,7 +1,8 @@
 /** Prompt rendering and OpenAI-style results for a session's turn. */
 import { HearthError } from '../errors.js';
 import type { GenerateResult } from '../engine/engine.js';
-import type { ChatCompletion, ChatCompletionChunk, CompletionUsage, HearthExtras } from '../api/types.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../api/types.js';
+import { extrasOf, usageOf } from '../api/openai.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/index.js';
 
 const plainRenderers = new WeakMap<Tokenizer, boolean>();
@@ -50,31 +51,6 @@ export function checkMessages(messages: unknown, field: string): asserts message
 
 let counter = 0;
 export const completionId = () => `chatcmpl-s${Date.now().toString(36)}${(counter++).toString(36)}`;
-
-export function usageOf(r: GenerateResult): CompletionUsage {
-  return {
-    prompt_tokens: r.usage.promptTokens,
-    completion_tokens: r.usage.completionTokens,
-    total_tokens: r.usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: r.usage.reusedTokens },
-  };
-}
-
-export function extrasOf(promptIds: number[], r: GenerateResult): HearthExtras {
-  return {
-    prompt_ids: promptIds,
-    ids: r.ids,
-    prefilled_tokens: r.usage.prefilledTokens,
-    reused_tokens: r.usage.reusedTokens,
-    timings: {
-      prefill_ms: r.timings.prefillMs,
-      decode_ms: r.timings.decodeMs,
-      ttft_ms: r.timings.ttftMs,
-      prefill_tokens_per_second: r.timings.prefillTokensPerSecond,
-      decode_tokens_per_second: r.timings.decodeTokensPerSecond,
-    },
-  };
-}
 
 export function completionOf(id: string, created: number, model: string, promptIds: number[], r: GenerateResult): ChatCompletion {
   return {

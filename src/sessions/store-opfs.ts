@@ -6,19 +6,7 @@
 import { HearthError } from '../errors.js';
 import { isQuotaError } from '../hub/cache-store.js';
 import type { SessionStore, StoredFile } from './store.js';
-
-interface SyncAccessHandle {
-  write(buffer: Uint8Array, options: { at: number }): number;
-  truncate(size: number): void;
-  flush(): void;
-  close(): void;
-}
-
-type FileHandle = FileSystemFileHandle & { createSyncAccessHandle?: () => Promise<SyncAccessHandle> };
-
-interface IterableDirectory {
-  entries(): AsyncIterable<[string, FileSystemHandle]>;
-}
+import type { FileHandle, IterableDirectory, SyncAccessHandle } from '../util/opfs.js';
 
 /** One step of a file write, for progress (and for tests that stop a worker mid-write). */
 export interface WriteEvent {

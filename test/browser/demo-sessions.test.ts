@@ -8,40 +8,24 @@
  * test-results/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { Page } from 'playwright';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchPersistentChromium } from '../helpers/browser.js';
-import { startBuiltDemo } from '../helpers/demo.js';
+import { openDemo, SHOTS, type DemoBrowser } from '../helpers/demo.js';
 import { STORIES } from '../helpers/stories.js';
 
-const SHOTS = join(process.cwd(), 'test-results');
-let demo: { url: string; close: () => Promise<void> };
-let context: BrowserContext;
-let profile: string;
+let demo: DemoBrowser;
 let page: Page;
-const requests: string[] = [];
-const pageErrors: string[] = [];
+let requests: string[];
+let pageErrors: string[];
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  demo = await startBuiltDemo([STORIES]);
-  profile = mkdtempSync(join(tmpdir(), 'hearth-demo-sessions-'));
-  context = await launchPersistentChromium(profile);
-  context.on('request', (r) => requests.push(r.url()));
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.log('[page]', m.text());
-  });
-  await page.setViewportSize({ width: 1280, height: 800 });
+  demo = await openDemo([STORIES], 'demo-sessions');
+  ({ page, requests, pageErrors } = demo);
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
   await demo?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 interface Stats {

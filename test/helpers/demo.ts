@@ -1,6 +1,57 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright';
 import { startDemo as start } from '../../scripts/demo-server.mjs';
+import { launchPersistentChromium } from './browser.js';
+
+/** Where demo tests put their screenshots. */
+export const SHOTS = join(process.cwd(), 'test-results');
 
 /** Serve the demo build (made once by test/setup/build-demo.ts), with local model files. */
 export async function startBuiltDemo(models: string[]): Promise<{ url: string; close: () => Promise<void> }> {
   return start({ models, port: 0, quiet: true, skipBuild: true });
+}
+
+export interface DemoBrowser {
+  url: string;
+  context: BrowserContext;
+  page: Page;
+  /** Every URL the page requested, in order. */
+  requests: string[];
+  /** Uncaught page errors. */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * The built demo serving `models`, and a desktop-sized page in headless Chromium with a profile
+ * on disk (OPFS and the Cache API survive reloads), logging requests and page errors.
+ */
+export async function openDemo(models: string[], name: string): Promise<DemoBrowser> {
+  mkdirSync(SHOTS, { recursive: true });
+  const demo = await startBuiltDemo(models);
+  const profile = mkdtempSync(join(tmpdir(), `hearth-${name}-`));
+  const context = await launchPersistentChromium(profile);
+  const requests: string[] = [];
+  const pageErrors: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log('[page]', m.text());
+  });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  return {
+    url: demo.url,
+    context,
+    page,
+    requests,
+    pageErrors,
+    async close() {
+      await context.close();
+      await demo.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }
