@@ -1,5 +1,6 @@
 // Builds and serves the demo (a static site), plus local model files given on the command line,
-// so the demo works with no network: `npm run demo -- --model ../shared/models/stories260K/stories260K.gguf`.
+// so the demo works with no network: `npm run demo` serves SmolLM2-135M-Instruct (scripts/models.mjs
+// defaultModels()), `npm run demo -- --model ../shared/models/stories260K/stories260K.gguf` other files.
 // Local models are served under /local-models/<name> (with HTTP Range) and listed at
 // /local-models/index.json, which the chat page reads to offer them.
 import { build, preview, createServer } from 'vite';
