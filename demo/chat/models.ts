@@ -1,7 +1,8 @@
 /**
  * Where models come from: the recommended Hub models, any Hub repo (looked up with the Hub's tree
- * API, only once the user has picked it), the models `npm run demo -- --model` serves, and how
- * weight-cache keys map back to something the user recognises and can load again.
+ * API, only once the user has picked it), the models `npm run demo` serves (SmolLM2-135M-Instruct,
+ * or the `--model` files), and how weight-cache keys map back to something the user recognises and
+ * can load again.
  */
 import type { CachedModelInfo } from '../../src/index.js';
 
@@ -121,7 +122,7 @@ export function planRepo(files: HubFile[]): RepoPlan {
   return { kind: 'none', files: files.map((f) => f.path) };
 }
 
-// ---- models served by `npm run demo -- --model PATH` ---------------------------------------------
+// ---- models served by `npm run demo` (SmolLM2-135M-Instruct, or `-- --model PATH`) ------------
 
 export interface LocalModel {
   name: string;

@@ -100,12 +100,22 @@ export class Picker {
         const complete = cached?.files.every((f) => f.complete);
         return h(
           'li',
-          { class: 'model-row', 'data-model': m.name },
+          { class: 'model-row model-row-local', 'data-model': m.name },
           h(
             'div',
             { class: 'model-main' },
-            h('span', { class: 'model-title' }, m.name, ' ', complete ? h('span', { class: 'badge badge-ok' }, 'cached') : null, ' ', this.loadedBadge(url)),
-            h('span', { class: 'model-sub' }, `${m.kind === 'folder' ? `folder · ${m.files.length} files` : 'file'} · ${formatBytes(m.bytes)}`),
+            h(
+              'span',
+              { class: 'model-title' },
+              m.name,
+              ' ',
+              h('span', { class: 'badge badge-ready', title: 'This demo serves the file from this computer: nothing to download' }, 'ready'),
+              ' ',
+              complete ? h('span', { class: 'badge badge-ok' }, 'cached') : null,
+              ' ',
+              this.loadedBadge(url),
+            ),
+            h('span', { class: 'model-sub' }, `${m.kind === 'folder' ? `folder · ${m.files.length} files` : 'file'} · ${formatBytes(m.bytes)} · served locally, no download`),
           ),
           h('div', { class: 'model-actions' }, h('button', { class: 'btn btn-primary btn-small', type: 'button', onclick: () => this.onLoad({ model: url, title: m.name, expectedBytes: m.bytes }) }, 'Load')),
         );
