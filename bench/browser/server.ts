@@ -3,7 +3,7 @@
  * compiles our TypeScript and `?raw` WGSL as the demo does), cross-origin isolated so wllama and
  * ONNX Runtime get SharedArrayBuffer and threads, plus two plain static routes:
  *   /bench-models/{name}   model files from disk, with Range (our loader streams by range)
- *   /peers/{ort|wllama}/*  the peers' own wasm and glue from node_modules, untouched by Vite
+ *   /peers/{ort|wllama|wllama2}/*  the peers' own wasm and glue from node_modules, untouched by Vite
  * Nothing is fetched from anywhere else.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -16,6 +16,8 @@ const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const PEERS: Record<string, string> = {
   ort: join(ROOT, 'node_modules/onnxruntime-web/dist'),
   wllama: join(ROOT, 'node_modules/@wllama/wllama/esm'),
+  // wllama 2.x (llama.cpp b7179) still exposes llama.cpp's tokenizer and llama_decode; 3.x only completions
+  wllama2: join(ROOT, 'node_modules/wllama-v2/esm'),
 };
 
 const MIME: Record<string, string> = {
@@ -85,7 +87,7 @@ export async function startBenchServer(): Promise<BenchServer> {
           if (!path) return void res.writeHead(404, ISOLATION).end();
           return sendFile(req, res, path);
         }
-        m = /^\/peers\/(ort|wllama)\/(.+)$/.exec(url.pathname);
+        m = /^\/peers\/(ort|wllama|wllama2)\/(.+)$/.exec(url.pathname);
         if (m) {
           const base = PEERS[m[1]!]!;
           const path = normalize(join(base, decodeURIComponent(m[2]!)));

@@ -376,6 +376,47 @@ export class Engine {
   }
 
   /**
+   * Teacher forcing: run `tokens` from position 0 as one prefill (in chunks) and return, for
+   * each position p in [from, tokens.length), what the model predicted there having seen
+   * tokens[0, p): the log-probability of tokens[p], the most likely token, and the `topK` most
+   * likely (id, log-probability). Checks a whole reference continuation in one pass instead of
+   * one decode step per token (agreement with llama.cpp, perplexity). Leaves `tokens` cached.
+   */
+  score(tokens: readonly number[], from = 1, topK = 5): Promise<TokenScore[]> {
+    return this.queue.run(async () => {
+      this.checkUsable();
+      const n = tokens.length;
+      const vocab = this.config.vocabSize;
+      if (n < 2 || n >= this.contextLength) throw new HearthError('INVALID_ARGUMENT', `score() needs 2..${this.contextLength - 1} tokens, got ${n}.`);
+      if (!(Number.isInteger(from) && from >= 1 && from < n)) throw new HearthError('INVALID_ARGUMENT', `score(): from must be in 1..${n - 1}, got ${from}.`);
+      if (!(Number.isInteger(topK) && topK >= 1 && topK <= vocab)) throw new HearthError('INVALID_ARGUMENT', `score(): topK must be in 1..${vocab}, got ${topK}.`);
+      for (const id of tokens) if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new HearthError('INVALID_ARGUMENT', `Token id ${id} is outside the vocabulary (0..${vocab - 1}).`);
+      const every = this.forward.logitsOfEveryRow();
+      const chunk = Math.min(this.parts.prefillChunk, every.rows);
+      const out: TokenScore[] = [];
+      this.cached = [];
+      for (let pos = 0; pos < n - 1; pos += chunk) {
+        // the rows of this chunk predict positions pos + 1 .. pos + m
+        const ids = tokens.slice(pos, Math.min(pos + chunk, n - 1));
+        const m = ids.length;
+        this.idScratch.set(ids);
+        writeBuffer(this.ctx, this.forward.act.ids, 0, this.idScratch.subarray(0, m));
+        const step: StepParams = { tokens: m, pos, kvLen: pos + m, seed: 0 };
+        this.step.write(step);
+        const enc = this.ctx.device.createCommandEncoder();
+        encodeDispatches(enc, [...this.forward.dispatches, ...every.dispatches], step);
+        this.ctx.device.queue.submit([enc.finish()]);
+        this.cached.push(...ids);
+        const first = Math.max(0, from - 1 - pos);
+        if (first >= m) continue;
+        const logits = await readF32(this.ctx, every.logits, (m - first) * vocab, first * vocab);
+        for (let r = 0; r < m - first; r++) out.push(scoreRow(logits.subarray(r * vocab, (r + 1) * vocab), tokens[pos + first + r + 1]!, topK));
+      }
+      return out;
+    });
+  }
+
+  /**
    * Copy the K/V cache of positions [start, end) back to the CPU: per layer, K and V as
    * [kvHeads, end - start, headDim] f32. For persisting sessions.
    */
@@ -486,6 +527,39 @@ export class Engine {
       this.cached = [];
     });
   }
+}
+
+export interface TokenScore {
+  /** The token that stands at this position. */
+  id: number;
+  /** Its log-probability under the model. */
+  logprob: number;
+  /** The model's most likely tokens here, most likely first, as (id, log-probability). */
+  top: { id: number; logprob: number }[];
+}
+
+/** Log-softmax of one row of logits, read out at `id` and at the `k` largest. */
+function scoreRow(logits: Float32Array, id: number, k: number): TokenScore {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  const lse = max + Math.log(sum);
+  // the k largest by insertion into a short sorted list (k is small)
+  const top: { id: number; logprob: number }[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (top.length === k && v <= top[k - 1]!.logprob) continue;
+    let j = top.length < k ? top.length : k - 1;
+    if (top.length < k) top.push({ id: i, logprob: v });
+    while (j > 0 && top[j - 1]!.logprob < v) {
+      top[j] = top[j - 1]!;
+      j--;
+    }
+    top[j] = { id: i, logprob: v };
+  }
+  for (const t of top) t.logprob -= lse;
+  return { id, logprob: logits[id]! - lse, top };
 }
 
 export function validateSampling(s: SamplingParams): SamplingParams {

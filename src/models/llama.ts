@@ -122,13 +122,15 @@ export class LlamaForward {
   readonly kvBytes: number;
   /** Split-K partials of decode attention, shared by every layer (layers run one after another). */
   private attnScratch: GPUBuffer;
+  /** The LM head over every row of a submit (teacher forcing, prompt log-probabilities): built on first use. */
+  private everyRow: { logits: GPUBuffer; dispatches: Dispatch[]; rows: number } | null = null;
 
   constructor(
     private ctx: GpuContext,
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
     readonly options: ForwardOptions,
-    step: GPUBuffer,
+    private stepBuffer: GPUBuffer,
   ) {
     const c = config;
     const T = options.maxTokens;
@@ -163,7 +165,7 @@ export class LlamaForward {
     this.kvBytes = 2 * c.numLayers * cacheFloats * 4;
     const shape = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: options.contextLength };
     this.attnScratch = createStorage(ctx, attentionScratchBytes(ctx, shape), 'attention.scratch');
-    this.dispatches = this.build(step);
+    this.dispatches = this.build(stepBuffer);
   }
 
   private build(step: GPUBuffer): Dispatch[] {
@@ -224,6 +226,22 @@ export class LlamaForward {
     return out;
   }
 
+  /**
+   * Launches computing the logits of every row of the submit (after the forward's own launches,
+   * which leave every row's final-normed hidden state in xn) into a [rows, vocab] buffer. Rows are
+   * capped so the buffer stays near 64 MB at large vocabularies: submit at most `rows` tokens.
+   */
+  logitsOfEveryRow(): { logits: GPUBuffer; dispatches: Dispatch[]; rows: number } {
+    if (!this.everyRow) {
+      const c = this.config;
+      const rows = Math.max(1, Math.min(this.options.maxTokens, Math.floor((64 << 20) / (c.vocabSize * 4))));
+      const logits = createStorage(this.ctx, rows * c.vocabSize * 4, 'logits.every_row');
+      const dispatches = matmul(this.ctx, { step: this.stepBuffer, x: this.act.xn, w: this.weights.lmHead, y: logits, maxTokens: rows }, 'lm_head.every_row');
+      this.everyRow = { logits, dispatches, rows };
+    }
+    return this.everyRow;
+  }
+
   /** Number of kernel launches one decode step records (those whose grid is non-empty at M = 1). */
   dispatchCount(tokens: number): number {
     const step = { tokens, pos: 0, kvLen: tokens };
@@ -238,6 +256,10 @@ export class LlamaForward {
     for (const b of Object.values(this.act)) (b as GPUBuffer | null)?.destroy();
     for (const b of [...this.kCache, ...this.vCache]) b.destroy();
     this.attnScratch.destroy();
+    if (this.everyRow) {
+      destroyDispatches(this.everyRow.dispatches);
+      this.everyRow.logits.destroy();
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../../src/hub/resolve.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { engineFor } from '../helpers/models.js';
+import { engineFor, logSoftmax } from '../helpers/models.js';
 import { KNOWN_IDS, KNOWN_TEXT, STORIES } from '../helpers/stories.js';
 
 const TOP5: [number, number][] = [[403, 17.0235], [385, 15.4062], [410, 13.1083], [317, 12.7692], [407, 12.4181]];
@@ -34,5 +34,38 @@ describe('stories260K', () => {
     const r = await engine.generate({ promptIds: ids, maxTokens: 24, sampling: { temperature: 0 } });
     expect(r.text.length).toBeGreaterThan(20);
     expect(r.text).toMatch(/^[\x20-\x7e\n]+$/);
+  });
+
+  it('teacher forcing: one prefill of BOS + the known ids predicts each of them (score)', async () => {
+    const tokens = [1, ...KNOWN_IDS];
+    const scores = await engine.score(tokens, 1, 5);
+    expect(scores).toHaveLength(KNOWN_IDS.length);
+    scores.forEach((s, i) => {
+      expect(s.id).toBe(KNOWN_IDS[i]);
+      expect(s.top[0]!.id, `argmax at position ${i + 1}`).toBe(KNOWN_IDS[i]);
+      expect(s.logprob).toBeCloseTo(s.top[0]!.logprob, 6);
+      for (let j = 1; j < s.top.length; j++) expect(s.top[j]!.logprob).toBeLessThanOrEqual(s.top[j - 1]!.logprob);
+    });
+  });
+
+  it('score across prefill chunks equals the last-token logits of each prefix', async () => {
+    const small = await engineFor(await resolveModelSource(STORIES), 64, { prefillChunk: 5 });
+    try {
+      const tokens = [1, ...KNOWN_IDS.slice(0, 13)];
+      const scores = await small.score(tokens, 3, 4);
+      expect(scores).toHaveLength(tokens.length - 3);
+      for (const p of [3, 5, 6, 11, 13]) {
+        const lp = logSoftmax(await small.logits(tokens.slice(0, p)));
+        const s = scores[p - 3]!;
+        expect(s.id).toBe(tokens[p]);
+        expect(Math.abs(s.logprob - lp[tokens[p]!]!)).toBeLessThan(1e-3);
+        const want = [...lp.keys()].sort((a, b) => lp[b]! - lp[a]!).slice(0, 4);
+        expect(s.top.map((t) => t.id)).toEqual(want);
+      }
+      await expect(small.score([1], 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(small.score(tokens, 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      await small.unload();
+    }
   });
 });
