@@ -76,10 +76,16 @@ export async function comparePrompt(engine: Engine, llama: LlamaCpp, p: ParityPr
   let worstAt = 0;
   let sum = 0;
   let count = 0;
+  // llama.cpp generates with ignore_eos: end-of-generation tokens are never chosen (though still
+  // listed in its top-K), so its choice is the argmax of the rest, and Hearth's is compared likewise
+  const eog = new Set(engine.tokenizer.eosIds);
+  const choices = (top: { id: number; logprob: number }[]) => top.filter((t) => !eog.has(t.id));
   ref.steps.forEach((s, i) => {
     const ours = scores[i]!;
-    if (ours.top[0]!.id !== s.id) {
-      const gap = s.top[0]!.logprob - (s.top[1]?.logprob ?? -Infinity);
+    const mine = choices(ours.top)[0];
+    if (mine?.id !== s.id) {
+      const theirs = choices(s.top);
+      const gap = (theirs[0]?.logprob ?? 0) - (theirs[1]?.logprob ?? -Infinity);
       divergences.push({ step: i, llamaCpp: s.top.slice(0, 3), hearth: ours.top.slice(0, 3), gap, nearTie: gap < NEAR_TIE });
     }
     // Hearth's log-probability of each of llama.cpp's top tokens: from its own top-K when there,
