@@ -11,6 +11,17 @@ import { f16BitsToF32, f32ToF16Bits } from './f16.js';
 export type WeightFormat = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
 export const QK = 32;
+
+/**
+ * How llama.cpp's CPU backend quantizes the activations before a dot product with a quantized
+ * weight matrix (ggml's `vec_dot_type` of the weight's type): 'q8_0' for Q4_0, Q5_0, Q8_0 and
+ * IQ4_NL, and for Q4_1/Q5_1 (whose Q8_1 holds the same values plus a block sum); 'q8_K' for the
+ * k-quants Q2_K..Q6_K and IQ4_XS. See reference/act-quant.ts for the arithmetic.
+ */
+export type ActQuant = 'q8_0' | 'q8_K';
+
+/** Values per activation block. */
+export const ACT_BLOCK: Readonly<Record<ActQuant, number>> = { q8_0: 32, q8_K: 256 };
 export const BLOCK_BYTES = { q8_0: 34, q4_0: 18 } as const;
 
 export function isQuantized(f: WeightFormat): f is 'q8_0' | 'q4_0' {
