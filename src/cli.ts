@@ -1,6 +1,6 @@
 /**
  * The `hearth` command line:
- *   hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [options] [--json]
+ *   hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [--chat [--system TEXT]] [options] [--json]
  *   hearth chat --model ... [--system TEXT] [options]
  */
 import { parseArgs } from 'node:util';
@@ -12,10 +12,13 @@ import type { ChatMessage } from './tokenizer/index.js';
 import { toGenerateRequest } from './api/openai.js';
 
 const USAGE = `Usage:
-  hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [options] [--json]
+  hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [--chat [--system TEXT]] [options] [--json]
   hearth chat --model <file|dir|url|owner/name> [--system TEXT] [options]
 
 Options:
+  --chat                 generate: send --prompt as a user message through the model's chat
+                         template (with --system as the system message), reply only
+  --system TEXT          the system message (generate --chat, chat)
   --max-tokens N         most tokens to generate (generate: 256; chat: 1024)
   --temperature T        0 = greedy (default 1 for generate, 0.7 for chat)
   --top-k K              keep the K most likely tokens (0 = off)
@@ -40,6 +43,7 @@ const options = {
   prompt: { type: 'string' },
   'prompt-ids': { type: 'string' },
   system: { type: 'string' },
+  chat: { type: 'boolean' },
   'max-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
@@ -111,9 +115,17 @@ async function generate(v: Values): Promise<void> {
   if ((v.prompt === undefined) === (v['prompt-ids'] === undefined)) {
     throw new HearthError('INVALID_ARGUMENT', 'Give exactly one of --prompt and --prompt-ids.');
   }
+  if (v.chat && v.prompt === undefined) throw new HearthError('INVALID_ARGUMENT', '--chat needs --prompt (the user message).');
+  if (v.system !== undefined && !v.chat) throw new HearthError('INVALID_ARGUMENT', '--system goes with --chat (or use `hearth chat`).');
   const { engine, loadMs } = await load(v);
   try {
-    const promptIds = v['prompt-ids'] !== undefined ? parseIds(v['prompt-ids']) : engine.tokenizer.encode(v.prompt!, { addSpecialTokens: true });
+    const messages: ChatMessage[] = v.chat ? [...(v.system !== undefined ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: v.prompt! }] : [];
+    const promptIds =
+      v['prompt-ids'] !== undefined
+        ? parseIds(v['prompt-ids'])
+        : v.chat
+          ? engine.tokenizer.encodeChat(messages, { addGenerationPrompt: true })
+          : engine.tokenizer.encode(v.prompt!, { addSpecialTokens: true });
     const topLogprobs = numberOpt(v['top-logprobs'], 'top-logprobs', true);
     const params = {
       prompt: promptIds,
@@ -141,12 +153,22 @@ async function generate(v: Values): Promise<void> {
       };
       process.stdout.write(`${JSON.stringify(out)}\n`);
     } else {
-      if (v.prompt !== undefined) process.stdout.write(v.prompt);
-      const stream = await engine.completions.create({ ...params, stream: true });
+      // a plain prompt is echoed and continued; a chat prints the reply alone
+      if (v.prompt !== undefined && !v.chat) process.stdout.write(v.prompt);
       let last = null;
-      for await (const chunk of stream) {
-        process.stdout.write(chunk.choices[0]!.text);
-        last = chunk;
+      if (v.chat) {
+        const { prompt: _ids, logprobs: _lp, ...sampling } = params;
+        const stream = await engine.chat.completions.create({ ...sampling, messages, stream: true });
+        for await (const chunk of stream) {
+          process.stdout.write(chunk.choices[0]?.delta.content ?? '');
+          last = chunk;
+        }
+      } else {
+        const stream = await engine.completions.create({ ...params, stream: true });
+        for await (const chunk of stream) {
+          process.stdout.write(chunk.choices[0]!.text);
+          last = chunk;
+        }
       }
       process.stdout.write('\n');
       const t = last?.hearth?.timings;

