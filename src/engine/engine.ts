@@ -5,7 +5,7 @@ import { readF32, writeBuffer } from '../gpu/buffers.js';
 import { StepUniform, encodeDispatches, type StepParams } from '../gpu/dispatch.js';
 import { GpuProfiler, type KernelTiming } from '../gpu/profiler.js';
 import type { ModelConfig } from '../formats/config.js';
-import { LlamaForward, destroyModelWeights, type ModelWeights } from '../models/llama.js';
+import { LlamaForward, destroyModelWeights, type ActivationMode, type ModelWeights } from '../models/llama.js';
 import { createSampler, type Sampler, type SamplingParams, type SampleResult } from '../kernels/sample.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { StopStringMatcher } from './stop.js';
@@ -109,6 +109,10 @@ export interface EngineParts {
   tokenizer: Tokenizer;
   contextLength: number;
   prefillChunk: number;
+  /** How quantized matrices' inputs are computed (LlamaForward's ForwardOptions.activations); default 'q8'. */
+  activations?: ActivationMode;
+  /** ForwardOptions.truncateActivations. */
+  truncateActivations?: boolean;
   /** What the weights are, for sessions that store this model's KV cache (loadEngine sets it). */
   identity?: ModelIdentity;
 }
@@ -151,7 +155,7 @@ export class Engine {
     this.contextLength = parts.contextLength;
     this.weights = parts.weights;
     this.step = new StepUniform(this.ctx);
-    this.forward = new LlamaForward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength }, this.step.buffer);
+    this.forward = new LlamaForward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations, truncateActivations: parts.truncateActivations }, this.step.buffer);
     this.sampler = createSampler(this.ctx, { step: this.step.buffer, logits: this.forward.act.logits, vocab: parts.config.vocabSize, maxTopLogprobs: 20 });
     this.idScratch = new Uint32Array(parts.prefillChunk);
   }

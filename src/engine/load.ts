@@ -6,6 +6,7 @@ import { openModel } from '../formats/model-files.js';
 import { tokenizerFromGguf, tokenizerFromHf } from '../tokenizer/index.js';
 import { loadWeights, type LoadProgress, type WeightDtype } from '../models/load.js';
 import { Engine } from './engine.js';
+import type { ActivationMode } from '../models/llama.js';
 import { FingerprintingSource } from '../sessions/identity.js';
 
 export interface EngineLoadOptions {
@@ -15,6 +16,13 @@ export interface EngineLoadOptions {
   contextLength?: number;
   /** Tokens per prefill submit; default 128 on CPU adapters, 512 on GPUs. */
   prefillChunk?: number;
+  /**
+   * 'q8' (default): a matrix stored in a quantized ggml type (or quantized at load with dtype
+   * q8_0/q4_0) multiplies 8-bit-quantized activations, as llama.cpp's CPU backend computes it
+   * (q8_0 blocks for Q4_0/Q4_1/Q5_x/Q8_0/IQ4_NL, q8_K for k-quants and IQ4_XS); float matrices
+   * always take f32 activations. 'f32': every matrix multiplies the f32 activations as they are.
+   */
+  activations?: ActivationMode;
   /** Which file of a repository holding several GGUF files. */
   file?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -33,6 +41,9 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
   if (!Number.isInteger(contextLength) || contextLength < 2) {
     throw new HearthError('INVALID_ARGUMENT', `contextLength must be an integer of at least 2, got ${opts.contextLength}.`);
   }
+  if (opts.activations !== undefined && opts.activations !== 'q8' && opts.activations !== 'f32') {
+    throw new HearthError('INVALID_ARGUMENT', `activations must be 'q8' or 'f32', got ${JSON.stringify(opts.activations)}.`);
+  }
   const prefillChunk = Math.min(contextLength, opts.prefillChunk ?? (isCpuAdapter(ctx) ? 128 : 512));
   const loaded = await loadWeights(ctx, source, files, { dtype: opts.dtype, onProgress: opts.onProgress, signal: opts.signal });
   opts.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
@@ -46,6 +57,8 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
     tokenizer,
     contextLength,
     prefillChunk,
+    activations: opts.activations,
+    truncateActivations: (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.HEARTH_ACT_TRUNC === '1',
     identity: source.identity(files.tensors, config, opts.dtype, loaded.formats),
   });
   await ctx.device.queue.onSubmittedWorkDone();

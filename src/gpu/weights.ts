@@ -1,5 +1,5 @@
 import { HearthError } from '../errors.js';
-import { BLOCK_BYTES, QK, isQuantized, type WeightFormat } from '../reference/quant.js';
+import { BLOCK_BYTES, QK, isQuantized, type ActQuant, type WeightFormat } from '../reference/quant.js';
 import type { GpuContext } from './device.js';
 import { createStorage, roundUp, writeBuffer } from './buffers.js';
 
@@ -31,6 +31,12 @@ export interface GpuWeight {
   strideWords: number;
   parts: WeightPart[];
   bytes: number;
+  /**
+   * How llama.cpp would quantize this matrix's input activations (the vec_dot_type of the ggml
+   * type the weights came from; models/load.ts activationQuant), or null for float weights.
+   * The forward applies it unless the engine was loaded with activations: 'f32'.
+   */
+  actQuant: ActQuant | null;
 }
 
 export function strideWords(format: WeightFormat, cols: number): number {
@@ -87,6 +93,8 @@ export interface UploadWeightOptions {
   label?: string;
   /** Largest bytes per part buffer; defaults to the device's maxStorageBufferBindingSize. Tests lower it. */
   maxPartBytes?: number;
+  /** GpuWeight.actQuant; default null. */
+  actQuant?: ActQuant | null;
 }
 
 /** Rows per part so that no part buffer exceeds `maxBytes`. */
@@ -128,7 +136,7 @@ export function uploadWeight(ctx: GpuContext, format: WeightFormat, rows: number
     bytes += data.size + (scales?.size ?? 0);
     parts.push({ rowStart, rows: n, data, scales });
   }
-  return { format, rows, cols, strideWords: stride, parts, bytes };
+  return { format, rows, cols, strideWords: stride, parts, bytes, actQuant: options.actQuant ?? null };
 }
 
 export function destroyWeight(w: GpuWeight): void {

@@ -12,6 +12,10 @@
  *     x += (silu(xn @ Wgate) * (xn @ Wup)) @ Wdown
  *   logits = rmsnorm(x)[last] @ Wlm
  *
+ * A matmul whose weights came from a quantized ggml type first quantizes its input rows to 8
+ * bits as llama.cpp's CPU backend does (q8_0 or q8_K blocks, per GpuWeight.actQuant), unless
+ * the forward was built with activations: 'f32'.
+ *
  * Everything (activations, KV cache, bind groups) is built once here; a decode step only writes
  * the step uniform and the token id, then records the same dispatches again.
  */
@@ -27,6 +31,8 @@ import { rope } from '../kernels/rope.js';
 import { kvAppend } from '../kernels/kv_append.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
 import { siluMul } from '../kernels/silu_mul.js';
+import { quantizeAct } from '../kernels/quantize_act.js';
+import type { ActQuant } from '../reference/quant.js';
 import type { ModelConfig } from '../formats/config.js';
 
 export interface LayerWeights {
@@ -92,7 +98,16 @@ export interface ForwardOptions {
   maxTokens: number;
   /** KV cache length. */
   contextLength: number;
+  /**
+   * 'q8' (default): quantize each quantized matrix's input activations as llama.cpp does
+   * (GpuWeight.actQuant); 'f32': multiply every matrix with the f32 activations as they are.
+   */
+  activations?: ActivationMode;
+  /** q8_0 blocks only: round q toward zero, as ggml's wasm SIMD build does (default: to nearest). */
+  truncateActivations?: boolean;
 }
+
+export type ActivationMode = 'q8' | 'f32';
 
 /** Activations of one forward pass, sized for `maxTokens` rows. */
 interface Activations {
@@ -111,6 +126,8 @@ interface Activations {
   act: GPUBuffer;
   mlp: GPUBuffer;
   logits: GPUBuffer;
+  /** Matmul inputs quantized as llama.cpp would ([maxTokens, widest input] each), per kind in use. */
+  quantized: Map<ActQuant, GPUBuffer>;
 }
 
 export class LlamaForward {
@@ -124,6 +141,8 @@ export class LlamaForward {
   private attnScratch: GPUBuffer;
   /** The LM head over every row of a submit (teacher forcing, prompt log-probabilities): built on first use. */
   private everyRow: { logits: GPUBuffer; dispatches: Dispatch[]; rows: number } | null = null;
+  /** What the LM head reads: xn after the final norm, or its quantized copy. */
+  private lmHeadInput: GPUBuffer | null = null;
 
   constructor(
     private ctx: GpuContext,
@@ -154,7 +173,14 @@ export class LlamaForward {
       act: f32(T * c.intermediateSize, 'act'),
       mlp: f32(T * c.hiddenSize, 'mlp'),
       logits: f32(c.vocabSize, 'logits'),
+      quantized: new Map(),
     };
+    if (options.activations !== 'f32') {
+      const widest = Math.max(c.hiddenSize, qDim, c.intermediateSize);
+      for (const m of allMatrices(weights)) {
+        if (m.actQuant && !this.act.quantized.has(m.actQuant)) this.act.quantized.set(m.actQuant, f32(T * widest, `x.${m.actQuant}`));
+      }
+    }
     const cacheFloats = c.numKvHeads * options.contextLength * c.headDim;
     this.kCache = [];
     this.vCache = [];
@@ -179,6 +205,22 @@ export class LlamaForward {
     const sec = qkvSections(T, c.numHeads * c.headDim, c.numKvHeads * c.headDim);
     const range = (i: number): BufferRange => ({ buffer: a.qkv, offset: sec.sections[i]!.offset * 4, size: T * sec.sections[i]!.width * 4 });
     const [qv, kv, vv] = [range(0), range(1), range(2)];
+    /**
+     * The inputs of the matmuls that read x (written just before): x itself for float weights,
+     * else x's rows quantized as the weights' type asks, once per kind.
+     */
+    const inputsFrom = (x: GPUBuffer, cols: number, label: string) => {
+      const done = new Map<ActQuant, GPUBuffer>();
+      return (w: GpuWeight): GPUBuffer => {
+        const out = w.actQuant ? a.quantized.get(w.actQuant) : undefined;
+        if (!w.actQuant || !out) return x;
+        if (!done.has(w.actQuant)) {
+          push(quantizeAct(ctx, { step, x, out, cols, maxTokens: T, kind: w.actQuant, trunc: this.options.truncateActivations }, `${label}.${w.actQuant}`));
+          done.set(w.actQuant, out);
+        }
+        return out;
+      };
+    };
 
     push(embed(ctx, { step, ids: a.ids, table: w.embed, out: a.x, maxTokens: T }, 'embed'));
 
@@ -186,14 +228,15 @@ export class LlamaForward {
       const n = `L${l}`;
       // attention block: xn = norm(x (+ previous MLP output))
       push(rmsNorm(ctx, { step, x: a.x, weight: L.attnNorm, out: a.xn, cols: c.hiddenSize, eps, residual: l > 0 ? a.mlp : undefined }, `${n}.attn_norm`));
+      let xin = inputsFrom(a.xn, c.hiddenSize, `${n}.attn_in`);
       if (L.qkv) {
         // one matmul for q, k and v, each written to its own section of a.qkv
-        push(matmul(ctx, { step, x: a.xn, w: L.qkv, y: a.qkv, bias: L.qkvBias ?? undefined, maxTokens: T, sections: sec.sections }, `${n}.qkv`));
+        push(matmul(ctx, { step, x: xin(L.qkv), w: L.qkv, y: a.qkv, bias: L.qkvBias ?? undefined, maxTokens: T, sections: sec.sections }, `${n}.qkv`));
       } else {
         const into = (i: number) => ({ y: a.qkv, sections: [sec.sections[i]!] });
-        push(matmul(ctx, { step, x: a.xn, w: L.q!, ...into(0), bias: L.qBias ?? undefined, maxTokens: T }, `${n}.q`));
-        push(matmul(ctx, { step, x: a.xn, w: L.k!, ...into(1), bias: L.kBias ?? undefined, maxTokens: T }, `${n}.k`));
-        push(matmul(ctx, { step, x: a.xn, w: L.v!, ...into(2), bias: L.vBias ?? undefined, maxTokens: T }, `${n}.v`));
+        push(matmul(ctx, { step, x: xin(L.q!), w: L.q!, ...into(0), bias: L.qBias ?? undefined, maxTokens: T }, `${n}.q`));
+        push(matmul(ctx, { step, x: xin(L.k!), w: L.k!, ...into(1), bias: L.kBias ?? undefined, maxTokens: T }, `${n}.k`));
+        push(matmul(ctx, { step, x: xin(L.v!), w: L.v!, ...into(2), bias: L.vBias ?? undefined, maxTokens: T }, `${n}.v`));
       }
       let q: BufferRange = qv;
       let k: BufferRange = kv;
@@ -206,23 +249,27 @@ export class LlamaForward {
       push(rope(ctx, { step, x: q, nHeads: c.numHeads, headDim: c.headDim, maxTokens: T, ...ropeArgs }, `${n}.rope_q`));
       push(kvAppend(ctx, { step, k, v: vv, kCache: this.kCache[l]!, vCache: this.vCache[l]!, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, rope: ropeArgs }, `${n}.kv_append`));
       push(attention(ctx, { step, q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, out: a.att, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx, maxTokens: T, scratch: this.attnScratch }, `${n}.attention`));
-      push(matmul(ctx, { step, x: a.att, w: L.o, y: a.o, maxTokens: T }, `${n}.o`));
+      push(matmul(ctx, { step, x: inputsFrom(a.att, c.numHeads * c.headDim, `${n}.o_in`)(L.o), w: L.o, y: a.o, maxTokens: T }, `${n}.o`));
       // MLP block: xn = norm(x += attention output)
       push(rmsNorm(ctx, { step, x: a.x, weight: L.ffnNorm, out: a.xn, cols: c.hiddenSize, eps, residual: a.o }, `${n}.ffn_norm`));
+      xin = inputsFrom(a.xn, c.hiddenSize, `${n}.ffn_in`);
       if (L.gateUp) {
         // one matmul for gate and up: each output row is gate (intermediate floats) then up
-        push(matmul(ctx, { step, x: a.xn, w: L.gateUp, y: a.gate, maxTokens: T }, `${n}.gate_up`));
+        push(matmul(ctx, { step, x: xin(L.gateUp), w: L.gateUp, y: a.gate, maxTokens: T }, `${n}.gate_up`));
         push(siluMul(ctx, { step, gate: a.gate, up: a.gate, out: a.act, n: c.intermediateSize, maxTokens: T, fused: true }, `${n}.silu_mul`));
       } else {
-        push(matmul(ctx, { step, x: a.xn, w: L.gate!, y: a.gate, maxTokens: T }, `${n}.gate`));
-        push(matmul(ctx, { step, x: a.xn, w: L.up!, y: a.up!, maxTokens: T }, `${n}.up`));
+        push(matmul(ctx, { step, x: xin(L.gate!), w: L.gate!, y: a.gate, maxTokens: T }, `${n}.gate`));
+        push(matmul(ctx, { step, x: xin(L.up!), w: L.up!, y: a.up!, maxTokens: T }, `${n}.up`));
         push(siluMul(ctx, { step, gate: a.gate, up: a.up!, out: a.act, n: c.intermediateSize, maxTokens: T }, `${n}.silu_mul`));
       }
-      push(matmul(ctx, { step, x: a.act, w: L.down, y: a.mlp, maxTokens: T }, `${n}.down`));
+      push(matmul(ctx, { step, x: inputsFrom(a.act, c.intermediateSize, `${n}.down_in`)(L.down), w: L.down, y: a.mlp, maxTokens: T }, `${n}.down`));
     });
 
     push(rmsNorm(ctx, { step, x: a.x, weight: w.finalNorm, out: a.xn, cols: c.hiddenSize, eps, residual: a.mlp }, 'final_norm'));
-    push(matmul(ctx, { step, x: a.xn, w: w.lmHead, y: a.logits, maxTokens: T, lastRowOnly: true }, 'lm_head'));
+    // every row is quantized (logitsOfEveryRow reads them too); the last quantization of the pass,
+    // so its buffer still holds them when logitsOfEveryRow's launches run
+    this.lmHeadInput = inputsFrom(a.xn, c.hiddenSize, 'lm_head_in')(w.lmHead);
+    push(matmul(ctx, { step, x: this.lmHeadInput, w: w.lmHead, y: a.logits, maxTokens: T, lastRowOnly: true }, 'lm_head'));
     return out;
   }
 
@@ -236,7 +283,7 @@ export class LlamaForward {
       const c = this.config;
       const rows = Math.max(1, Math.min(this.options.maxTokens, Math.floor((64 << 20) / (c.vocabSize * 4))));
       const logits = createStorage(this.ctx, rows * c.vocabSize * 4, 'logits.every_row');
-      const dispatches = matmul(this.ctx, { step: this.stepBuffer, x: this.act.xn, w: this.weights.lmHead, y: logits, maxTokens: rows }, 'lm_head.every_row');
+      const dispatches = matmul(this.ctx, { step: this.stepBuffer, x: this.lmHeadInput ?? this.act.xn, w: this.weights.lmHead, y: logits, maxTokens: rows }, 'lm_head.every_row');
       this.everyRow = { logits, dispatches, rows };
     }
     return this.everyRow;
@@ -253,7 +300,8 @@ export class LlamaForward {
 
   destroy(): void {
     destroyDispatches(this.dispatches);
-    for (const b of Object.values(this.act)) (b as GPUBuffer | null)?.destroy();
+    for (const [k, b] of Object.entries(this.act)) if (k !== 'quantized') (b as GPUBuffer | null)?.destroy();
+    for (const b of this.act.quantized.values()) b.destroy();
     for (const b of [...this.kCache, ...this.vCache]) b.destroy();
     this.attnScratch.destroy();
     if (this.everyRow) {
@@ -261,6 +309,13 @@ export class LlamaForward {
       this.everyRow.logits.destroy();
     }
   }
+}
+
+/** Every weight matrix of the model (the tied embedding once). */
+function allMatrices(w: ModelWeights): GpuWeight[] {
+  const all = new Set<GpuWeight>([w.embed, w.lmHead]);
+  for (const L of w.layers) for (const m of [L.qkv, L.q, L.k, L.v, L.o, L.gateUp, L.gate, L.up, L.down]) if (m) all.add(m);
+  return [...all];
 }
 
 export function destroyModelWeights(w: ModelWeights): void {

@@ -6,7 +6,7 @@ import { HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadStorage } from '../gpu/buffers.js';
 import { uploadWeight, type GpuWeight } from '../gpu/weights.js';
-import { dequantize, nativeByteLength, quantize, QK, type WeightFormat } from '../reference/quant.js';
+import { ACT_BLOCK, dequantize, nativeByteLength, quantize, QK, type ActQuant, type WeightFormat } from '../reference/quant.js';
 import { bf16BitsToF32 } from '../reference/f16.js';
 import { modelInvFreq } from './rope-table.js';
 import type { ModelSource } from '../hub/byte-source.js';
@@ -65,6 +65,31 @@ export function defaultGpuFormat(dtype: TensorDtype): WeightFormat {
   return NATIVE[dtype] ?? (isGgmlConvertedType(dtype) ? 'q8_0' : 'f16');
 }
 
+/** ggml's vec_dot_type of each quantized type: what llama.cpp's CPU backend quantizes a matrix's input to. */
+const VEC_DOT_TYPE: Partial<Record<TensorDtype, ActQuant>> = {
+  Q4_0: 'q8_0', Q5_0: 'q8_0', Q8_0: 'q8_0', IQ4_NL: 'q8_0',
+  // Q8_1: the values of Q8_0 plus each block's sum
+  Q4_1: 'q8_0', Q5_1: 'q8_0',
+  Q2_K: 'q8_K', Q3_K: 'q8_K', Q4_K: 'q8_K', Q5_K: 'q8_K', Q6_K: 'q8_K', IQ4_XS: 'q8_K',
+};
+
+/**
+ * How the input activations of a matrix are quantized before the matmul, as llama.cpp does
+ * before a dot product with quantized weights (null: kept in f32). A matrix from a quantized
+ * GGUF tensor follows its source type, whatever format it has on the GPU (a Q4_K widened to
+ * q8_0 still takes q8_K activations; a --dtype f32 load of a quantized file too, so the weights
+ * are exact and the arithmetic is llama.cpp's). A float tensor quantized at load (dtype q8_0 or
+ * q4_0) is a Q8_0/Q4_0 matrix as llama-quantize would make it: q8_0 activations, which the
+ * packed int8 dot products will need anyway. Float weights kept as floats: none (llama.cpp
+ * multiplies F32/BF16 in f32; F16 in f16, which Hearth does not copy).
+ */
+export function activationQuant(info: TensorInfo, want: WeightDtype | undefined): ActQuant | null {
+  const cols = info.shape[info.shape.length - 1]!;
+  const fromSource = VEC_DOT_TYPE[info.dtype];
+  const kind = fromSource ?? (want === 'q8_0' || want === 'q4_0' ? 'q8_0' : null);
+  return kind && cols % ACT_BLOCK[kind] === 0 ? kind : null;
+}
+
 /** Pick the GPU format of a matrix and produce its native bytes in that format. */
 export function convertMatrix(info: TensorInfo, bytes: Uint8Array, want: WeightDtype | undefined): { format: WeightFormat; data: Uint8Array } {
   const cols = info.shape[info.shape.length - 1]!;
@@ -112,36 +137,37 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
     return b;
   };
   /** A matrix's bytes in its GPU format, its shape checked against the config. */
-  const converted = async (name: string, rows: number, cols: number): Promise<{ format: WeightFormat; data: Uint8Array }> => {
+  const converted = async (name: string, rows: number, cols: number): Promise<{ format: WeightFormat; data: Uint8Array; actQuant: ActQuant | null }> => {
     const info = get(name);
     const shape = info.shape;
     if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) {
       throw new HearthError('CORRUPT_FILE', `Tensor ${info.sourceName} has shape [${shape}], expected [${rows}, ${cols}].`, { hint: 'The file does not match its own config.' });
     }
-    return convertMatrix(info, await read(info), opts.dtype);
+    return { ...convertMatrix(info, await read(info), opts.dtype), actQuant: activationQuant(info, opts.dtype) };
   };
-  const upload = (label: string, format: WeightFormat, rows: number, cols: number, data: Uint8Array, matrices = 1): GpuWeight => {
-    const w = uploadWeight(ctx, format, rows, cols, data, { label });
+  type Converted = { format: WeightFormat; data: Uint8Array; actQuant: ActQuant | null };
+  const upload = (label: string, m: Converted, rows: number, cols: number, data = m.data, matrices = 1): GpuWeight => {
+    const w = uploadWeight(ctx, m.format, rows, cols, data, { label, actQuant: m.actQuant });
+    const format = m.format;
     formats[format] = (formats[format] ?? 0) + matrices;
     bytes += w.bytes;
     return w;
   };
   const matrix = async (name: string, rows: number, cols: number): Promise<GpuWeight> => {
-    const { format, data } = await converted(name, rows, cols);
-    return upload(name, format, rows, cols, data);
+    return upload(name, await converted(name, rows, cols), rows, cols);
   };
-  /** Gate and up as one [2 * intermediate, hidden] matrix (rows of gate, then of up) when they share a format. */
+  /** Gate and up as one [2 * intermediate, hidden] matrix (rows of gate, then of up) when they share a format and an activation quantization. */
   const gateUp = async (p: string): Promise<Pick<LayerWeights, 'gateUp' | 'gate' | 'up'>> => {
     const I = c.intermediateSize;
     const g = await converted(`${p}.gate`, I, c.hiddenSize);
     const u = await converted(`${p}.up`, I, c.hiddenSize);
-    if (g.format !== u.format) {
-      return { gateUp: null, gate: upload(`${p}.gate`, g.format, I, c.hiddenSize, g.data), up: upload(`${p}.up`, u.format, I, c.hiddenSize, u.data) };
+    if (g.format !== u.format || g.actQuant !== u.actQuant) {
+      return { gateUp: null, gate: upload(`${p}.gate`, g, I, c.hiddenSize), up: upload(`${p}.up`, u, I, c.hiddenSize) };
     }
     const both = new Uint8Array(g.data.byteLength + u.data.byteLength);
     both.set(g.data, 0);
     both.set(u.data, g.data.byteLength);
-    return { gateUp: upload(`${p}.gate_up`, g.format, 2 * I, c.hiddenSize, both, 2), gate: null, up: null };
+    return { gateUp: upload(`${p}.gate_up`, g, 2 * I, c.hiddenSize, both, 2), gate: null, up: null };
   };
   const values = async (name: string, length: number): Promise<Float32Array> => {
     const info = get(name);
@@ -157,7 +183,7 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
 
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
-  /** Q, K and V as one [qDim + 2 kvDim, hidden] matrix (and bias) when all three share a format. */
+  /** Q, K and V as one [qDim + 2 kvDim, hidden] matrix (and bias) when all three share a format and an activation quantization. */
   const qkv = async (p: string): Promise<Pick<LayerWeights, 'qkv' | 'qkvBias' | 'q' | 'k' | 'v' | 'qBias' | 'kBias' | 'vBias'>> => {
     const H = c.hiddenSize;
     const parts = [
@@ -168,8 +194,8 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
     const biasNames = ['q_bias', 'k_bias', 'v_bias'].map((b) => `${p}.${b}`);
     const biases: (Float32Array | null)[] = [];
     for (const [i, b] of biasNames.entries()) biases.push(t.has(b) ? await values(b, parts[i]!.rows) : null);
-    if (parts.some((x) => x.format !== parts[0]!.format)) {
-      const [q, k, v] = parts.map((x) => upload(x.name, x.format, x.rows, H, x.data));
+    if (parts.some((x) => x.format !== parts[0]!.format || x.actQuant !== parts[0]!.actQuant)) {
+      const [q, k, v] = parts.map((x) => upload(x.name, x, x.rows, H));
       const [qBias, kBias, vBias] = biases.map((b, i) => (b ? vectorOf(biasNames[i]!, b) : null));
       return { qkv: null, qkvBias: null, q: q!, k: k!, v: v!, qBias: qBias!, kBias: kBias!, vBias: vBias! };
     }
@@ -186,7 +212,7 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
       biases.forEach((x, i) => x && b.set(x, i === 0 ? 0 : i === 1 ? qDim : qDim + kvDim));
       qkvBias = vectorOf(`${p}.qkv_bias`, b);
     }
-    return { qkv: upload(`${p}.qkv`, parts[0]!.format, qDim + 2 * kvDim, H, all, 3), qkvBias, q: null, k: null, v: null, qBias: null, kBias: null, vBias: null };
+    return { qkv: upload(`${p}.qkv`, parts[0]!, qDim + 2 * kvDim, H, all, 3), qkvBias, q: null, k: null, v: null, qBias: null, kBias: null, vBias: null };
   };
 
   const embed = await matrix('embed', c.vocabSize, c.hiddenSize);

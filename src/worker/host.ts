@@ -12,6 +12,7 @@ import { createOpenAIApi, type OpenAIApi } from '../api/openai.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, Completion, CompletionChunk, CompletionCreateParams } from '../api/types.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import type { LoadProgress, WeightDtype } from '../models/load.js';
+import type { ActivationMode } from '../models/llama.js';
 import { openWeightCache, type CachedModelInfo, type WeightCache } from '../hub/cache.js';
 import { Sessions } from '../sessions/sessions.js';
 import { SessionsHost } from '../sessions/host.js';
@@ -26,6 +27,8 @@ export interface HostLoadOptions {
   /** Hugging Face access token, for gated or private repos (sent only to the endpoint's requests). */
   token?: string;
   dtype?: WeightDtype;
+  /** EngineLoadOptions.activations: 'q8' (default) or 'f32'. */
+  activations?: ActivationMode;
   contextLength?: number;
   /** Keep downloaded files in the browser's storage (default true for remote models). */
   cache?: boolean;
@@ -91,7 +94,7 @@ export class EngineHost {
         onProgress: onProgress && !cached ? (p) => onProgress({ phase: 'download', loaded: p.loaded, total: p.total, file: p.file }) : undefined,
       });
       if (cached) source = (await this.weightCache()).wrap(source, { onProgress, signal });
-      this.engine = await loadEngine(this.ctx, source, { dtype: opts.dtype, contextLength: opts.contextLength, onProgress, signal });
+      this.engine = await loadEngine(this.ctx, source, { dtype: opts.dtype, activations: opts.activations, contextLength: opts.contextLength, onProgress, signal });
       this.modelName = typeof opts.model === 'string' ? opts.model : source.id;
       this.api = createOpenAIApi(this.engine, this.modelName);
       return this.engine.info;

@@ -1,6 +1,8 @@
 /**
  * The package as someone who is not us gets it: `npm pack` the repo (prepack builds it), install
- * the tarball into a fresh app made from test/consumer/ with nothing but the npm cache, type-check
+ * the tarball into a fresh app made from test/consumer/ as a consumer would (npm install, the npm
+ * cache first, the npm registry for whatever it lacks: a fresh machine's cache holds the tarballs
+ * `npm ci` fetched but none of the registry metadata `npm install` resolves ranges with), type-check
  * the app against the packed declarations, build it with Vite, open it in headless Chromium and
  * stream stories260K's known greedy output; then run the packed CLI from node_modules/.bin.
  * Everything is built under os.tmpdir() and removed afterwards.
@@ -66,7 +68,7 @@ afterAll(async () => {
 describe('the packed package in a consumer app', () => {
   let page: Page;
 
-  it('packs (prepack runs the build) and installs into a fresh app from the npm cache alone', async () => {
+  it('packs (prepack runs the build) and installs into a fresh app with npm install', async () => {
     await step('pack', () => sh('npm', ['pack', '--pack-destination', work, '--silent'], REPO, 150_000));
     const tarball = readdirSync(work).find((f) => /^hearth-.*\.tgz$/.test(f));
     expect(tarball, 'npm pack left no hearth-*.tgz').toBeDefined();
@@ -75,10 +77,11 @@ describe('the packed package in a consumer app', () => {
     for (const f of readdirSync(TEMPLATE)) if (f !== 'package.json.template') cpSync(join(TEMPLATE, f), join(app, f));
     const pkg = readFileSync(join(TEMPLATE, 'package.json.template'), 'utf8').replace('__HEARTH_TARBALL__', join(work, tarball!));
     writeFileSync(join(app, 'package.json'), pkg);
-    // --offline: a consumer's install must not need the network, and this test must not touch it
+    // --prefer-offline: what the cache holds is used as it is; only the rest (on a fresh machine,
+    // the packages' metadata) comes from the npm registry, the one place the machines may reach
     await step('install', () =>
-      sh('npm', ['install', '--offline', '--no-audit', '--no-fund'], app).catch((e: Error) => {
-        throw new Error(`Offline install failed: a package the consumer needs is missing from the npm cache (npm config get cache).\n${e.message}`);
+      sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], app, 240_000).catch((e: Error) => {
+        throw new Error(`npm install of the packed package failed (it needs the npm cache or the npm registry).\n${e.message}`);
       }),
     );
 
@@ -97,7 +100,7 @@ describe('the packed package in a consumer app', () => {
     // the Node entry resolves through the exports map of the installed package
     const exported = await sh(process.execPath, ['--input-type=module', '-e', "const m = await import('hearth/node'); console.log(typeof m.createEngine)"], app);
     expect(exported.trim()).toBe('function');
-  }, 240_000);
+  }, 420_000);
 
   it("type-checks the app's main.ts and node.ts against the packed declarations", async () => {
     const tsc = join(app, 'node_modules', '.bin', 'tsc');
@@ -174,7 +177,7 @@ describe('the packed package in a consumer app', () => {
 
   it('runs the packed CLI from node_modules/.bin', async () => {
     if (!existsSync(join(app, 'node_modules', 'webgpu'))) {
-      console.log('SKIPPED the CLI check: the optional dependency `webgpu` could not be installed from the npm cache');
+      console.log('SKIPPED the CLI check: the optional dependency `webgpu` could not be installed');
       return;
     }
     const out = await step('cli', () =>
