@@ -22,14 +22,23 @@ import { decodeBytesPerToken, gpuMatrixBytes, groupKernels, promptIds, type Kern
 import { roofline as measureRoof } from './lib/ours.js';
 import { MODELS, syntheticSpec } from './lib/shapes.js';
 import { spread, type Spread } from './lib/stats.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { modelsDir, SMOLLM2_135M } from '../scripts/models.mjs';
 
 export const STORIES_GGUF = new URL('../../shared/models/stories260K/stories260K.gguf', import.meta.url).pathname;
+
+/** Real files (scripts/fetch-models.sh) by the ggml type of their matrices. */
+export type RealType = 'Q4_1';
+export type BenchType = GgufType | RealType;
 
 export interface ModelFile {
   /** Display name, e.g. 'SmolLM2-135M'. */
   model: string;
   /** GGUF tensor type of the matrices. */
-  type: GgufType;
+  type: BenchType;
+  /** The embedding table's format on the GPU. */
+  embedFormat: WeightFormat;
   path: string;
   tied: boolean;
   vocab: number;
@@ -39,14 +48,23 @@ export interface ModelFile {
   headDim: number;
 }
 
-export type ModelKey = 'stories' | 'smollm2' | 'qwen25';
+/** 'smollm2-instruct' is the real SmolLM2-135M-Instruct Q4_1 file; 'smollm2' and 'qwen25' are random weights at their shapes. */
+export type ModelKey = 'stories' | 'smollm2' | 'qwen25' | 'smollm2-instruct';
 
 /** The GGUF file of a benchmark model, generated (and cached) for the synthetic ones. */
-export function modelFile(key: ModelKey, type: GgufType, log: (s: string) => void = () => {}): ModelFile {
-  if (key === 'stories') return { model: 'stories260K', type: 'F32', path: STORIES_GGUF, tied: false, vocab: 512, hidden: 64, layers: 5, kvHeads: 4, headDim: 8 };
+export function modelFile(key: ModelKey, type: BenchType, log: (s: string) => void = () => {}): ModelFile {
+  if (key === 'stories') return { model: 'stories260K', type: 'F32', embedFormat: 'f32', path: STORIES_GGUF, tied: false, vocab: 512, hidden: 64, layers: 5, kvHeads: 4, headDim: 8 };
+  if (key === 'smollm2-instruct') {
+    const path = join(modelsDir(), SMOLLM2_135M);
+    if (!existsSync(path)) throw new Error(`${path} is missing: run bash scripts/fetch-models.sh`);
+    const m = MODELS.smollm2;
+    // token_embd (the tied lm_head) is Q8_0 in this file, its matrices Q4_1
+    return { model: 'SmolLM2-135M-Instruct', type: 'Q4_1', embedFormat: 'q8_0', path, tied: true, vocab: m.vocab, hidden: m.hidden, layers: m.layers, kvHeads: m.kvHeads, headDim: m.headDim };
+  }
+  if (type === 'Q4_1') throw new Error(`${key}: synthetic models come in F32, F16, Q8_0 and Q4_0`);
   const m = MODELS[key];
   const path = syntheticGgufFile(key === 'smollm2' ? 'smollm2-135m' : 'qwen2.5-0.5b', syntheticSpec(m), type, log);
-  return { model: m.name, type, path, tied: m.tied, vocab: m.vocab, hidden: m.hidden, layers: m.layers, kvHeads: m.kvHeads, headDim: m.headDim };
+  return { model: m.name, type, embedFormat: type.toLowerCase() as WeightFormat, path, tied: m.tied, vocab: m.vocab, hidden: m.hidden, layers: m.layers, kvHeads: m.kvHeads, headDim: m.headDim };
 }
 
 /**
@@ -75,7 +93,7 @@ export interface ModelRunOptions {
 
 export interface NodeModelResult {
   model: string;
-  format: GgufType;
+  format: BenchType;
   fileBytes: number;
   weightBytes: number;
   dispatchesPerToken: number;
@@ -109,7 +127,7 @@ export async function benchModelFile(ctx: GpuContext, f: ModelFile, roof: Roofli
       decode.push(res.timings.decodeTokensPerSecond);
       log(`  ${f.model} ${f.type} run ${r + 1}/${o.repeats}: prefill ${res.timings.prefillTokensPerSecond.toFixed(2)} tok/s, decode ${res.timings.decodeTokensPerSecond.toFixed(2)} tok/s`);
     }
-    const embedFormat = f.type.toLowerCase() as WeightFormat;
+    const embedFormat = f.embedFormat;
     const bytes = decodeBytesPerToken({
       weightBytes: info.weightBytes,
       tied: f.tied,
@@ -156,14 +174,14 @@ export interface NodeModelPlan {
 /** What --quick and the full run measure, by adapter: a CPU driver gets short prompts and few tokens. */
 export function nodeModelPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): NodeModelPlan {
   if (mode === 'tiny') return { models: ['stories'], formats: [], run: { prompt: 8, decode: 4, repeats: 2, profile: true } };
-  if (mode === 'quick') return { models: ['stories', 'smollm2'], formats: ['Q4_0'], run: { prompt: 8, decode: 4, repeats: 2, profile: true } };
-  return { models: ['stories', 'smollm2', 'qwen25'], formats: ['F16', 'Q8_0', 'Q4_0'], run: cpu ? { prompt: 32, decode: 8, repeats: 3, profile: true } : { prompt: 128, decode: 64, repeats: 5, profile: true } };
+  if (mode === 'quick') return { models: ['stories', 'smollm2', 'smollm2-instruct'], formats: ['Q4_0'], run: { prompt: 8, decode: 4, repeats: 2, profile: true } };
+  return { models: ['stories', 'smollm2', 'qwen25', 'smollm2-instruct'], formats: ['F16', 'Q8_0', 'Q4_0'], run: cpu ? { prompt: 32, decode: 8, repeats: 3, profile: true } : { prompt: 128, decode: 64, repeats: 5, profile: true } };
 }
 
 export async function runNodeModels(ctx: GpuContext, roof: Roofline, plan: NodeModelPlan, log: (s: string) => void): Promise<NodeModelResult[]> {
   const out: NodeModelResult[] = [];
   for (const key of plan.models) {
-    for (const type of key === 'stories' ? (['F32'] as GgufType[]) : plan.formats) {
+    for (const type of key === 'stories' ? (['F32'] as BenchType[]) : key === 'smollm2-instruct' ? (['Q4_1'] as BenchType[]) : plan.formats) {
       const f = modelFile(key, type, log);
       out.push(await benchModelFile(ctx, f, roof, plan.run, log));
     }

@@ -8,7 +8,7 @@
  * it, under bench/results/ (or --out).
  *
  *   npm run bench -- [--quick | --tiny] [--skip node,node-kernels,node-models,browser] [--out DIR] [--label NAME]
- *                    [--wllama-threads N] [--models stories,smollm2,qwen25 --formats F16,Q8_0,Q4_0 --prompt N --decode N --repeats N]
+ *                    [--wllama-threads N (default: every core)] [--models stories,smollm2,qwen25,smollm2-instruct --formats F16,Q8_0,Q4_0 --prompt N --decode N --repeats N]
  * (the last five override the Node model plan)
  */
 import { execFileSync } from 'node:child_process';
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     ...(flags.repeats ? { repeats: num(flags.repeats) } : {}),
   };
   const { run, files } = await runBench({
-    models, mode, skip: flags.skip.split(',').filter(Boolean), out: flags.out, label: flags.label, wllamaThreads: flags['wllama-threads'] ? Number(flags['wllama-threads']) : undefined, log: (s) => console.log(s) });
+    models, mode, skip: flags.skip.split(',').filter(Boolean), out: flags.out, label: flags.label, wllamaThreads: flags['wllama-threads'] ? Number(flags['wllama-threads']) : cpus().length, log: (s) => console.log(s) });
   console.log(`\n${run.seconds.total.toFixed(0)} s in all; wrote\n  ${files.join('\n  ')}`);
 }
 

@@ -12,7 +12,7 @@ import type { AttentionCase, MatmulCase } from '../lib/ours.js';
 import { MODELS, attentionShape, matmulShapes, type ModelKey as ShapeKey } from '../lib/shapes.js';
 import { spread, type Spread } from '../lib/stats.js';
 import { decodeBytesPerToken, gpuMatrixBytes, type KernelFamily } from '../lib/model-metrics.js';
-import { modelFile, type ModelKey } from '../models.js';
+import { modelFile, type BenchType, type ModelKey } from '../models.js';
 import type { GgufType } from '../lib/gguf-file.js';
 import type { BenchApi } from './page.js';
 import type { OrtBuild, OrtMatmulKind } from './ort.js';
@@ -48,7 +48,7 @@ export interface BrowserPlan {
   repeats: number;
   /** GPU timestamps at every repeat (else once per op). */
   gpuEveryRepeat: boolean;
-  models: { key: ModelKey; type: GgufType }[];
+  models: { key: ModelKey; type: BenchType }[];
   prompt: number;
   decode: number;
   modelRepeats: number;
@@ -82,6 +82,7 @@ export function browserPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): Brow
       models: [
         { key: 'stories', type: 'F32' },
         { key: 'smollm2', type: 'Q4_0' },
+        { key: 'smollm2-instruct', type: 'Q4_1' },
       ],
       prompt: 16,
       decode: 8,
@@ -107,6 +108,7 @@ export function browserPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): Brow
     models: [
       { key: 'stories', type: 'F32' },
       ...(['smollm2', 'qwen25'] as const).flatMap((key) => (['F16', 'Q8_0', 'Q4_0'] as const).map((type) => ({ key, type }))),
+      { key: 'smollm2-instruct', type: 'Q4_1' },
     ],
     prompt: cpu ? 32 : 128,
     decode: cpu ? 16 : 64,
@@ -146,7 +148,7 @@ export interface OpComparison {
 
 export interface ModelComparison {
   model: string;
-  format: GgufType;
+  format: BenchType;
   promptTokens: number;
   decodeTokens: number;
   ours:
@@ -418,7 +420,7 @@ async function runModels(p: BenchPage, server: BenchServer, plan: BrowserPlan, r
       const bytes = decodeBytesPerToken({
         weightBytes: info.weightBytes,
         tied: f.tied,
-        embedBytes: gpuMatrixBytes(f.type.toLowerCase() as WeightFormat, f.vocab, f.hidden),
+        embedBytes: gpuMatrixBytes(f.embedFormat, f.vocab, f.hidden),
         layers: f.layers,
         kvHeads: f.kvHeads,
         headDim: f.headDim,
@@ -459,7 +461,7 @@ export function launchBenchChromium(): Promise<Browser> {
 const cpuAdapter = (a: { vendor: string; architecture: string; description: string }): boolean => /swiftshader|llvmpipe|lavapipe/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
 
 export interface BrowserOptions {
-  /** wllama's threads; absent, its default (half the logical cores). */
+  /** wllama's threads; absent, its default (half the logical cores). `npm run bench` gives it every core, its best here. */
   wllamaThreads?: number;
   /** Changes to the mode's plan (for experiments and tests). */
   plan?: Partial<BrowserPlan>;
