@@ -86,8 +86,14 @@ const TOKENIZE = `async (text) => {
   return t.mustAddBosToken() && ids[0] !== t.getBOS() ? [t.getBOS(), ...ids] : ids;
 }`;
 
-/** Load the GGUF at `path` into llama.cpp (wllama) in a fresh headless Chromium. */
-export async function startLlamaCpp(path: string, opts: LlamaCppOptions): Promise<LlamaCpp> {
+export interface LlamaCppHost {
+  /** Load a GGUF into llama.cpp, in place of the model loaded before. */
+  load(path: string, opts: LlamaCppOptions): Promise<LlamaCpp>;
+  close(): Promise<void>;
+}
+
+/** A headless Chromium page that runs llama.cpp (wllama), one model at a time. */
+export async function openLlamaCpp(): Promise<LlamaCppHost> {
   let server: BenchServer | undefined;
   let browser: Browser | undefined;
   try {
@@ -95,18 +101,28 @@ export async function startLlamaCpp(path: string, opts: LlamaCppOptions): Promis
     browser = await launchChromium();
     const page: Page = await browser.newPage();
     await page.goto(`${server.origin}/bench/browser/bench.html`);
-    const url = server.addModel(path.split('/').pop()!, path);
-    const threads = opts.threads ?? cpus().length;
-    const info = (await page.evaluate(`(${LOAD})(${JSON.stringify({ url, nCtx: opts.nCtx, threads })})`)) as { version: string; threads: number };
     const [s, b] = [server, browser];
+    const unload = async () => {
+      await page.evaluate('globalThis.__llamaCpp && globalThis.__llamaCpp.exit()').catch(() => {});
+      await page.evaluate('globalThis.__llamaCppTokenizer && globalThis.__llamaCppTokenizer.exit()').catch(() => {});
+      await page.evaluate('globalThis.__llamaCpp = undefined; globalThis.__llamaCppTokenizer = undefined');
+    };
     return {
-      ...info,
-      complete: async (prompt, maxTokens, topLogprobs) =>
-        (await page.evaluate(`(${COMPLETE})(${JSON.stringify({ prompt, maxTokens, topLogprobs })})`)) as LlamaCppCompletion,
-      tokenize: async (text) => (await page.evaluate(`(${TOKENIZE})(${JSON.stringify(text)})`)) as number[],
+      async load(path, opts) {
+        await unload();
+        const url = s.addModel(path.split('/').pop()!, path);
+        const threads = opts.threads ?? cpus().length;
+        const info = (await page.evaluate(`(${LOAD})(${JSON.stringify({ url, nCtx: opts.nCtx, threads })})`)) as { version: string; threads: number };
+        return {
+          ...info,
+          complete: async (prompt, maxTokens, topLogprobs) =>
+            (await page.evaluate(`(${COMPLETE})(${JSON.stringify({ prompt, maxTokens, topLogprobs })})`)) as LlamaCppCompletion,
+          tokenize: async (text) => (await page.evaluate(`(${TOKENIZE})(${JSON.stringify(text)})`)) as number[],
+          close: unload,
+        };
+      },
       async close() {
-        await page.evaluate('globalThis.__llamaCpp && globalThis.__llamaCpp.exit()').catch(() => {});
-        await page.evaluate('globalThis.__llamaCppTokenizer && globalThis.__llamaCppTokenizer.exit()').catch(() => {});
+        await unload().catch(() => {});
         await b.close();
         await s.close();
       },
@@ -114,6 +130,18 @@ export async function startLlamaCpp(path: string, opts: LlamaCppOptions): Promis
   } catch (e) {
     await browser?.close();
     await server?.close();
+    throw e;
+  }
+}
+
+/** Load the GGUF at `path` into llama.cpp (wllama) in a fresh headless Chromium; close() ends both. */
+export async function startLlamaCpp(path: string, opts: LlamaCppOptions): Promise<LlamaCpp> {
+  const host = await openLlamaCpp();
+  try {
+    const model = await host.load(path, opts);
+    return { ...model, close: () => host.close() };
+  } catch (e) {
+    await host.close();
     throw e;
   }
 }

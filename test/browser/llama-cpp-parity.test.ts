@@ -2,7 +2,9 @@
  * Hearth reads ggml's block types the way llama.cpp does: the same GGUF files (a synthetic model
  * in F32, the Q4_K_M mix, Q2_K, Q3_K, Q5_K, IQ4_XS and Q4_1, with llama.cpp's fallbacks Q5_0,
  * Q5_1, IQ4_NL and Q6_K/Q8_0 inside) run in llama.cpp itself (wllama, its wasm build, in headless
- * Chromium) and in Hearth (Dawn in Node), and their next-token log-probabilities agree.
+ * Chromium) and in Hearth (Dawn in Node), token for token as for the real files
+ * (bench/lib/parity.ts): the same tokenization, the same greedy continuation (near-ties
+ * reported), next-token log-probabilities close at every step.
  *
  * The two do not compute alike (llama.cpp rounds activations to 8 bits for quantized dot
  * products and keeps its KV cache in f16; Hearth widens these types to q8_0 and computes in f32),
@@ -19,19 +21,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright';
-import { startBenchServer, type BenchServer } from '../../bench/browser/server.js';
+import { openLlamaCpp, type LlamaCppHost } from '../../bench/lib/llama-cpp.js';
+import { comparePrompt, describeParity, type PromptParity } from '../../bench/lib/parity.js';
 import type { GgufMetadataEntry } from '../../src/formats/gguf-writer.js';
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { syntheticGgufMetadata, syntheticWeights, writeGgufModel, type GgufFileType, type SyntheticSpec } from '../fixtures/synthetic.js';
-import { launchChromium } from '../helpers/browser.js';
-import { engineFor, logSoftmax } from '../helpers/models.js';
+import { engineFor } from '../helpers/models.js';
 
 const SPEC: SyntheticSpec = { arch: 'llama', hidden: 256, intermediate: 320, layers: 2, heads: 4, kvHeads: 2, headDim: 64, vocab: 384, tied: false, ropeTheta: 10000, seed: 21 };
 const TYPES: GgufFileType[] = ['F32', 'Q4_K_M', 'Q2_K', 'Q3_K', 'Q5_K', 'IQ4_XS', 'Q4_1'];
 const PROMPT = 'ĀāĂă ĄąĆć ĈĉĊ';
-const STEPS = 6;
+const STEPS = 12;
+const TOP = 5;
 
 /**
  * The vocabulary: <unk> <s> </s>, byte tokens for ASCII only, then one letter per id ('▁', then
@@ -54,72 +56,25 @@ function metadata(): GgufMetadataEntry[] {
   return md;
 }
 
-interface LlamaCppRun {
-  promptTokens: number;
-  steps: { id: number; top: { id: number; logprob: number }[] }[];
-}
-
-/** Runs in the page, as text: vitest would rewrite a dynamic import() inside a function. */
-const LLAMA_CPP_RUN = `async ({ url, prompt, steps }) => {
-  const { Wllama } = await import('/peers/wllama/index.js');
-  const quiet = () => {};
-  const w = new Wllama({ default: '/peers/wllama/wasm/wllama.wasm' }, { suppressNativeLog: true, logger: { debug: quiet, log: quiet, info: quiet, warn: quiet, error: quiet } });
-  try {
-    const blob = await (await fetch(url)).blob();
-    await w.loadModel([blob], { n_ctx: 64, n_batch: 64, n_ubatch: 64, n_gpu_layers: 0, n_threads: 1, seed: 1 });
-    const r = await w.createCompletion({ prompt, max_tokens: steps, temperature: 0, logprobs: 8, ignore_eos: true, cache_prompt: false, stream: false });
-    const content = r.choices[0].logprobs?.content;
-    if (!content) throw new Error('wllama returned no logprobs: ' + JSON.stringify(r).slice(0, 500));
-    return { promptTokens: r.usage.prompt_tokens, steps: content.map((s) => ({ id: s.id, top: s.top_logprobs.map((t) => ({ id: t.id, logprob: t.logprob })) })) };
-  } finally {
-    await w.exit();
-  }
-}`;
-
-async function runLlamaCpp(page: Page, url: string): Promise<LlamaCppRun> {
-  return (await page.evaluate(`(${LLAMA_CPP_RUN})(${JSON.stringify({ url, prompt: PROMPT, steps: STEPS })})`)) as LlamaCppRun;
-}
-
-/** Per step, |llama.cpp's logprob - Hearth's| for each of llama.cpp's top tokens, along llama.cpp's own path. */
-async function differences(engine: Engine, run: LlamaCppRun): Promise<number[]> {
-  const ids = engine.tokenizer.encode(PROMPT);
-  expect(ids.length).toBe(run.promptTokens);
-  const diffs: number[] = [];
-  for (const step of run.steps) {
-    const lp = logSoftmax(await engine.logits(ids));
-    for (const t of step.top) diffs.push(Math.abs(t.logprob - lp[t.id]!));
-    ids.push(step.id);
-  }
-  return diffs;
-}
-
-let server: BenchServer;
-let browser: Browser;
-let page: Page;
+let host: LlamaCppHost;
 let dir: string;
 const files = new Map<GgufFileType, Uint8Array>();
-const runs = new Map<GgufFileType, LlamaCppRun>();
+const results = new Map<GgufFileType, PromptParity>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hearth-parity-'));
-  server = await startBenchServer();
-  browser = await launchChromium();
-  page = await browser.newPage();
-  await page.goto(`${server.origin}/bench/browser/bench.html`);
+  host = await openLlamaCpp();
   const w = syntheticWeights(SPEC);
   const md = metadata();
   for (const type of TYPES) {
     const bytes = writeGgufModel(SPEC, w, type, md);
     files.set(type, bytes);
-    const path = join(dir, `${type}.gguf`);
-    writeFileSync(path, bytes);
-    runs.set(type, await runLlamaCpp(page, server.addModel(`${type}.gguf`, path)));
+    writeFileSync(join(dir, `${type}.gguf`), bytes);
   }
-}, 300_000);
+}, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await host?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -127,31 +82,32 @@ async function engineOf(type: GgufFileType): Promise<Engine> {
   return engineFor(new MemoryModelSource({ 'model.gguf': files.get(type)! }, `memory:parity-${type}`), 64);
 }
 
+/** `ours`'s file in Hearth against llama.cpp running `theirs`'s file. */
+async function compare(ours: GgufFileType, theirs: GgufFileType): Promise<PromptParity> {
+  const engine = await engineOf(ours);
+  const llama = await host.load(join(dir, `${theirs}.gguf`), { nCtx: 64 });
+  try {
+    return await comparePrompt(engine, llama, { name: theirs, text: PROMPT }, STEPS, TOP);
+  } finally {
+    await engine.unload();
+  }
+}
+
 describe('Hearth and llama.cpp on the same GGUF', () => {
   for (const type of TYPES) {
-    it(`${type}: next-token log-probabilities agree with llama.cpp's`, async () => {
-      const engine = await engineOf(type);
-      try {
-        const run = runs.get(type)!;
-        expect(run.steps).toHaveLength(STEPS);
-        const d = await differences(engine, run);
-        expect(d.length).toBe(STEPS * 8);
-        const mean = d.reduce((a, b) => a + b, 0) / d.length;
-        expect(Math.max(...d), `${type} worst`).toBeLessThan(0.15);
-        expect(mean, `${type} mean`).toBeLessThan(0.05);
-      } finally {
-        await engine.unload();
-      }
-    });
+    it(`${type}: same tokens, same greedy continuation, log-probabilities within 0.1`, async () => {
+      const r = await compare(type, type);
+      results.set(type, r);
+      console.log(describeParity(r));
+      expect(r.tokenizationEqual, `Hearth ${JSON.stringify(r.hearthIds)} vs llama.cpp ${JSON.stringify(r.llamaCppIds)}`).toBe(true);
+      expect(r.steps).toBe(STEPS);
+      for (const d of r.divergences) expect(d.nearTie, describeParity(r)).toBe(true);
+      expect(r.worstLogprobDiff, describeParity(r)).toBeLessThan(0.1);
+    }, 60_000);
   }
 
   it('a different file scored against llama.cpp is far off (the check can tell)', async () => {
-    const engine = await engineOf('Q2_K');
-    try {
-      const d = await differences(engine, runs.get('F32')!);
-      expect(Math.max(...d)).toBeGreaterThan(0.3);
-    } finally {
-      await engine.unload();
-    }
-  });
+    const r = await compare('Q2_K', 'F32');
+    expect(r.worstLogprobDiff).toBeGreaterThan(0.3);
+  }, 60_000);
 });
