@@ -191,15 +191,17 @@ async function chat(v: Values): Promise<void> {
     if (current) current.abort();
     else rl.close();
   });
+  // lines are read through the interface's async iterator, which queues them: piped input
+  // (`hearth chat < questions.txt`) arrives all at once, while a reply is still being generated
+  const lines = rl[Symbol.asyncIterator]();
   try {
     for (;;) {
-      let line: string;
-      try {
-        line = await rl.question('> ');
-      } catch {
-        break; // closed (Ctrl-D)
-      }
-      const text = line.trim();
+      rl.setPrompt('> ');
+      rl.prompt();
+      const next = await lines.next();
+      if (next.done) break; // closed (Ctrl-D, end of input)
+      if (!process.stdin.isTTY) process.stdout.write(`${next.value}\n`);
+      const text = next.value.trim();
       if (!text) continue;
       if (text === '/exit' || text === '/quit') break;
       if (text === '/reset') {

@@ -1,6 +1,6 @@
 /** The `hearth` CLI as a user runs it. */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,24 @@ describe('hearth CLI', () => {
     expect(out.logprobs[0].top[0].id).toBe(403);
     expect(out.usage.completion_tokens).toBe(48);
     expect(out.timings.decode_tokens_per_second).toBeGreaterThan(0);
+  });
+
+  it('chat answers every line of piped input in turn, reusing the conversation so far', async () => {
+    const child = spawn('node', [BIN, 'chat', '--model', STORIES, '--max-tokens', '8', '--temperature', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // both lines at once, before the first reply has started: neither may be lost
+    child.stdin.end('Once upon a time\nThe dog ran\n');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('> Once upon a time\n');
+    expect(stdout).toContain('> The dog ran\n');
+    const stats = stderr.match(/\[\d+ tokens, prefill \d+ \(reused \d+\)/g) ?? [];
+    expect(stats, stderr).toHaveLength(2);
+    // the second turn's prompt starts with the first turn, already in the KV cache
+    expect(Number(/reused (\d+)/.exec(stats[1]!)![1])).toBeGreaterThan(0);
   });
 
   it('generate --prompt prints a story in plain text', async () => {
