@@ -61,7 +61,9 @@ export function createSpmCore(v: SpmVocab): TokenizerCore {
   for (let id = 0; id < n; id++) {
     const text = v.tokens[id]!;
     const type = v.types[id]!;
-    if (!idOf.has(text)) idOf.set(text, id);
+    // a text listed twice maps to its last id, as llama.cpp's token_to_id does (Gemma 3's vocabulary
+    // has such duplicates, e.g. '#' at 208867 and 236865): GGUF's tokenization is llama.cpp's
+    idOf.set(text, id);
     if (type === PieceType.byte) {
       const m = BYTE_TOKEN.exec(text);
       if (!m) throw corruptFile(v.file, `byte token ${id} is ${JSON.stringify(text)}, not <0xNN>`);
@@ -69,7 +71,7 @@ export function createSpmCore(v: SpmVocab): TokenizerCore {
       byteOf[id] = b;
       if (byteIds[b] === -1) byteIds[b] = id;
     } else if (type === PieceType.normal || type === PieceType.userDefined) {
-      if (!mergeable.has(text)) mergeable.set(text, id);
+      mergeable.set(text, id);
     }
     if (type === PieceType.control || type === PieceType.userDefined || type === PieceType.unknown) {
       specials.push({ text, id });

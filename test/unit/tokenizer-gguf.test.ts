@@ -154,6 +154,23 @@ describe('stories260K.gguf (llama / SentencePiece vocabulary)', () => {
     expect(viaFormats.decode(README_IDS)).toBe(README_TEXT);
   });
 
+  it('maps a text listed twice to its last id, as llama.cpp does (Gemma 3 lists "#" twice)', () => {
+    const md = storiesMetadata();
+    const tokens = [...(md.get('tokenizer.ggml.tokens') as string[])];
+    const scores = [...(md.get('tokenizer.ggml.scores') as number[])];
+    const target = tok.encode('Once', { addSpecialTokens: false });
+    expect(target).toHaveLength(1);
+    // a second copy of that token's text at a new id, scored like the first
+    tokens.push(tokens[target[0]!]!);
+    scores.push(scores[target[0]!]!);
+    md.set('tokenizer.ggml.tokens', tokens);
+    md.set('tokenizer.ggml.scores', scores);
+    md.set('tokenizer.ggml.token_type', [...(md.get('tokenizer.ggml.token_type') as number[]), 1]);
+    const dup = tokenizerFromGguf(md);
+    expect(dup.encode('Once', { addSpecialTokens: false })).toEqual([tokens.length - 1]);
+    expect(dup.tokenToId(tokens[target[0]!]!)).toBe(tokens.length - 1);
+  });
+
   it('keeps special tokens in text whole and restarts the space prefix after them, as llama.cpp does', () => {
     const hi = tok.encode('hi', { addSpecialTokens: false });
     expect(tok.encode('hi</s>')).toEqual([1, ...hi, 2]);
