@@ -11,17 +11,32 @@ export interface ChatTemplateSettings {
   file: string;
   /** Variables every template may read: bos_token, eos_token, unk_token, pad_token, ... */
   variables: Record<string, string>;
-  /** Whether the vocabulary has <|im_start|> and <|im_end|>, which makes ChatML the natural default. */
-  hasChatMl: boolean;
+  /**
+   * The turn format the vocabulary's own tokens name, used when the file carries no template:
+   * 'chatml' (<|im_start|>, <|im_end|>), 'gemma' (<start_of_turn>, <end_of_turn>: Gemma's GGUF files
+   * carry no template, and llama.cpp knows the format by name), or null.
+   */
+  turns: DefaultTurns;
 }
 
+export type DefaultTurns = 'chatml' | 'gemma' | null;
+
 export interface ChatRenderer {
-  /** 'template' (the model's own), 'chatml' (default), or 'plain' (default for vocabularies without ChatML). */
-  readonly kind: 'template' | 'chatml' | 'plain';
+  /** 'template' (the model's own), 'chatml' or 'gemma' (defaults by vocabulary), or 'plain' (vocabularies without turn tokens). */
+  readonly kind: 'template' | 'chatml' | 'gemma' | 'plain';
   /** The template source that renders chats, for callers who look for end-of-turn markers in it. */
   readonly text: string;
   render(messages: ChatMessage[], opts?: ChatTemplateOptions): string;
 }
+
+/**
+ * Gemma's turn format: a system message is folded into the first user turn, the assistant speaks
+ * as 'model', contents are trimmed, BOS leads.
+ */
+const GEMMA_TEXT =
+  "{{ bos_token }}{% set sys = messages[0].content + '\\n\\n' if messages and messages[0].role == 'system' else '' %}" +
+  "{% for m in (messages[1:] if sys else messages) %}{{ '<start_of_turn>' + ('model' if m.role == 'assistant' else m.role) + '\\n' + (sys if loop.first else '') + (m.content | trim) + '<end_of_turn>\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
 
 const CHATML_TEXT =
   "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}" +
@@ -38,7 +53,7 @@ const CHATML_TEXT =
  */
 export function createChatRenderer(settings: ChatTemplateSettings): ChatRenderer {
   const named = namedTemplates(settings.source, settings.file);
-  if (named.size === 0) return settings.hasChatMl ? chatMl() : plain();
+  if (named.size === 0) return settings.turns === 'chatml' ? chatMl() : settings.turns === 'gemma' ? gemma(settings.variables) : plain();
   const compiled = new Map<string, Template>();
   for (const [name, text] of named) {
     try {
@@ -84,6 +99,18 @@ function chatMl(): ChatRenderer {
       for (const m of messages) out += `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`;
       if (opts.addGenerationPrompt ?? true) out += '<|im_start|>assistant\n';
       return out;
+    },
+  };
+}
+
+function gemma(variables: Record<string, string>): ChatRenderer {
+  const template = new Template(GEMMA_TEXT);
+  return {
+    kind: 'gemma',
+    text: GEMMA_TEXT,
+    render(messages, opts = {}) {
+      checkMessages(messages);
+      return template.render({ ...variables, messages: messages.map((m) => ({ ...m })), add_generation_prompt: opts.addGenerationPrompt ?? true });
     },
   };
 }

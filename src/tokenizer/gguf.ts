@@ -2,7 +2,7 @@ import { HearthError } from '../errors.js';
 import { assembleTokenizer, collectEosIds, type TokenizerCore } from './assemble.js';
 import { createChatRenderer } from './chat-template.js';
 import { corruptFile } from './file-errors.js';
-import { hasChatMl, hfCore } from './hf.js';
+import { defaultTurns, hfCore } from './hf.js';
 import { bosEosPostProcessor, type TokenRef } from './post-processor.js';
 import { preTokenizerForGgufPre } from './pretokenizers.js';
 import { createSpmCore, PieceType } from './spm.js';
@@ -76,7 +76,7 @@ export function tokenizerFromGguf(metadata: Map<string, unknown>, opts: GgufToke
     source: chatTemplateSource(md),
     file: `${file} (tokenizer.chat_template)`,
     variables,
-    hasChatMl: hasChatMl(core),
+    turns: defaultTurns(core),
   });
   return assembleTokenizer(core, chat, collectEosIds(core, stopIds, chat), token(bosId) ?? null);
 }

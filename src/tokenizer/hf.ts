@@ -1,7 +1,7 @@
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import { HearthError } from '../errors.js';
 import { assembleTokenizer, collectEosIds, type TokenizerCore } from './assemble.js';
-import { createChatRenderer } from './chat-template.js';
+import { createChatRenderer, type DefaultTurns } from './chat-template.js';
 import { corruptFile, isRecord } from './file-errors.js';
 import { compatPreTokenizer } from './hf-compat.js';
 import { bosEosPostProcessor, type TokenRef } from './post-processor.js';
@@ -51,7 +51,7 @@ export function tokenizerFromHf(files: HfTokenizerFiles): Tokenizer {
     source: config.chat_template,
     file: 'tokenizer_config.json',
     variables: templateVariables(config),
-    hasChatMl: hasChatMl(core),
+    turns: defaultTurns(core),
   });
   const eos = collectEosIds(
     core,
@@ -86,8 +86,12 @@ function withConfigPostProcessor(tokenizerJson: Record<string, unknown>, config:
   return { ...tokenizerJson, post_processor };
 }
 
-export function hasChatMl(core: TokenizerCore): boolean {
-  return core.tokenToId('<|im_start|>') !== undefined && core.tokenToId('<|im_end|>') !== undefined;
+/** The turn format a vocabulary's own tokens name (the chat default when a file has no template). */
+export function defaultTurns(core: TokenizerCore): DefaultTurns {
+  const has = (t: string) => core.tokenToId(t) !== undefined;
+  if (has('<|im_start|>') && has('<|im_end|>')) return 'chatml';
+  if (has('<start_of_turn>') && has('<end_of_turn>')) return 'gemma';
+  return null;
 }
 
 /** The special-token strings templates read (bos_token, eos_token, ...), as transformers passes them. */

@@ -2,7 +2,7 @@ import { HearthError } from '../errors.js';
 import { assembleTokenizer, collectEosIds } from './assemble.js';
 import { createChatRenderer } from './chat-template.js';
 import { corruptFile } from './file-errors.js';
-import { hasChatMl, templateVariables } from './hf.js';
+import { defaultTurns, templateVariables } from './hf.js';
 import { createSpmCore, PieceType } from './spm.js';
 import type { Tokenizer } from './types.js';
 
@@ -55,7 +55,7 @@ export function tokenizerFromSentencePiece(bytes: Uint8Array, opts: SentencePiec
     source: config.chat_template,
     file: 'tokenizer_config.json',
     variables: vars,
-    hasChatMl: hasChatMl(core),
+    turns: defaultTurns(core),
   });
   const genEos = opts.generationConfig?.eos_token_id;
   const extra = (Array.isArray(genEos) ? genEos : [genEos]).filter((x): x is number => Number.isInteger(x));

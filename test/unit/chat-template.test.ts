@@ -91,6 +91,36 @@ describe('default templates', () => {
   });
 });
 
+describe("Gemma's turn format, for vocabularies with <start_of_turn> and no template (Gemma 3's GGUF files)", () => {
+  // stories260K's vocabulary with two of its pieces renamed to Gemma's turn markers, typed as control tokens
+  const md = new Map(storiesMd);
+  const tokens = [...(md.get('tokenizer.ggml.tokens') as string[])];
+  const types = [...(md.get('tokenizer.ggml.token_type') as number[])];
+  tokens[500] = '<start_of_turn>';
+  tokens[501] = '<end_of_turn>';
+  types[500] = 3;
+  types[501] = 3;
+  md.set('tokenizer.ggml.tokens', tokens).set('tokenizer.ggml.token_type', types);
+  const tok = tokenizerFromGguf(md);
+
+  it('renders turns as Gemma does: BOS first, the system message folded into the first user turn, the assistant as model', () => {
+    expect(tok.applyChatTemplate([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: ' Hi ' },
+      { role: 'assistant', content: 'Hello!' },
+      { role: 'user', content: 'Capital of France?' },
+    ])).toBe('<s><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>user\nCapital of France?<end_of_turn>\n<start_of_turn>model\n');
+    expect(tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: false })).toBe('<s><start_of_turn>user\nHi<end_of_turn>\n');
+  });
+
+  it('stops at <end_of_turn> and writes one BOS', () => {
+    expect(tok.eosIds).toContain(501);
+    const ids = tok.encodeChat([{ role: 'user', content: 'Hi' }]);
+    expect(ids.slice(0, 2)).toEqual([1, 500]);
+    expect(ids.filter((id) => id === 1)).toHaveLength(1);
+  });
+});
+
 describe('templates with bos_token, eos_token and raise_exception', () => {
   const LLAMA2_STYLE =
     "{% if messages[0]['role'] != 'user' %}{{ raise_exception('Conversation roles must start with user') }}{% endif %}" +
