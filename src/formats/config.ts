@@ -55,8 +55,8 @@ function unsupportedArchitecture(name: string, where: string): HearthError {
   });
 }
 
-function corrupt(where: string, msg: string, field?: string): HearthError {
-  return new HearthError('CORRUPT_FILE', `${where}: ${msg}`, { hint: 'The model configuration is damaged or incomplete.', details: { file: where, field } });
+function corrupt(where: string, msg: string, field?: string, value?: unknown): HearthError {
+  return new HearthError('CORRUPT_FILE', `${where}: ${msg}`, { hint: 'The model configuration is damaged or incomplete.', details: { file: where, field, value } });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -175,7 +175,7 @@ export function configFromHf(config: unknown, inputs: HfConfigInputs): ModelConf
     bosTokenId: bos,
     eosTokenIds: [...new Set(eos)],
   };
-  validateConfig(c, where);
+  validateConfig(c, where, 'safetensors');
   return c;
 }
 
@@ -249,7 +249,7 @@ export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs:
     bosTokenId: tokenIds(metadata.get('tokenizer.ggml.bos_token_id') ?? [])[0] ?? null,
     eosTokenIds: [...new Set(eos)],
   };
-  validateConfig(c, where);
+  validateConfig(c, where, 'gguf');
   return c;
 }
 
@@ -262,10 +262,59 @@ function uniform(v: GgufValue | undefined, field: string, where: string): GgufVa
   return v[0];
 }
 
+/**
+ * Upper bounds no real model comes near (the largest open models today: 126 layers, hidden
+ * 16384, FFN 53248, 128 heads, head size 256, vocabulary 262144, 10M positions). A value past
+ * one is a damaged or hostile file, refused before anything is sized from it: a block count of
+ * 2^31 would otherwise build billions of tensor names and run the process out of memory.
+ */
+export const CONFIG_LIMITS: Readonly<Record<'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'vocabSize' | 'rotaryDim' | 'maxPositionEmbeddings', number>> = {
+  numLayers: 1024,
+  hiddenSize: 1 << 17,
+  intermediateSize: 1 << 20,
+  numHeads: 4096,
+  numKvHeads: 4096,
+  headDim: 4096,
+  rotaryDim: 4096,
+  vocabSize: 1 << 24,
+  maxPositionEmbeddings: 1 << 28,
+};
+
+/** The file's own spelling of each config field, for messages (HF, GGUF without the arch prefix). */
+const FIELD_NAMES: Readonly<Record<keyof typeof CONFIG_LIMITS, readonly [string, string]>> = {
+  numLayers: ['num_hidden_layers', 'block_count'],
+  hiddenSize: ['hidden_size', 'embedding_length'],
+  intermediateSize: ['intermediate_size', 'feed_forward_length'],
+  numHeads: ['num_attention_heads', 'attention.head_count'],
+  numKvHeads: ['num_key_value_heads', 'attention.head_count_kv'],
+  headDim: ['head_dim', 'attention.key_length'],
+  rotaryDim: ['partial_rotary_factor', 'rope.dimension_count'],
+  vocabSize: ['vocab_size', 'tokenizer.ggml.tokens'],
+  maxPositionEmbeddings: ['max_position_embeddings', 'context_length'],
+};
+
+/** The field as the file spells it ('llama.block_count', 'num_hidden_layers'), for messages. */
+export function configFieldName(c: Pick<ModelConfig, 'architecture'>, field: keyof typeof CONFIG_LIMITS, format: 'gguf' | 'safetensors' | undefined): string {
+  const [hf, gguf] = FIELD_NAMES[field];
+  if (format === 'gguf') return gguf.startsWith('tokenizer.') ? gguf : `${c.architecture}.${gguf}`;
+  if (format === 'safetensors') return hf;
+  return field;
+}
+
 /** Cross-field checks: CORRUPT_FILE naming the field. */
-export function validateConfig(c: ModelConfig, where = 'model config'): void {
-  for (const f of ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize', 'rotaryDim', 'maxPositionEmbeddings'] as const) {
-    posInt(c[f], f, where);
+export function validateConfig(c: ModelConfig, where = 'model config', format?: 'gguf' | 'safetensors'): void {
+  for (const f of Object.keys(CONFIG_LIMITS) as (keyof typeof CONFIG_LIMITS)[]) {
+    const name = configFieldName(c, f, format);
+    const v = posInt(c[f], name, where);
+    if (v > CONFIG_LIMITS[f]) {
+      throw new HearthError('CORRUPT_FILE', `${where}: ${name} is ${v}, beyond the ${CONFIG_LIMITS[f]} that any real model stays under.`, {
+        hint: 'The model configuration is damaged or hostile: download the model again.',
+        details: { file: where, field: name, value: v, limit: CONFIG_LIMITS[f] },
+      });
+    }
+  }
+  if (c.numKvHeads > c.numHeads) {
+    throw corrupt(where, `${c.numKvHeads} key/value heads are more than the ${c.numHeads} attention heads.`, configFieldName(c, 'numKvHeads', format));
   }
   posNum(c.rmsNormEps, 'rmsNormEps', where);
   posNum(c.ropeTheta, 'ropeTheta', where);

@@ -58,6 +58,8 @@ export interface GgufHeader {
 const MAGIC = 0x46554747; // 'GGUF' read as a little-endian u32
 const MAX_DIMS = 4;
 const DEFAULT_ALIGNMENT = 32;
+/** llama.cpp writes 32; anything past 1 GiB cannot be real (and breaks 32-bit power-of-two checks). */
+const MAX_ALIGNMENT = 1 << 30;
 /** Counts beyond this cannot be real, whatever the file size: the header is damaged. */
 const ABSURD = 2 ** 48;
 
@@ -199,7 +201,9 @@ export async function readGgufHeader(src: ByteSource, opts: ReadGgufOptions = {}
   let alignment = DEFAULT_ALIGNMENT;
   const a = metadata.get('general.alignment');
   if (a !== undefined) {
-    if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) throw corrupt(`general.alignment ${String(a)} is not a power of two.`);
+    if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || a > MAX_ALIGNMENT || (a & (a - 1)) !== 0) {
+      throw corrupt(`general.alignment ${String(a)} is not a power of two up to ${MAX_ALIGNMENT}.`, { field: 'general.alignment', value: String(a) });
+    }
     alignment = a;
   }
 

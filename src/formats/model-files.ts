@@ -1,6 +1,6 @@
 import { HearthError } from '../errors.js';
 import { throwIfAborted, type ModelSource } from '../hub/byte-source.js';
-import { configFromGguf, configFromHf, type ModelConfig } from './config.js';
+import { configFieldName, configFromGguf, configFromHf, type ModelConfig } from './config.js';
 import { ggufTensorInfos, readGgufHeader, type GgufValue } from './gguf.js';
 import { parseSafetensorsIndex, readSafetensorsHeader, safetensorsTensorInfos } from './safetensors.js';
 import type { TensorInfo } from './tensors.js';
@@ -103,7 +103,7 @@ async function openGguf(source: ModelSource, file: string, signal?: AbortSignal)
     ropeFreqFactors = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   }
   const config = configFromGguf(header.metadata, { tensors, ropeFreqFactors, file });
-  checkModelTensors(config, tensors, file);
+  checkModelTensors(config, tensors, file, 'gguf');
   return { format: 'gguf', config, tensors, ggufMetadata: header.metadata, totalBytes: sumBytes(tensors), files: [file] };
 }
 
@@ -147,7 +147,7 @@ async function openSafetensors(source: ModelSource, listed: string[], shardFiles
   const hfFiles = await readHfSideFiles(source, listed, dir, signal);
   hfFiles.configJson = configJson;
   const config = configFromHf(configJson, { generationConfig: hfFiles.generationConfig, tensors, file: side('config.json') });
-  checkModelTensors(config, tensors, indexFile ?? shards[0]!);
+  checkModelTensors(config, tensors, indexFile ?? shards[0]!, 'safetensors');
   return { format: 'safetensors', config, tensors, hfFiles, totalBytes: sumBytes(tensors), files: shards };
 }
 
@@ -183,7 +183,32 @@ async function readHfSideFiles(source: ModelSource, listed: string[], dir: strin
  * Every tensor the forward pass will ask for exists with the shape the config implies, so a
  * mismatched file fails here, by name, rather than deep inside loading.
  */
-export function checkModelTensors(c: ModelConfig, tensors: ReadonlyMap<string, TensorInfo>, where: string): void {
+export function checkModelTensors(c: ModelConfig, tensors: ReadonlyMap<string, TensorInfo>, where: string, format?: 'gguf' | 'safetensors'): void {
+  // the layers the tensors hold, before anything is sized from the declared count: a declared
+  // count above them names billions of missing tensors; below them, layers would be silently
+  // skipped (llama.cpp refuses tensors it did not expect)
+  let stored = 0;
+  let storedName = '';
+  for (const t of tensors.values()) {
+    const m = /^layers\.(\d+)\./.exec(t.name);
+    if (m && Number(m[1]) + 1 > stored) {
+      stored = Number(m[1]) + 1;
+      storedName = t.sourceName;
+    }
+  }
+  if (stored !== c.numLayers) {
+    const field = configFieldName(c, 'numLayers', format);
+    throw new HearthError(
+      'CORRUPT_FILE',
+      stored > c.numLayers
+        ? `${where}: ${field} declares ${c.numLayers} layers, but the file holds tensors of ${stored} (up to ${storedName}).`
+        : `${where}: ${field} declares ${c.numLayers} layers, but the file holds ${stored === 0 ? 'no layer tensors' : `tensors of only ${stored}`}.`,
+      {
+        hint: 'The metadata and the tensors disagree: the file is damaged or was written wrongly. Download or convert it again.',
+        details: { file: where, field, declared: c.numLayers, stored },
+      },
+    );
+  }
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   const want: Array<[string, number[]]> = [
