@@ -14,6 +14,7 @@ import type {
   SamplingFields,
   TokenLogprob,
 } from './types.js';
+import type { ChatMessage } from '../tokenizer/index.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -44,6 +45,148 @@ function num(v: number | null | undefined, fallback: number): number {
   return v === null || v === undefined ? fallback : v;
 }
 
+// ---- request checks -------------------------------------------------------------------------
+
+/**
+ * Message roles Hearth accepts, as OpenAI does: `developer` (OpenAI's newer name for system
+ * instructions) is rendered as `system`; any other role is INVALID_ARGUMENT naming it, rather
+ * than being passed silently to a chat template that does not know it.
+ */
+export const CHAT_ROLES: readonly string[] = ['system', 'developer', 'user', 'assistant', 'tool'];
+
+/** Checks each message's shape and role; `field` names the parameter in errors ('messages'). */
+export function checkChatMessages(messages: unknown, field = 'messages'): asserts messages is ChatMessage[] {
+  if (!Array.isArray(messages)) throw new HearthError('INVALID_ARGUMENT', `${field} must be an array of {role, content} messages.`, { details: { param: field } });
+  messages.forEach((m: unknown, i) => {
+    const x = m as Partial<ChatMessage> | null;
+    if (!x || typeof x !== 'object' || typeof x.role !== 'string' || typeof x.content !== 'string') {
+      throw new HearthError('INVALID_ARGUMENT', `${field}[${i}] needs a string role and a string content.`, { details: { param: `${field}[${i}]` } });
+    }
+    if (!CHAT_ROLES.includes(x.role)) {
+      throw new HearthError('INVALID_ARGUMENT', `${field}[${i}].role ${JSON.stringify(x.role)} is not a role Hearth knows.`, {
+        hint: `Use one of ${CHAT_ROLES.join(', ')}.`,
+        details: { param: `${field}[${i}].role`, value: x.role },
+      });
+    }
+  });
+}
+
+/** Messages as the chat template sees them: developer becomes system. */
+export function templateMessages(messages: readonly ChatMessage[]): ChatMessage[] {
+  return messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m));
+}
+
+type ParamRule = (v: unknown) => string | null;
+const isNullish = (v: unknown) => v === null || v === undefined;
+const numberOrNull: ParamRule = (v) => (isNullish(v) || (typeof v === 'number' && !Number.isNaN(v)) ? null : 'a number');
+const integerOrNull: ParamRule = (v) => (isNullish(v) || (typeof v === 'number' && Number.isSafeInteger(v)) ? null : 'an integer');
+const boolOrNull: ParamRule = (v) => (isNullish(v) || typeof v === 'boolean' ? null : 'a boolean');
+const intRange = (lo: number, hi: number): ParamRule => (v) => (isNullish(v) || (typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi) ? null : `an integer from ${lo} to ${hi}`);
+const anything: ParamRule = () => null;
+const objectOrNull: ParamRule = (v) => (isNullish(v) || (typeof v === 'object' && !Array.isArray(v)) ? null : 'an object');
+/** Documented OpenAI features Hearth does not implement: refused unless absent or at their no-op value. */
+const unsupported = (noop: (v: unknown) => boolean): ParamRule => (v) => (isNullish(v) || noop(v) ? null : 'unsupported');
+const emptyList = (v: unknown) => Array.isArray(v) && v.length === 0;
+const emptyObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+
+/** Parameters both endpoints share: OpenAI's, and Hearth's documented extras. */
+const COMMON_PARAMS: Record<string, ParamRule> = {
+  model: anything,
+  stream: boolOrNull,
+  stream_options: objectOrNull,
+  temperature: numberOrNull,
+  top_p: numberOrNull,
+  frequency_penalty: numberOrNull,
+  presence_penalty: numberOrNull,
+  max_tokens: integerOrNull,
+  seed: integerOrNull,
+  stop: anything, // checked in toGenerateRequest
+  user: anything,
+  n: intRange(1, 1),
+  logit_bias: unsupported(emptyObject),
+  // Hearth's extras
+  top_k: integerOrNull,
+  min_p: numberOrNull,
+  repetition_penalty: numberOrNull,
+  stop_token_ids: (v) => (v === undefined || (Array.isArray(v) && v.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) ? null : 'a list of token ids'),
+  ignore_eos: boolOrNull,
+  signal: (v) => (v === undefined || (typeof v === 'object' && v !== null && 'aborted' in v) ? null : 'an AbortSignal'),
+  hearth: anything,
+};
+
+/** OpenAI's chat.completions.create parameters (2025), as Hearth treats each. */
+const CHAT_PARAMS: Record<string, ParamRule> = {
+  ...COMMON_PARAMS,
+  messages: anything, // checkChatMessages
+  logprobs: boolOrNull,
+  top_logprobs: intRange(0, 20),
+  max_completion_tokens: integerOrNull,
+  metadata: anything,
+  store: anything,
+  service_tier: anything,
+  parallel_tool_calls: anything,
+  prompt_cache_key: anything,
+  safety_identifier: anything,
+  reasoning_effort: anything,
+  verbosity: anything,
+  response_format: unsupported((v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text'),
+  tools: unsupported(emptyList),
+  tool_choice: unsupported((v) => v === 'none' || v === 'auto'),
+  functions: unsupported(emptyList),
+  function_call: unsupported((v) => v === 'none' || v === 'auto'),
+  modalities: unsupported((v) => Array.isArray(v) && v.every((x) => x === 'text')),
+  audio: unsupported(() => false),
+  prediction: unsupported(() => false),
+  web_search_options: unsupported(() => false),
+};
+
+/**
+ * OpenAI's (legacy) completions.create parameters. `logprobs` is the number of top
+ * log-probabilities per token: OpenAI caps it at 5, Hearth at 20 (what its sampler returns).
+ */
+const COMPLETION_PARAMS: Record<string, ParamRule> = {
+  ...COMMON_PARAMS,
+  prompt: anything, // checked when encoded
+  logprobs: intRange(0, 20),
+  echo: boolOrNull,
+  best_of: intRange(1, 1),
+  suffix: unsupported((v) => v === ''),
+};
+
+/**
+ * Refuses what OpenAI refuses: an unknown top-level parameter, a value of the wrong type or
+ * range, and (as INVALID_ARGUMENT naming it) a documented feature Hearth does not implement
+ * (n > 1, tools, logit_bias, structured output). Each error names the parameter.
+ */
+function checkParams(p: unknown, rules: Record<string, ParamRule>, endpoint: string): void {
+  if (!p || typeof p !== 'object' || Array.isArray(p)) throw new HearthError('INVALID_ARGUMENT', `${endpoint} needs a params object.`);
+  for (const [key, v] of Object.entries(p)) {
+    const rule = Object.prototype.hasOwnProperty.call(rules, key) ? rules[key] : undefined;
+    if (!rule) {
+      throw new HearthError('INVALID_ARGUMENT', `Unrecognized request argument supplied: ${key}.`, {
+        hint: `${endpoint} takes OpenAI's parameters and Hearth's extras (top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos).`,
+        details: { param: key },
+      });
+    }
+    const want = rule(v);
+    if (want === 'unsupported') {
+      throw new HearthError('INVALID_ARGUMENT', `${key} is not supported by Hearth.`, { hint: `Leave ${key} out of the request.`, details: { param: key } });
+    }
+    if (want !== null) {
+      throw new HearthError('INVALID_ARGUMENT', `${key} must be ${want}, got ${describe(v)}.`, { details: { param: key } });
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  try {
+    const s = typeof v === 'bigint' ? `${v}n` : JSON.stringify(v);
+    return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return typeof v;
+  }
+}
+
 /** OpenAI sampling fields to the engine's request. */
 export function toGenerateRequest(engine: Engine, p: SamplingFields, promptIds: number[], topLogprobs: number, signal?: AbortSignal): GenerateRequest {
   const sampling: Partial<SamplingParams> = {
@@ -56,9 +199,15 @@ export function toGenerateRequest(engine: Engine, p: SamplingFields, promptIds: 
     repetitionPenalty: num(p.repetition_penalty, 1),
     topLogprobs,
   };
-  const stop = p.stop === null || p.stop === undefined ? [] : typeof p.stop === 'string' ? [p.stop] : p.stop;
-  if (stop.length > 4 * 4 || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
-    throw new HearthError('INVALID_ARGUMENT', 'stop must be a non-empty string or a list of non-empty strings.');
+  const stop: unknown = p.stop === null || p.stop === undefined ? [] : typeof p.stop === 'string' ? [p.stop] : p.stop;
+  if (!Array.isArray(stop) || stop.length > 4 * 4 || stop.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new HearthError('INVALID_ARGUMENT', 'stop must be a non-empty string or a list of up to 16 non-empty strings.', { details: { param: 'stop' } });
+  }
+  if (p.stop_token_ids !== undefined && !(Array.isArray(p.stop_token_ids) && p.stop_token_ids.every((x) => Number.isSafeInteger(x) && x >= 0))) {
+    throw new HearthError('INVALID_ARGUMENT', 'stop_token_ids must be a list of token ids.', { details: { param: 'stop_token_ids' } });
+  }
+  if (p.seed !== null && p.seed !== undefined && !Number.isSafeInteger(p.seed)) {
+    throw new HearthError('INVALID_ARGUMENT', `seed must be an integer, got ${String(p.seed)}.`, { details: { param: 'seed' } });
   }
   const maxTokens = p.max_completion_tokens ?? p.max_tokens ?? undefined;
   const stopIds = p.ignore_eos ? [...(p.stop_token_ids ?? [])] : [...engine.tokenizer.eosIds, ...(p.stop_token_ids ?? [])];
@@ -68,7 +217,7 @@ export function toGenerateRequest(engine: Engine, p: SamplingFields, promptIds: 
     sampling,
     seed: p.seed ?? undefined,
     stopIds,
-    stopStrings: stop,
+    stopStrings: stop as string[],
     signal: signal ?? p.signal,
   };
 }
@@ -123,30 +272,25 @@ const streamOf = <T>(start: (push: (v: T) => void, signal: AbortSignal) => Promi
 /** The OpenAI-style surface over one engine. */
 export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
   const chatPrompt = (p: ChatCompletionCreateParams): number[] => {
-    if (!Array.isArray(p.messages) || p.messages.length === 0) {
-      throw new HearthError('EMPTY_PROMPT', 'messages is empty.', { hint: 'Send at least one message.' });
+    if (p.messages === undefined || p.messages === null || (Array.isArray(p.messages) && p.messages.length === 0)) {
+      throw new HearthError('EMPTY_PROMPT', 'messages is empty.', { hint: 'Send at least one message.', details: { param: 'messages' } });
     }
-    for (const m of p.messages) {
-      if (!m || typeof m.role !== 'string' || typeof m.content !== 'string') {
-        throw new HearthError('INVALID_ARGUMENT', 'Each message needs a string role and string content.');
-      }
-    }
+    checkChatMessages(p.messages);
     // BOS is added unless the rendered template already starts with it
-    return engine.tokenizer.encodeChat(p.messages, { addGenerationPrompt: true });
+    return engine.tokenizer.encodeChat(templateMessages(p.messages), { addGenerationPrompt: true });
   };
 
   const completionPrompt = (p: CompletionCreateParams): number[] => {
     if (Array.isArray(p.prompt)) return p.prompt;
-    if (typeof p.prompt !== 'string' || p.prompt.length === 0) throw new HearthError('EMPTY_PROMPT', 'prompt is empty.', { hint: 'Give a non-empty string or a list of token ids.' });
+    if (typeof p.prompt !== 'string' || p.prompt.length === 0) throw new HearthError('EMPTY_PROMPT', 'prompt is empty.', { hint: 'Give a non-empty string or a list of token ids.', details: { param: 'prompt' } });
     return engine.tokenizer.encode(p.prompt, { addSpecialTokens: true });
   };
 
-  const topOf = (v: number | null | undefined) => Math.max(0, Math.min(20, v ?? 0));
-
   async function chatCreate(p: ChatCompletionCreateParams, o?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+    checkParams(p, CHAT_PARAMS, 'chat.completions.create');
     const promptIds = chatPrompt(p);
     const wantLogprobs = !!p.logprobs;
-    const top = wantLogprobs ? topOf(p.top_logprobs) : 0;
+    const top = wantLogprobs ? (p.top_logprobs ?? 0) : 0;
     const id = newId('chatcmpl');
     const created = now();
     if (!p.stream) {
@@ -177,9 +321,10 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
   }
 
   async function completionCreate(p: CompletionCreateParams, o?: RequestOptions): Promise<Completion | AsyncIterable<CompletionChunk>> {
+    checkParams(p, COMPLETION_PARAMS, 'completions.create');
     const promptIds = completionPrompt(p);
     const wantLogprobs = p.logprobs !== null && p.logprobs !== undefined;
-    const top = wantLogprobs ? topOf(p.logprobs) : 0;
+    const top = wantLogprobs ? p.logprobs! : 0;
     const id = newId('cmpl');
     const created = now();
     const fields = { ...p, max_tokens: p.max_tokens === undefined ? 16 : p.max_tokens };

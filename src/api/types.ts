@@ -22,20 +22,36 @@ export interface SamplingFields {
   signal?: AbortSignal;
 }
 
-export interface ChatCompletionCreateParams extends SamplingFields {
+/**
+ * OpenAI parameters accepted and ignored (they change nothing Hearth computes), and `n`, which
+ * must be 1. Anything else OpenAI does not know is refused by name; OpenAI features Hearth does
+ * not implement (tools, logit_bias, structured response_format, n > 1) are refused too.
+ */
+export interface OpenAICompatFields {
+  /** Must be 1 (or absent): Hearth returns one choice. */
+  n?: number | null;
+  user?: string;
+  stream_options?: { include_usage?: boolean } | null;
+}
+
+export interface ChatCompletionCreateParams extends SamplingFields, OpenAICompatFields {
+  /** Roles: system, developer (rendered as system), user, assistant, tool. */
   messages: ChatMessage[];
   model?: string;
+  metadata?: Record<string, string> | null;
+  store?: boolean | null;
   stream?: boolean | null;
   logprobs?: boolean | null;
+  /** 0..20, as OpenAI. */
   top_logprobs?: number | null;
 }
 
-export interface CompletionCreateParams extends SamplingFields {
+export interface CompletionCreateParams extends SamplingFields, OpenAICompatFields {
   /** Text, or token ids, as in OpenAI's API. */
   prompt: string | number[];
   model?: string;
   stream?: boolean | null;
-  /** Legacy completions: how many top log-probabilities to return per token (0 = only the chosen token's). */
+  /** Legacy completions: how many top log-probabilities to return per token (0 = only the chosen token's), 0..20 (OpenAI: 0..5). */
   logprobs?: number | null;
   echo?: boolean;
 }

@@ -1,8 +1,7 @@
 /** Prompt rendering and OpenAI-style results for a session's turn. */
-import { HearthError } from '../errors.js';
 import type { GenerateResult } from '../engine/engine.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/types.js';
-import { extrasOf, usageOf } from '../api/openai.js';
+import { checkChatMessages, extrasOf, templateMessages, usageOf } from '../api/openai.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/index.js';
 
 const plainRenderers = new WeakMap<Tokenizer, boolean>();
@@ -32,21 +31,17 @@ function rendersPlain(t: Tokenizer): boolean {
  * reply's KV, computed right after the user's text, would never match the next prompt, and
  * every turn would prefill the previous reply again.
  */
-export function renderPrompt(t: Tokenizer, messages: ChatMessage[]): number[] {
+export function renderPrompt(t: Tokenizer, given: ChatMessage[]): number[] {
+  const messages = templateMessages(given);
   if (!rendersPlain(t)) return t.encodeChat(messages, { addGenerationPrompt: true });
   const text = `${t.applyChatTemplate(messages, { addGenerationPrompt: true })}\n`;
   const bos = t.bosId === null ? undefined : t.idToToken(t.bosId);
   return t.encode(text, { addSpecialTokens: !(bos && text.startsWith(bos)) });
 }
 
+/** The API's message rules (shape and role), for session messages too. */
 export function checkMessages(messages: unknown, field: string): asserts messages is ChatMessage[] {
-  if (!Array.isArray(messages)) throw new HearthError('INVALID_ARGUMENT', `${field} must be an array of {role, content} messages.`);
-  messages.forEach((m: unknown, i) => {
-    const x = m as Partial<ChatMessage> | null;
-    if (!x || typeof x.role !== 'string' || typeof x.content !== 'string') {
-      throw new HearthError('INVALID_ARGUMENT', `${field}[${i}] needs a string role and a string content.`);
-    }
-  });
+  checkChatMessages(messages, field);
 }
 
 let counter = 0;
