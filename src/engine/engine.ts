@@ -1,6 +1,6 @@
 import { HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
-import { assertAlive } from '../gpu/device.js';
+import { assertAlive, gpuFailure } from '../gpu/device.js';
 import { readF32, writeBuffer } from '../gpu/buffers.js';
 import { StepUniform, encodeDispatches, type StepParams } from '../gpu/dispatch.js';
 import { GpuProfiler, type KernelTiming } from '../gpu/profiler.js';
@@ -89,6 +89,8 @@ export interface EngineInfo {
   memoryBytes: number;
   dispatchesPerToken: number;
   weightFormats: Record<string, number>;
+  /** The GPU device was lost: every call fails with DEVICE_LOST; unload and create a new engine. */
+  deviceLost: boolean;
 }
 
 /** K/V of a range of positions, as exportKv returns it: per layer [kvHeads, end - start, headDim] f32. */
@@ -109,10 +111,8 @@ export interface EngineParts {
   tokenizer: Tokenizer;
   contextLength: number;
   prefillChunk: number;
-  /** How quantized matrices' inputs are computed (LlamaForward's ForwardOptions.activations); default 'q8'. */
+  /** How quantized matrices' inputs are computed (LlamaForward's ForwardOptions.activations); default 'f32'. */
   activations?: ActivationMode;
-  /** ForwardOptions.truncateActivations. */
-  truncateActivations?: boolean;
   /** What the weights are, for sessions that store this model's KV cache (loadEngine sets it). */
   identity?: ModelIdentity;
 }
@@ -155,7 +155,7 @@ export class Engine {
     this.contextLength = parts.contextLength;
     this.weights = parts.weights;
     this.step = new StepUniform(this.ctx);
-    this.forward = new LlamaForward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations, truncateActivations: parts.truncateActivations }, this.step.buffer);
+    this.forward = new LlamaForward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations }, this.step.buffer);
     this.sampler = createSampler(this.ctx, { step: this.step.buffer, logits: this.forward.act.logits, vocab: parts.config.vocabSize, maxTopLogprobs: 20 });
     this.idScratch = new Uint32Array(parts.prefillChunk);
   }
@@ -176,6 +176,7 @@ export class Engine {
       memoryBytes: weightBytes + kv + acts,
       dispatchesPerToken: this.unloaded ? 0 : this.forward.dispatchCount(1) + this.sampler.dispatches.length,
       weightFormats: this.parts.weightFormats,
+      deviceLost: this.ctx.lost !== null,
     };
   }
 
@@ -191,12 +192,12 @@ export class Engine {
   }
 
   generate(req: GenerateRequest): Promise<GenerateResult> {
-    return this.queue.run(() => this.run(req));
+    return this.guarded(() => this.run(req));
   }
 
   /** Run the forward pass over `tokens` once and return the per-kernel GPU times (for benchmarks). */
   profile(tokens: number[], pos = 0): Promise<KernelTiming[]> {
-    return this.queue.run(async () => {
+    return this.guarded(async () => {
       this.checkUsable();
       const prof = new GpuProfiler(this.ctx);
       this.idScratch.set(tokens);
@@ -211,6 +212,13 @@ export class Engine {
       prof.destroy();
       this.cached = [];
       return t;
+    });
+  }
+
+  /** Runs `task` in the queue; a failure caused by a lost device becomes DEVICE_LOST. */
+  private guarded<T>(task: () => Promise<T>): Promise<T> {
+    return this.queue.run(task).catch(async (e: unknown) => {
+      throw await gpuFailure(this.ctx, e);
     });
   }
 
@@ -366,7 +374,7 @@ export class Engine {
 
   /** Run `tokens` from position 0 and return the last token's raw logits (for tests and the kernel lab). */
   logits(tokens: number[]): Promise<Float32Array> {
-    return this.queue.run(async () => {
+    return this.guarded(async () => {
       this.checkUsable();
       if (!tokens.length || tokens.length >= this.contextLength) throw new HearthError('INVALID_ARGUMENT', `logits() needs 1..${this.contextLength - 1} tokens.`);
       this.cached = [];
@@ -387,7 +395,7 @@ export class Engine {
    * one decode step per token (agreement with llama.cpp, perplexity). Leaves `tokens` cached.
    */
   score(tokens: readonly number[], from = 1, topK = 5): Promise<TokenScore[]> {
-    return this.queue.run(async () => {
+    return this.guarded(async () => {
       this.checkUsable();
       const n = tokens.length;
       const vocab = this.config.vocabSize;
@@ -425,7 +433,7 @@ export class Engine {
    * [kvHeads, end - start, headDim] f32. For persisting sessions.
    */
   exportKv(start: number, end: number): Promise<KvSlice> {
-    return this.queue.run(async () => {
+    return this.guarded(async () => {
       this.checkUsable();
       const c = this.config;
       if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.cached.length)) {
@@ -483,7 +491,7 @@ export class Engine {
    * result is false. For sessions restoring stored KV.
    */
   restoreKv(tokens: readonly number[], from: number, slices: KvSlice[]): Promise<boolean> {
-    return this.queue.run(async () => {
+    return this.guarded(async () => {
       this.checkUsable();
       const c = this.config;
       let at = from;

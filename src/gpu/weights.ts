@@ -34,7 +34,7 @@ export interface GpuWeight {
   /**
    * How llama.cpp would quantize this matrix's input activations (the vec_dot_type of the ggml
    * type the weights came from; models/load.ts activationQuant), or null for float weights.
-   * The forward applies it unless the engine was loaded with activations: 'f32'.
+   * The forward applies it when the engine was loaded with activations: 'q8'.
    */
   actQuant: ActQuant | null;
 }

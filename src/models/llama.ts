@@ -13,8 +13,8 @@
  *   logits = rmsnorm(x)[last] @ Wlm
  *
  * A matmul whose weights came from a quantized ggml type first quantizes its input rows to 8
- * bits as llama.cpp's CPU backend does (q8_0 or q8_K blocks, per GpuWeight.actQuant), unless
- * the forward was built with activations: 'f32'.
+ * bits as llama.cpp's CPU backend does (q8_0 or q8_K blocks, per GpuWeight.actQuant) when the
+ * forward is built with activations: 'q8'.
  *
  * Everything (activations, KV cache, bind groups) is built once here; a decode step only writes
  * the step uniform and the token id, then records the same dispatches again.
@@ -99,8 +99,8 @@ export interface ForwardOptions {
   /** KV cache length. */
   contextLength: number;
   /**
-   * 'q8' (default): quantize each quantized matrix's input activations as llama.cpp does
-   * (GpuWeight.actQuant); 'f32': multiply every matrix with the f32 activations as they are.
+   * 'q8': quantize each quantized matrix's input activations as llama.cpp does
+   * (GpuWeight.actQuant); 'f32' (default): multiply every matrix with the f32 activations as they are.
    */
   activations?: ActivationMode;
   /** q8_0 blocks only: round q toward zero, as ggml's wasm SIMD build does (default: to nearest). */
@@ -175,7 +175,7 @@ export class LlamaForward {
       logits: f32(c.vocabSize, 'logits'),
       quantized: new Map(),
     };
-    if (options.activations !== 'f32') {
+    if (options.activations === 'q8') {
       const widest = Math.max(c.hiddenSize, qDim, c.intermediateSize);
       for (const m of allMatrices(weights)) {
         if (m.actQuant && !this.act.quantized.has(m.actQuant)) this.act.quantized.set(m.actQuant, f32(T * widest, `x.${m.actQuant}`));

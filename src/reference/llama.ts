@@ -11,6 +11,18 @@ import { kvAppendRef } from './kvcache.js';
 import { matmulRef } from './matmul.js';
 import { addInPlace, rmsNormRef } from './norm.js';
 import { ropeRef } from './rope.js';
+import { quantizeActRef } from './act-quant.js';
+import type { ActQuant } from './quant.js';
+
+export interface ReferenceLlamaOptions {
+  /**
+   * Per matrix (canonical name), how its input activations are quantized first, as the GPU
+   * forward does (GpuWeight.actQuant); absent: f32 inputs.
+   */
+  actQuant?: ReadonlyMap<string, ActQuant | null>;
+  /** q8_0 blocks round q toward zero (ForwardOptions.truncateActivations). */
+  truncateActivations?: boolean;
+}
 
 export class ReferenceLlama {
   private kCache: Float32Array[];
@@ -18,7 +30,7 @@ export class ReferenceLlama {
   private invFreq: Float32Array;
 
   /** `weights` by canonical name (embed, layers.N.q, ..., final_norm, lm_head), as f32. */
-  constructor(readonly config: ModelConfig, private weights: Map<string, Float32Array>, readonly maxCtx: number) {
+  constructor(readonly config: ModelConfig, private weights: Map<string, Float32Array>, readonly maxCtx: number, private options: ReferenceLlamaOptions = {}) {
     const size = config.numKvHeads * maxCtx * config.headDim;
     this.kCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
     this.vCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
@@ -29,6 +41,13 @@ export class ReferenceLlama {
     const t = this.weights.get(name);
     if (!t) throw new Error(`reference model has no tensor ${name}`);
     return t;
+  }
+
+  /** y = x @ W^T (+ bias) for the matrix `name`, its input quantized as that matrix asks. */
+  private mm(x: Float32Array, name: string, n: number, rows: number, cols: number, bias?: Float32Array): Float32Array {
+    const kind = this.options.actQuant?.get(name);
+    const xin = kind ? quantizeActRef(x, n, cols, kind, { trunc: this.options.truncateActivations }) : x;
+    return matmulRef(xin, this.w(name), n, rows, cols, bias);
   }
 
   /** Run `tokens` at positions pos..pos+n-1 (their K/V go into the cache) and return the last token's logits. */
@@ -48,9 +67,9 @@ export class ReferenceLlama {
     for (let l = 0; l < c.numLayers; l++) {
       const p = `layers.${l}`;
       const xn = rmsNormRef(x, this.w(`${p}.attn_norm`), n, D, c.rmsNormEps);
-      let q = matmulRef(xn, this.w(`${p}.q`), n, qDim, D, opt(`${p}.q_bias`));
-      let k = matmulRef(xn, this.w(`${p}.k`), n, kvDim, D, opt(`${p}.k_bias`));
-      const v = matmulRef(xn, this.w(`${p}.v`), n, kvDim, D, opt(`${p}.v_bias`));
+      let q = this.mm(xn, `${p}.q`, n, qDim, D, opt(`${p}.q_bias`));
+      let k = this.mm(xn, `${p}.k`, n, kvDim, D, opt(`${p}.k_bias`));
+      const v = this.mm(xn, `${p}.v`, n, kvDim, D, opt(`${p}.v_bias`));
       if (c.qkNorm) {
         q = rmsNormRef(q, this.w(`${p}.q_norm`), n * c.numHeads, c.headDim, c.rmsNormEps);
         k = rmsNormRef(k, this.w(`${p}.k_norm`), n * c.numKvHeads, c.headDim, c.rmsNormEps);
@@ -59,14 +78,13 @@ export class ReferenceLlama {
       ropeRef(q, n, c.numHeads, c.headDim, c.rotaryDim, this.invFreq, c.ropeStyle, pos);
       kvAppendRef(this.kCache[l]!, this.vCache[l]!, k, v, n, c.numKvHeads, c.headDim, this.maxCtx, pos, rope);
       const att = attentionRef({ q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, tokens: n, pos, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: this.maxCtx });
-      addInPlace(x, matmulRef(att, this.w(`${p}.o`), n, D, qDim));
+      addInPlace(x, this.mm(att, `${p}.o`, n, D, qDim));
       const hn = rmsNormRef(x, this.w(`${p}.ffn_norm`), n, D, c.rmsNormEps);
-      const act = siluMulRef(matmulRef(hn, this.w(`${p}.gate`), n, F, D), matmulRef(hn, this.w(`${p}.up`), n, F, D));
-      addInPlace(x, matmulRef(act, this.w(`${p}.down`), n, D, F));
+      const act = siluMulRef(this.mm(hn, `${p}.gate`, n, F, D), this.mm(hn, `${p}.up`, n, F, D));
+      addInPlace(x, this.mm(act, `${p}.down`, n, D, F));
     }
     const last = rmsNormRef(x.subarray((n - 1) * D, n * D), this.w('final_norm'), 1, D, c.rmsNormEps);
-    const head = this.weights.get('lm_head') ?? embed;
-    return matmulRef(last, head, 1, c.vocabSize, D);
+    return this.mm(last, this.weights.has('lm_head') ? 'lm_head' : 'embed', 1, c.vocabSize, D);
   }
 
   /** Greedy decoding from a prompt: the ids the GPU engine must reproduce at temperature 0. */

@@ -27,7 +27,7 @@ export interface HostLoadOptions {
   /** Hugging Face access token, for gated or private repos (sent only to the endpoint's requests). */
   token?: string;
   dtype?: WeightDtype;
-  /** EngineLoadOptions.activations: 'q8' (default) or 'f32'. */
+  /** EngineLoadOptions.activations: 'f32' (default) or 'q8'. */
   activations?: ActivationMode;
   contextLength?: number;
   /** Keep downloaded files in the browser's storage (default true for remote models). */
@@ -84,6 +84,8 @@ export class EngineHost {
     const signal = this.loadCtrl.signal;
     try {
       if (opts.sessions) await (await this.openSessions()).configure(opts.sessions);
+      // a lost device cannot come back: the next load takes a new one
+      if (this.ctx?.lost) this.ctx = null;
       this.ctx ??= await createGpuContext((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu);
       // Remote files go through the weight cache, which reports download/cache progress itself.
       const cached = typeof opts.model === 'string' && opts.cache !== false;
@@ -204,6 +206,16 @@ export class EngineHost {
     if (!e) return null;
     await e.unload();
     return e.info;
+  }
+
+  /**
+   * Test hook: destroys the GPU device behind the engine's back, as a driver reset or a crashed
+   * GPU process would. Pending and later requests fail with DEVICE_LOST.
+   */
+  loseDeviceForTesting(): boolean {
+    if (!this.ctx) return false;
+    this.ctx.device.destroy();
+    return true;
   }
 
   async cacheList(): Promise<CachedModelInfo[]> {

@@ -1,7 +1,9 @@
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import type { ModelSource } from '../../src/hub/byte-source.js';
 import { openModel, readTensor } from '../../src/formats/model-files.js';
-import { convertMatrix, tensorToF32, type WeightDtype } from '../../src/models/load.js';
+import { activationQuant, convertMatrix, tensorToF32, type WeightDtype } from '../../src/models/load.js';
+import type { ActQuant } from '../../src/reference/quant.js';
+import type { ActivationMode } from '../../src/models/llama.js';
 import { dequantize } from '../../src/reference/quant.js';
 import { ReferenceLlama } from '../../src/reference/llama.js';
 import { loadEngine } from '../../src/engine/load.js';
@@ -21,24 +23,27 @@ export function syntheticSource(spec: SyntheticSpec, format: FileFormat): ModelS
 /**
  * The CPU reference of the model in `source`, built from the same tensors the GPU loader reads,
  * converted to the same GPU formats and dequantized: so the only differences left are the
- * kernels' arithmetic.
+ * kernels' arithmetic. With activations 'q8', each quantized matrix's
+ * input is quantized as the engine does (models/load.ts activationQuant).
  */
-export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: WeightDtype): Promise<ReferenceLlama> {
+export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: WeightDtype, activations: ActivationMode = 'f32'): Promise<ReferenceLlama> {
   const files = await openModel(source);
   const weights = new Map<string, Float32Array>();
+  const actQuant = new Map<string, ActQuant | null>();
   for (const [name, info] of files.tensors) {
     const bytes = await readTensor(source, info, undefined);
     if (info.shape.length === 2) {
       const { format, data } = convertMatrix(info, bytes, dtype);
       weights.set(name, dequantize(format, data, info.shape[0]! * info.shape[1]!));
+      if (activations === 'q8') actQuant.set(name, activationQuant(info, dtype));
     } else {
       weights.set(name, tensorToF32(info, bytes));
     }
   }
-  return new ReferenceLlama(files.config, weights, maxCtx);
+  return new ReferenceLlama(files.config, weights, maxCtx, { actQuant });
 }
 
-export async function engineFor(source: ModelSource, contextLength: number, opts: { dtype?: WeightDtype; prefillChunk?: number } = {}): Promise<Engine> {
+export async function engineFor(source: ModelSource, contextLength: number, opts: { dtype?: WeightDtype; prefillChunk?: number; activations?: ActivationMode } = {}): Promise<Engine> {
   return loadEngine(await testGpu(), source, { contextLength, ...opts });
 }
 

@@ -117,6 +117,31 @@ describe('fused projections: Q|K|V and gate|up', () => {
   });
 });
 
+describe("activations: 'q8' (inputs of quantized matrices quantized as llama.cpp does)", () => {
+  // q8_0 blocks for Q8_0/Q4_1 matrices, q8_K for the k-quants (hidden 256: whole 256-value blocks)
+  for (const type of ['Q8_0', 'Q4_1', 'Q4_K_M'] as const) {
+    it(`gguf ${type} matches the reference quantizing the same inputs`, async () => {
+      const spec = CONFIGS['llama gqa4 hd128 tied']!;
+      const source = syntheticSource(spec, { kind: 'gguf', type });
+      const engine = await engineFor(source, CTX, { activations: 'q8' });
+      const plain = await engineFor(source, CTX);
+      try {
+        const ref = await referenceFor(source, CTX, undefined, 'q8');
+        const want = ref.greedy(PROMPT, 8);
+        const got = await engine.generate({ promptIds: PROMPT, maxTokens: 8, sampling: { temperature: 0 }, stopIds: [] });
+        expect(got.ids).toEqual(want.ids);
+        // a value next to a rounding boundary may land one 8-bit step apart on the two sides
+        expect(compare(await engine.logits(PROMPT), want.logits[0]!).maxRel).toBeLessThan(5e-3);
+        // one quantize launch before each matmul's input: attention in, o in, MLP in, down in, lm_head in
+        expect(engine.info.dispatchesPerToken - plain.info.dispatchesPerToken).toBe(4 * spec.layers + 1);
+      } finally {
+        await engine.unload();
+        await plain.unload();
+      }
+    });
+  }
+});
+
 describe('file formats agree', () => {
   it('the same model as safetensors (rotate-half) and GGUF (permuted Q/K, interleaved RoPE) gives the same greedy ids', async () => {
     for (const spec of [CONFIGS['llama gqa3 hd64 untied llama3-rope']!, CONFIGS['qwen2 gqa2 hd64 biases']!]) {
