@@ -35,8 +35,16 @@ export interface GpuContext {
   features: GpuFeatures;
   limits: GpuLimits;
   pipelines: PipelineCache;
-  /** Set once the device is lost; every later use should fail with DEVICE_LOST. */
+  /**
+   * Set once the device is lost (a driver reset, a GPU process crash, a background tab on
+   * mobile, or device.destroy() by anyone but `destroy()` below); every later use fails with
+   * DEVICE_LOST. Stays null when Hearth destroyed the device itself.
+   */
   lost: { reason: string; message: string } | null;
+  /** WebGPU errors no error scope caught (validation, out-of-memory, internal): counted and the last kept, never dropped. */
+  uncaptured: { count: number; last: { type: string; message: string } | null };
+  /** Resolves when the device is lost, however (destroy() included), with what `lost` holds. */
+  whenLost: Promise<{ reason: string; message: string }>;
   destroy(): void;
 }
 
@@ -118,6 +126,7 @@ export async function createGpuContext(gpu: GPU | undefined, options: CreateGpuO
   const info = adapter.info ?? ({} as GPUAdapterInfo);
   const limits = {} as GpuLimits;
   for (const key of LIMIT_KEYS) limits[key] = device.limits[key] as number;
+  let ownDestroy = false;
   const ctx: GpuContext = {
     device,
     adapterInfo: {
@@ -134,24 +143,69 @@ export async function createGpuContext(gpu: GPU | undefined, options: CreateGpuO
     limits,
     pipelines: new PipelineCache(device),
     lost: null,
+    uncaptured: { count: 0, last: null },
+    whenLost: null as unknown as GpuContext['whenLost'],
     destroy() {
+      ownDestroy = true;
       ctx.pipelines.clear();
       device.destroy();
     },
   };
-  void device.lost.then((l) => {
-    ctx.lost = { reason: l.reason, message: l.message };
-  });
+  watchDevice(ctx, () => ownDestroy);
   return ctx;
+}
+
+/**
+ * Watches `ctx.device`: its `lost` promise sets ctx.lost (unless Hearth destroyed the device
+ * itself), and uncaptured errors are counted and kept in ctx.uncaptured (and logged once per
+ * kind), so nothing the GPU reports is ignored.
+ */
+export function watchDevice(ctx: GpuContext, destroyedByUs: () => boolean = () => false): void {
+  const device = ctx.device;
+  ctx.whenLost = device.lost.then((l) => {
+    const info = { reason: l.reason ?? 'unknown', message: l.message || 'no message from the driver' };
+    if (!destroyedByUs()) ctx.lost = info;
+    return info;
+  });
+  const logged = new Set<string>();
+  const onError = (ev: Event) => {
+    const err = (ev as GPUUncapturedErrorEvent).error;
+    const type = err?.constructor?.name ?? 'GPUError';
+    ctx.uncaptured.count++;
+    ctx.uncaptured.last = { type, message: err?.message ?? '' };
+    if (!logged.has(type)) {
+      logged.add(type);
+      console.warn(`hearth: uncaptured WebGPU ${type}: ${err?.message ?? ''}`);
+    }
+  };
+  if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError);
+  else (device as { onuncapturederror: ((ev: Event) => void) | null }).onuncapturederror = onError;
+}
+
+/** The DEVICE_LOST error for `ctx`: what happened and what to do. */
+export function deviceLostError(ctx: GpuContext, cause?: unknown): HearthError {
+  const l = ctx.lost ?? { reason: 'unknown', message: 'the device stopped answering' };
+  return new HearthError('DEVICE_LOST', `The GPU device was lost (${l.reason}: ${l.message}); the model's weights and cache on it are gone.`, {
+    hint: 'Unload this engine and create a new one (the weights load again from the cache). If it keeps happening, try a smaller model, a shorter context length, or close other GPU-heavy tabs.',
+    cause,
+    details: { reason: l.reason, driverMessage: l.message, uncapturedErrors: ctx.uncaptured.count, lastUncapturedError: ctx.uncaptured.last?.message },
+  });
 }
 
 /** Throws DEVICE_LOST if the device of `ctx` has been lost. */
 export function assertAlive(ctx: GpuContext): void {
-  if (ctx.lost && ctx.lost.reason !== 'destroyed') {
-    throw new HearthError('DEVICE_LOST', `The GPU device was lost (${ctx.lost.reason}: ${ctx.lost.message}).`, {
-      hint: 'Load the model again; if it keeps happening, the model may be too large for this GPU.',
-    });
-  }
+  if (ctx.lost) throw deviceLostError(ctx);
+}
+
+/**
+ * What to throw for an error `e` raised by GPU work: DEVICE_LOST when the device was lost (a
+ * lost device rejects pending mapAsync with a bare AbortError, before or after its `lost`
+ * promise settles, so this waits briefly for it), else `e` itself.
+ */
+export async function gpuFailure(ctx: GpuContext, e: unknown): Promise<unknown> {
+  if (e instanceof HearthError && e.code !== 'INTERNAL') return e;
+  if (!ctx.lost) await Promise.race([ctx.whenLost, new Promise((r) => setTimeout(r, 200))]);
+  return ctx.lost ? deviceLostError(ctx, e) : e;
 }
 
 /** True when the adapter is a CPU implementation (SwiftShader, lavapipe), where barriers are costly. */
