@@ -16,7 +16,7 @@ import type { MatmulVariant } from '../src/kernels/matmul.js';
 import type { Roofline } from '../src/kernels/roofline.js';
 import { isCpuAdapter, type GpuContext } from '../src/gpu/device.js';
 import { createNodeGpuContext } from '../src/gpu/node.js';
-import type { WeightFormat } from '../src/reference/quant.js';
+import type { WeightFormat } from '../src/quant/formats.js';
 import { prepareAttention, prepareMatmul, roofline, type AttentionCase, type TimedOp } from './lib/ours.js';
 import { MODELS, attentionShape, matmulShapes, type MatmulShape, type ModelKey } from './lib/shapes.js';
 import { spread, type Spread } from './lib/stats.js';

@@ -16,7 +16,7 @@ import { isCpuAdapter, type GpuContext } from '../src/gpu/device.js';
 import { createNodeGpuContext } from '../src/gpu/node.js';
 import { resolveModelSource } from '../src/hub/resolve.js';
 import type { Roofline } from '../src/kernels/roofline.js';
-import type { WeightFormat } from '../src/reference/quant.js';
+import type { WeightFormat } from '../src/quant/formats.js';
 import { syntheticGgufFile, type GgufType } from './lib/gguf-file.js';
 import { decodeBytesPerToken, gpuMatrixBytes, groupKernels, promptIds, type KernelFamily } from './lib/model-metrics.js';
 import { roofline as measureRoof } from './lib/ours.js';

@@ -7,7 +7,7 @@
 import { chromium, type Browser, type Page } from 'playwright';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../test/helpers/browser.js';
 import type { Roofline } from '../../src/kernels/roofline.js';
-import type { WeightFormat } from '../../src/reference/quant.js';
+import type { WeightFormat } from '../../src/quant/formats.js';
 import type { AttentionCase, MatmulCase } from '../lib/ours.js';
 import { MODELS, attentionShape, matmulShapes, type ModelKey as ShapeKey } from '../lib/shapes.js';
 import { spread, type Spread } from '../lib/stats.js';

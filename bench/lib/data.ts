@@ -4,7 +4,7 @@
  * one plausible scale instead of quantizing random floats: that keeps JS out of the way of
  * lm_head-sized matrices.
  */
-import { BLOCK_BYTES, QK, nativeByteLength, type WeightFormat } from '../../src/reference/quant.js';
+import { BLOCK_BYTES, QK, nativeByteLength, type WeightFormat } from '../../src/quant/formats.js';
 
 /** Fills `out` with random bytes from a 32-bit LCG; cheap, and the same for the same seed. */
 export function randomBytes(out: Uint8Array, seed = 12345): Uint8Array {

@@ -4,7 +4,7 @@
  */
 import type { KernelTiming } from '../../src/gpu/profiler.js';
 import { strideWords } from '../../src/gpu/weights.js';
-import { isQuantized, type WeightFormat } from '../../src/reference/quant.js';
+import { isQuantized, type WeightFormat } from '../../src/quant/formats.js';
 
 /**
  * A prompt of `n` ids drawn from `seed` in [3, vocab). Each repeat passes a different seed, so no

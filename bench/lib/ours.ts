@@ -13,7 +13,7 @@ import { isCpuAdapter, type GpuContext } from '../../src/gpu/device.js';
 import { StepUniform, encodeDispatches, type Dispatch, type StepParams } from '../../src/gpu/dispatch.js';
 import { timeKernel } from '../../src/gpu/profiler.js';
 import { destroyWeight, uploadWeight } from '../../src/gpu/weights.js';
-import type { WeightFormat } from '../../src/reference/quant.js';
+import type { WeightFormat } from '../../src/quant/formats.js';
 import { randomF32, randomNative } from './data.js';
 import type { AttentionShape } from './shapes.js';
 

@@ -1,16 +1,5 @@
-/** Numbers as people read them: decimal byte units (as the Hub shows sizes), times, rates. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '?';
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
-}
+/** Numbers as people read them: decimal byte units (as the Hub shows sizes; defined in src/util/bytes.ts), times, rates. */
+export { formatBytes } from '../../src/util/bytes.js';
 
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '?';

@@ -1,7 +1,7 @@
 import type { MatmulVariant } from '../../src/kernels/matmul.js';
 import { FORMATS, MAX_PRESET_HOST_BYTES, PRESETS, SMALL_PRESET, VARIANTS, presetCases } from '../../src/lab/presets.js';
 import { LAB_FAMILIES, type LabCase, type LabFamily } from '../../src/lab/types.js';
-import type { WeightFormat } from '../../src/reference/quant.js';
+import type { WeightFormat } from '../../src/quant/formats.js';
 import { byId, h } from '../shared/dom.js';
 import { FAMILY_NAMES } from './families.js';
 

@@ -1,7 +1,7 @@
 import { HearthError } from '../errors.js';
 import { pushToPull } from '../util/push-stream.js';
 import type { Engine, GenerateRequest, GenerateResult, TokenEvent } from '../engine/engine.js';
-import type { SamplingParams } from '../kernels/sample.js';
+import { DEFAULT_SAMPLING, type SamplingParams } from '../kernels/sampling.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -190,13 +190,13 @@ function describe(v: unknown): string {
 /** OpenAI sampling fields to the engine's request. */
 export function toGenerateRequest(engine: Engine, p: SamplingFields, promptIds: number[], topLogprobs: number, signal?: AbortSignal): GenerateRequest {
   const sampling: Partial<SamplingParams> = {
-    temperature: num(p.temperature, 1),
-    topP: num(p.top_p, 1),
-    topK: num(p.top_k, 0),
-    minP: num(p.min_p, 0),
-    frequencyPenalty: num(p.frequency_penalty, 0),
-    presencePenalty: num(p.presence_penalty, 0),
-    repetitionPenalty: num(p.repetition_penalty, 1),
+    temperature: num(p.temperature, DEFAULT_SAMPLING.temperature),
+    topP: num(p.top_p, DEFAULT_SAMPLING.topP),
+    topK: num(p.top_k, DEFAULT_SAMPLING.topK),
+    minP: num(p.min_p, DEFAULT_SAMPLING.minP),
+    frequencyPenalty: num(p.frequency_penalty, DEFAULT_SAMPLING.frequencyPenalty),
+    presencePenalty: num(p.presence_penalty, DEFAULT_SAMPLING.presencePenalty),
+    repetitionPenalty: num(p.repetition_penalty, DEFAULT_SAMPLING.repetitionPenalty),
     topLogprobs,
   };
   const stop: unknown = p.stop === null || p.stop === undefined ? [] : typeof p.stop === 'string' ? [p.stop] : p.stop;

@@ -7,21 +7,13 @@ import { GpuProfiler, type KernelTiming } from '../gpu/profiler.js';
 import type { ModelConfig } from '../formats/config.js';
 import { LlamaForward, destroyModelWeights, type ActivationMode, type ModelWeights } from '../models/llama.js';
 import { createSampler, type Sampler, type SamplingParams, type SampleResult } from '../kernels/sample.js';
+import { DEFAULT_SAMPLING, validateSampling } from '../kernels/sampling.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { StopStringMatcher } from './stop.js';
-import { SerialQueue } from './queue.js';
-import { identityWithoutWeights, type ModelIdentity } from '../sessions/identity.js';
+import { SerialQueue } from '../util/serial-queue.js';
+import { identityWithoutWeights, type ModelIdentity } from './identity.js';
 
-export const DEFAULT_SAMPLING: SamplingParams = {
-  temperature: 1,
-  topK: 0,
-  topP: 1,
-  minP: 0,
-  repetitionPenalty: 1,
-  frequencyPenalty: 0,
-  presencePenalty: 0,
-  topLogprobs: 0,
-};
+export { DEFAULT_SAMPLING, validateSampling } from '../kernels/sampling.js';
 
 export interface GenerateRequest {
   promptIds: number[];
@@ -574,17 +566,3 @@ function scoreRow(logits: Float32Array, id: number, k: number): TokenScore {
   return { id, logprob: logits[id]! - lse, top };
 }
 
-export function validateSampling(s: SamplingParams): SamplingParams {
-  const bad = (field: string, v: number, want: string) => {
-    throw new HearthError('INVALID_ARGUMENT', `${field} must be ${want}, got ${v}.`);
-  };
-  if (!(s.temperature >= 0 && Number.isFinite(s.temperature))) bad('temperature', s.temperature, 'a finite number >= 0');
-  if (!(Number.isInteger(s.topK) && s.topK >= 0)) bad('top_k', s.topK, 'an integer >= 0');
-  if (!(s.topP > 0 && s.topP <= 1)) bad('top_p', s.topP, 'in (0, 1]');
-  if (!(s.minP >= 0 && s.minP <= 1)) bad('min_p', s.minP, 'in [0, 1]');
-  if (!(s.repetitionPenalty > 0 && Number.isFinite(s.repetitionPenalty))) bad('repetition_penalty', s.repetitionPenalty, 'a finite number > 0');
-  if (!(Math.abs(s.frequencyPenalty) <= 2)) bad('frequency_penalty', s.frequencyPenalty, 'between -2 and 2');
-  if (!(Math.abs(s.presencePenalty) <= 2)) bad('presence_penalty', s.presencePenalty, 'between -2 and 2');
-  if (!(Number.isInteger(s.topLogprobs) && s.topLogprobs >= 0 && s.topLogprobs <= 20)) bad('top_logprobs', s.topLogprobs, 'an integer from 0 to 20');
-  return s;
-}

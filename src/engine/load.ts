@@ -7,7 +7,7 @@ import { tokenizerFromGguf, tokenizerFromHf } from '../tokenizer/index.js';
 import { loadWeights, type LoadProgress, type WeightDtype } from '../models/load.js';
 import { Engine } from './engine.js';
 import type { ActivationMode } from '../models/llama.js';
-import { FingerprintingSource } from '../sessions/identity.js';
+import { FingerprintingSource } from './identity.js';
 
 export interface EngineLoadOptions {
   /** GPU format of the weight matrices; absent: as stored (bf16 becomes f16). */

@@ -9,7 +9,7 @@
  * ggml's `dequantize_row_*` writes them. Every function takes the native bytes of `count`
  * values (a whole number of blocks) and returns them as f32.
  */
-import { f16BitsToF32 } from '../reference/f16.js';
+import { f16BitsToF32 } from '../util/f16.js';
 
 /** ggml's block types that Hearth converts at load. */
 export type GgmlConvertedType = 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'IQ4_NL' | 'IQ4_XS';

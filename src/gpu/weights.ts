@@ -1,5 +1,5 @@
 import { HearthError } from '../errors.js';
-import { BLOCK_BYTES, QK, isQuantized, type ActQuant, type WeightFormat } from '../reference/quant.js';
+import { BLOCK_BYTES, QK, isQuantized, type ActQuant, type WeightFormat } from '../quant/formats.js';
 import type { GpuContext } from './device.js';
 import { createStorage, roundUp, writeBuffer } from './buffers.js';
 

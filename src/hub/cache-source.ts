@@ -1,3 +1,4 @@
+import { formatBytes } from '../util/bytes.js';
 import { HearthError, isHearthError } from '../errors.js';
 import { abortError, checkReadRange, decodeUtf8, missingFile, normalizeFileName, throwIfAborted, type ByteSource, type ModelSource } from './byte-source.js';
 import { emptyManifest, parseManifest, type FileEntry, type Manifest } from './cache-manifest.js';
@@ -83,15 +84,6 @@ export class CacheContext {
       details: { file, needed, free },
     });
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 function anySignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {

@@ -17,7 +17,7 @@ import { isCpuAdapter } from '../gpu/device.js';
 import { createStorage, uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
 import type { GpuWeight, WeightPart } from '../gpu/weights.js';
-import type { WeightFormat } from '../reference/quant.js';
+import type { WeightFormat } from '../quant/formats.js';
 
 /**
  * 'tiled': cooperative GEMV (subgroup or workgroup reduction) and a workgroup-memory tiled GEMM,

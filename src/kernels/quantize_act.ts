@@ -4,7 +4,7 @@ import { HearthError, check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
-import { ACT_BLOCK, type ActQuant } from '../reference/quant.js';
+import { ACT_BLOCK, type ActQuant } from '../quant/formats.js';
 
 const code = `${common}\n${source}`;
 

@@ -4,9 +4,9 @@ import { HearthError } from '../errors.js';
 import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { Readback, createStorage, createUniform, writeBuffer } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch, type Grid } from '../gpu/dispatch.js';
-import type { SampleResult, SamplingParams } from '../reference/sample.js';
+import { validateSampling, type SampleResult, type SamplingParams } from './sampling.js';
 
-export type { SampleResult, SamplingParams } from '../reference/sample.js';
+export type { SampleResult, SamplingParams } from './sampling.js';
 
 /** The full shader source (common prelude + shaders/sample.wgsl). */
 export const SAMPLE_WGSL = `${common}\n${source}`;
@@ -81,17 +81,7 @@ function valueOfKey(key: number): number {
 }
 
 function checkParams(p: SamplingParams, maxTop: number): void {
-  const bad = (field: string, v: number, want: string): never => {
-    throw new HearthError('INVALID_ARGUMENT', `Sampling ${field} must be ${want}, got ${v}.`);
-  };
-  if (!(p.temperature >= 0 && Number.isFinite(p.temperature))) bad('temperature', p.temperature, 'a finite number >= 0');
-  if (!(Number.isInteger(p.topK) && p.topK >= 0)) bad('topK', p.topK, 'an integer >= 0');
-  if (!(p.topP >= 0 && p.topP <= 1)) bad('topP', p.topP, 'in [0, 1]');
-  if (!(p.minP >= 0 && p.minP <= 1)) bad('minP', p.minP, 'in [0, 1]');
-  if (!(p.repetitionPenalty > 0 && Number.isFinite(p.repetitionPenalty))) bad('repetitionPenalty', p.repetitionPenalty, 'a finite number > 0');
-  if (!Number.isFinite(p.frequencyPenalty)) bad('frequencyPenalty', p.frequencyPenalty, 'finite');
-  if (!Number.isFinite(p.presencePenalty)) bad('presencePenalty', p.presencePenalty, 'finite');
-  if (!(Number.isInteger(p.topLogprobs) && p.topLogprobs >= 0 && p.topLogprobs <= maxTop)) bad('topLogprobs', p.topLogprobs, `an integer from 0 to ${maxTop}`);
+  validateSampling(p, maxTop);
 }
 
 const GREEDY: SamplingParams = {

@@ -1,5 +1,5 @@
 import { HearthError } from '../errors.js';
-import { QK, isQuantized, nativeByteLength } from '../reference/quant.js';
+import { QK, isQuantized, nativeByteLength } from '../quant/formats.js';
 import type { LabCase } from './types.js';
 
 /** The variant, format and shape columns of a case's row. */

@@ -1,5 +1,5 @@
-import { f32ToF16Bits } from '../reference/f16.js';
-import { BLOCK_BYTES, QK, nativeByteLength, type WeightFormat } from '../reference/quant.js';
+import { f32ToF16Bits } from '../util/f16.js';
+import { BLOCK_BYTES, QK, nativeByteLength, type WeightFormat } from '../quant/formats.js';
 
 /** xorshift32: fast and deterministic; test data need not be good random numbers. */
 export function prng(seed: number): () => number {

@@ -1,5 +1,5 @@
 import type { MatmulVariant } from '../kernels/matmul.js';
-import type { WeightFormat } from '../reference/quant.js';
+import type { WeightFormat } from '../quant/formats.js';
 import { caseHostBytes } from './cases.js';
 import type { LabCase, LabFamily } from './types.js';
 

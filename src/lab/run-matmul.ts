@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { destroyWeight, uploadWeight } from '../gpu/weights.js';
 import { matmul } from '../kernels/matmul.js';
 import { matmulRef } from '../reference/matmul.js';
-import { dequantize, nativeByteLength } from '../reference/quant.js';
+import { dequantize, nativeByteLength } from '../quant/formats.js';
 import { ErrorTally, TOLERANCE } from './check.js';
 import { randomF32, randomNativeWeight, sampleIndices } from './data.js';
 import { BufferSet, type PreparedCase } from './prepared.js';

@@ -1,6 +1,6 @@
 import type { MatmulVariant } from '../kernels/matmul.js';
 import type { RopeStyle } from '../kernels/rope.js';
-import type { WeightFormat } from '../reference/quant.js';
+import type { WeightFormat } from '../quant/formats.js';
 
 /**
  * One kernel launch the lab can prepare, check against the CPU reference and time.

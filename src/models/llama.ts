@@ -32,7 +32,7 @@ import { kvAppend } from '../kernels/kv_append.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
 import { siluMul } from '../kernels/silu_mul.js';
 import { quantizeAct } from '../kernels/quantize_act.js';
-import type { ActQuant } from '../reference/quant.js';
+import type { ActQuant } from '../quant/formats.js';
 import type { ModelConfig } from '../formats/config.js';
 
 export interface LayerWeights {

@@ -13,8 +13,8 @@
  * round()). `trunc` rounds q toward zero instead, as ggml's wasm SIMD build does for q8_0/q8_1
  * (wasm_i32x4_trunc_sat_f32x4 without a prior rounding).
  */
-import { ACT_BLOCK, type ActQuant } from './quant.js';
-import { roundF16 } from './f16.js';
+import { ACT_BLOCK, type ActQuant } from '../quant/formats.js';
+import { roundF16 } from '../util/f16.js';
 
 const f = Math.fround;
 

@@ -1,4 +1,4 @@
-import { dequantize, nativeByteLength, type WeightFormat } from './quant.js';
+import { dequantize, nativeByteLength, type WeightFormat } from '../quant/formats.js';
 
 /**
  * Rows `ids` of an embedding table [rows, cols] given in native (GGUF) bytes, dequantized and

@@ -12,7 +12,7 @@ import { matmulRef } from './matmul.js';
 import { addInPlace, rmsNormRef } from './norm.js';
 import { ropeRef } from './rope.js';
 import { quantizeActRef } from './act-quant.js';
-import type { ActQuant } from './quant.js';
+import type { ActQuant } from '../quant/formats.js';
 
 export interface ReferenceLlamaOptions {
   /**

@@ -18,33 +18,9 @@
  * candidates are within a few ulps of each other.
  */
 
-export interface SamplingParams {
-  /** 0 = greedy (argmax) */
-  temperature: number;
-  /** 0 = off */
-  topK: number;
-  /** 1 = off */
-  topP: number;
-  /** 0 = off (keep tokens with p >= minP * p_max) */
-  minP: number;
-  /** 1 = off (HF/llama.cpp style: logit > 0 ? logit / rp : logit * rp, for tokens seen) */
-  repetitionPenalty: number;
-  /** 0 = off (OpenAI: logit -= count * fp) */
-  frequencyPenalty: number;
-  /** 0 = off (OpenAI: logit -= (count > 0) * pp) */
-  presencePenalty: number;
-  /** 0..20: how many (id, logprob) pairs to return, from the raw log-softmax of the logits */
-  topLogprobs: number;
-}
+import type { SamplingParams, SampleResult } from '../kernels/sampling.js';
 
-export interface SampleResult {
-  token: number;
-  /** of the chosen token under the raw log-softmax */
-  logprob: number;
-  top: { id: number; logprob: number }[];
-  /** The smallest processed logit z a token needed to be drawn (-Infinity: no filter). */
-  cutoff?: number;
-}
+export type { SamplingParams, SampleResult };
 
 const f32 = Math.fround;
 

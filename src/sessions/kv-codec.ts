@@ -9,7 +9,7 @@
  */
 import { HearthError } from '../errors.js';
 import type { KvSlice } from '../engine/engine.js';
-import { f16BitsToF32, f32ToF16Bits } from '../reference/f16.js';
+import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
 
 export type KvFormat = 'f32' | 'f16' | 'q8';
 

@@ -7,7 +7,7 @@
  */
 import { HearthError } from '../errors.js';
 import type { ChatMessage } from '../tokenizer/index.js';
-import type { ModelIdentity } from './identity.js';
+import type { ModelIdentity } from '../engine/identity.js';
 import { KV_FORMATS, type KvFormat } from './kv-codec.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

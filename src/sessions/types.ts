@@ -2,7 +2,7 @@
 import type { HearthErrorCode } from '../errors.js';
 import type { ChatCompletion, ChatCompletionChunk, SamplingFields } from '../api/types.js';
 import type { ChatMessage } from '../tokenizer/index.js';
-import type { ModelIdentity } from './identity.js';
+import type { ModelIdentity } from '../engine/identity.js';
 import type { KvFormat } from './kv-codec.js';
 import type { JsonValue } from './manifest.js';
 

@@ -2,7 +2,7 @@
 import { writeGguf, type GgufMetadataEntry } from '../../src/formats/gguf-writer.js';
 import { writeSafetensors, writeSafetensorsIndex } from '../../src/formats/safetensors-writer.js';
 import { sourceTensorName } from '../../src/formats/tensors.js';
-import { quantize } from '../../src/reference/quant.js';
+import { quantize } from '../../src/quant/formats.js';
 import { randomF32 } from './random.js';
 
 export interface TinySpec {

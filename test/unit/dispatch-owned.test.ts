@@ -9,7 +9,7 @@ import { rmsNorm } from '../../src/kernels/rmsnorm.js';
 import { attention } from '../../src/kernels/attention.js';
 import { matmul } from '../../src/kernels/matmul.js';
 import { uploadWeight } from '../../src/gpu/weights.js';
-import { quantize } from '../../src/reference/quant.js';
+import { quantize } from '../../src/quant/formats.js';
 import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
 import { destroyDispatches, type Dispatch } from '../../src/gpu/dispatch.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { embed } from '../../src/kernels/embed.js';
 import { embedRef } from '../../src/reference/embed.js';
-import { quantize, type WeightFormat } from '../../src/reference/quant.js';
+import { quantize, type WeightFormat } from '../../src/quant/formats.js';
 import { readF32, uploadStorage } from '../../src/gpu/buffers.js';
 import { strideWords, uploadWeight } from '../../src/gpu/weights.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';

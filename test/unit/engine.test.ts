@@ -159,7 +159,7 @@ describe('typed errors, and the engine stays usable', () => {
     expect(await code(engine.generate({ promptIds: [1, 9999] }))).toBe('INVALID_ARGUMENT');
     expect(await code(engine.generate({ promptIds: new Array(300).fill(1) }))).toBe('CONTEXT_OVERFLOW');
     expect(await code(engine.generate({ promptIds: [1], sampling: { temperature: -1 } }))).toBe('INVALID_ARGUMENT');
-    expect(await code(engine.generate({ promptIds: [1], sampling: { topP: 0 } }))).toBe('INVALID_ARGUMENT');
+    expect(await code(engine.generate({ promptIds: [1], sampling: { topP: 1.5 } }))).toBe('INVALID_ARGUMENT');
     expect(await code(engine.generate({ promptIds: [1], maxTokens: -3 }))).toBe('INVALID_ARGUMENT');
     expect(await code(api.chat.completions.create({ messages: [] }))).toBe('EMPTY_PROMPT');
     expect(await code(api.completions.create({ prompt: '' }))).toBe('EMPTY_PROMPT');

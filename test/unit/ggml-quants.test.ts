@@ -9,8 +9,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dequantizeGgml, GGML_CONVERTED_LAYOUT, type GgmlConvertedType } from '../../src/formats/ggml-quants.js';
-import { f32ToF16Bits } from '../../src/reference/f16.js';
-import { dequantize } from '../../src/reference/quant.js';
+import { f32ToF16Bits } from '../../src/util/f16.js';
+import { dequantize } from '../../src/quant/formats.js';
 import { convertMatrix, defaultGpuFormat } from '../../src/models/load.js';
 import type { TensorInfo } from '../../src/formats/tensors.js';
 import { encodeGgml } from '../fixtures/ggml-encode.js';

@@ -6,7 +6,7 @@ import { writeGguf, type GgufMetadataEntry, type GgufTensorInput } from '../../s
 import { tensorByteLength } from '../../src/formats/tensors.js';
 import type { ByteSource } from '../../src/hub/byte-source.js';
 import { MemoryByteSource } from '../../src/hub/memory.js';
-import { quantize } from '../../src/reference/quant.js';
+import { quantize } from '../../src/quant/formats.js';
 import { randomF32, rng } from '../helpers/random.js';
 
 const STORIES = '/work/shared/models/stories260K/stories260K.gguf';

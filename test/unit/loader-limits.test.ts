@@ -13,7 +13,7 @@ import { writeGguf, type GgufMetadataEntry } from '../../src/formats/gguf-writer
 import { sourceTensorName } from '../../src/formats/tensors.js';
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import { createEngine } from '../../src/node.js';
-import { quantize } from '../../src/reference/quant.js';
+import { quantize } from '../../src/quant/formats.js';
 import { tinyGguf, tinyHfConfig, tinyHfFiles, tinySpec, tinyTensors, type TinySpec } from '../helpers/tiny-model.js';
 
 async function expectCode(p: Promise<unknown>, code: HearthErrorCode, message?: RegExp): Promise<HearthError> {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { matmul, type MatmulVariant } from '../../src/kernels/matmul.js';
 import { matmulRef } from '../../src/reference/matmul.js';
-import { dequantize, quantize, type WeightFormat } from '../../src/reference/quant.js';
+import { dequantize, quantize, type WeightFormat } from '../../src/quant/formats.js';
 import { createStorage, readF32, uploadStorage, writeBuffer } from '../../src/gpu/buffers.js';
 import { createNodeGpuContext } from '../../src/gpu/node.js';
 import type { GpuContext } from '../../src/gpu/device.js';

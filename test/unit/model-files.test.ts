@@ -6,7 +6,7 @@ import { writeSafetensors } from '../../src/formats/safetensors-writer.js';
 import type { ByteSource, ModelSource } from '../../src/hub/byte-source.js';
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import { resolveModelSource } from '../../src/hub/resolve.js';
-import { quantize } from '../../src/reference/quant.js';
+import { quantize } from '../../src/quant/formats.js';
 import { tinyGguf, tinyHfConfig, tinyHfFiles, tinyTensors } from '../helpers/tiny-model.js';
 
 const STORIES_DIR = '/work/shared/models/stories260K';

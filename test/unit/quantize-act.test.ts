@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { quantizeAct } from '../../src/kernels/quantize_act.js';
 import { quantizeActRef, roundHalfEven } from '../../src/reference/act-quant.js';
 import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
-import { ACT_BLOCK, type ActQuant } from '../../src/reference/quant.js';
-import { roundF16 } from '../../src/reference/f16.js';
+import { ACT_BLOCK, type ActQuant } from '../../src/quant/formats.js';
+import { roundF16 } from '../../src/util/f16.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';
 import { randomF32, rng } from '../helpers/random.js';
 

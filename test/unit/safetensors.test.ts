@@ -3,8 +3,8 @@ import { HearthError, type HearthErrorCode } from '../../src/errors.js';
 import { parseSafetensorsIndex, readSafetensorsHeader, safetensorsTensorInfos } from '../../src/formats/safetensors.js';
 import { writeSafetensors, writeSafetensorsIndex, type SafetensorsTensorInput } from '../../src/formats/safetensors-writer.js';
 import { MemoryByteSource } from '../../src/hub/memory.js';
-import { quantize } from '../../src/reference/quant.js';
-import { f32ToBf16Bits } from '../../src/reference/f16.js';
+import { quantize } from '../../src/quant/formats.js';
+import { f32ToBf16Bits } from '../../src/util/f16.js';
 import { randomF32 } from '../helpers/random.js';
 
 async function expectCode(p: Promise<unknown> | (() => unknown), code: HearthErrorCode, message?: RegExp): Promise<HearthError> {

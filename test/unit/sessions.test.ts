@@ -341,7 +341,7 @@ describe('safety', () => {
     const details = (err as { details: { needed: number; free: number } }).details;
     expect(details.needed).toBeGreaterThan(2000);
     expect(details.free).toBe(2000);
-    expect((err as Error).message).toMatch(/needs [\d.]+ KiB; 1\.95 KiB is free/);
+    expect((err as Error).message).toMatch(/needs [\d.]+ kB; 2\.00 kB is free/);
     const after = await s.get(id);
     expect(after.messages).toEqual(before.messages);
     expect(after.storedTokens).toBe(one.session.storedTokens);

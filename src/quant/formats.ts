@@ -1,4 +1,4 @@
-import { f16BitsToF32, f32ToF16Bits } from './f16.js';
+import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
 
 /**
  * Weight formats as GGUF/ggml store them on disk ("native" bytes):
