@@ -2,9 +2,9 @@ import { HearthError } from '../errors.js';
 import type { GgufValue } from './gguf.js';
 import type { TensorInfo } from './tensors.js';
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma3';
 
-export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
+export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma3'];
 
 /** Hugging Face `architectures[0]` -> family. SmolLM, SmolLM2 and TinyLlama are LlamaForCausalLM. */
 export const HF_ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -12,6 +12,9 @@ export const HF_ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   MistralForCausalLM: 'mistral',
   Qwen2ForCausalLM: 'qwen2',
   Qwen3ForCausalLM: 'qwen3',
+  Gemma3ForCausalLM: 'gemma3',
+  // the text model inside (its tensors under language_model.*; the vision tower is left out)
+  Gemma3ForConditionalGeneration: 'gemma3',
 };
 
 export type RopeScaling =
@@ -46,7 +49,36 @@ export interface ModelConfig {
   maxPositionEmbeddings: number;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /** Embedding rows are multiplied by this (Gemma: sqrt(hidden), in f32); 1 elsewhere. */
+  embedScale: number;
+  /** Softmax scale of attention scores: 1/sqrt(headDim), or Gemma's query_pre_attn_scalar^-0.5. */
+  attentionScale: number;
+  /** The gated MLP's activation: SiLU (Llama, Qwen) or GELU with the tanh approximation (Gemma). */
+  hiddenAct: 'silu' | 'gelu_tanh';
+  /** An RMSNorm after attention and after the MLP, before each residual add (Gemma 3's sandwich norms). */
+  postNorms: boolean;
+  /**
+   * Added to every RMSNorm weight at load: Gemma's Hugging Face checkpoints store w and compute
+   * with 1 + w, while its GGUF files store 1 + w already. 0 elsewhere.
+   */
+  normWeightOffset: number;
+  /** Sliding-window attention: a query sees itself and the window - 1 tokens before it; 0 = none. */
+  slidingWindow: number;
+  /** Per layer: true where attention is restricted to the sliding window (Gemma 3's local layers). */
+  slidingLayers: boolean[];
+  /** RoPE base of the sliding-window layers, which use no RoPE scaling (Gemma 3: 10000); null: ropeTheta. */
+  ropeLocalTheta: number | null;
 }
+
+/** The fields only some families set, as every other family has them. */
+export function plainFamilyFields(c: { numLayers: number; headDim: number }): Pick<ModelConfig, 'embedScale' | 'attentionScale' | 'hiddenAct' | 'postNorms' | 'normWeightOffset' | 'slidingWindow' | 'slidingLayers' | 'ropeLocalTheta'> {
+  return { embedScale: 1, attentionScale: 1 / Math.sqrt(c.headDim), hiddenAct: 'silu', postNorms: false, normWeightOffset: 0, slidingWindow: 0, slidingLayers: new Array<boolean>(c.numLayers).fill(false), ropeLocalTheta: null };
+}
+
+/** Gemma 3's local/global layout when a file does not spell it out: every sixth layer global (llama.cpp's rule). */
+export const GEMMA3_SLIDING_PATTERN = 6;
+/** RoPE base of Gemma 3's local layers (GGUF does not store it; llama.cpp uses this). */
+export const GEMMA3_LOCAL_ROPE_THETA = 10000;
 
 function unsupportedArchitecture(name: string, where: string): HearthError {
   return new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: architecture ${name} is not supported.`, {
@@ -59,6 +91,18 @@ function corrupt(where: string, msg: string, field?: string, value?: unknown): H
   return new HearthError('CORRUPT_FILE', `${where}: ${msg}`, { hint: 'The model configuration is damaged or incomplete.', details: { file: where, field, value } });
 }
 
+/** A value for a message: JSON, with GGUF's 64-bit integers (bigint) as digits, cut short. */
+function show(v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x));
+  } catch {
+    s = undefined;
+  }
+  s ??= String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -67,14 +111,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function posInt(v: unknown, field: string, where: string): number {
   const n = typeof v === 'bigint' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
-    throw corrupt(where, v === undefined || v === null ? `${field} is missing.` : `${field} must be a positive integer, got ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)}.`, field);
+    throw corrupt(where, v === undefined || v === null ? `${field} is missing.` : `${field} must be a positive integer, got ${show(v)}.`, field, typeof v === 'bigint' ? String(v) : v);
   }
   return n;
 }
 
 function posNum(v: unknown, field: string, where: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw corrupt(where, v === undefined || v === null ? `${field} is missing.` : `${field} must be a positive number, got ${JSON.stringify(v)}.`, field);
+    throw corrupt(where, v === undefined || v === null ? `${field} is missing.` : `${field} must be a positive number, got ${show(v)}.`, field, typeof v === 'bigint' ? String(v) : v);
   }
   return v;
 }
@@ -109,7 +153,7 @@ function hfRopeScaling(raw: unknown, where: string): RopeScaling | null {
       originalMaxPositionEmbeddings: posInt(raw.original_max_position_embeddings, 'rope_scaling.original_max_position_embeddings', where),
     };
   }
-  throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${JSON.stringify(type)} is not supported.`, {
+  throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${show(type)} is not supported.`, {
     hint: 'Hearth supports llama3 and linear RoPE scaling.',
     details: { ropeScaling: type },
   });
@@ -213,9 +257,9 @@ export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs:
   const linearScale = get('rope.scale_linear');
   if (scalingType === 'linear') ropeScaling = { type: 'linear', factor: posNum(get('rope.scaling.factor'), `${arch}.rope.scaling.factor`, where) };
   else if (scalingType !== undefined && scalingType !== 'none') {
-    throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${JSON.stringify(scalingType)} is not supported.`, {
+    throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${show(scalingType)} is not supported.`, {
       hint: 'Hearth supports llama3 (rope_freqs) and linear RoPE scaling.',
-      details: { ropeScaling: scalingType },
+      details: { ropeScaling: typeof scalingType === 'bigint' ? String(scalingType) : scalingType },
     });
   } else if (typeof linearScale === 'number' && linearScale !== 1) ropeScaling = { type: 'linear', factor: posNum(linearScale, `${arch}.rope.scale_linear`, where) };
 

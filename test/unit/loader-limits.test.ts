@@ -153,3 +153,34 @@ describe('declared layers and stored tensors must agree', () => {
     await expectCode(openModel(gguf(bytes)), 'CORRUPT_FILE', /declares 2 layers, but the file holds tensors of 1000000000 \(up to blk\.999999999\.attn_norm\.weight\)/);
   });
 });
+
+describe('regressions found by npm run fuzz', () => {
+  it('a 64-bit GGUF value where a float is expected is named, not a TypeError (seed 16, case 7645)', async () => {
+    const e = await expectCode(
+      openModel(gguf(epsilonAsI64())),
+      'CORRUPT_FILE',
+      /llama\.attention\.layer_norm_rms_epsilon must be a positive number, got "9007199254740992"/,
+    );
+    expect(e.details).toMatchObject({ field: 'llama.attention.layer_norm_rms_epsilon', value: '9007199254740992' });
+  });
+});
+
+/** tinyGguf's epsilon written as an i64 beyond 2^53 (read back as a bigint). */
+function epsilonAsI64(): Uint8Array {
+  const s = tinySpec();
+  const t = tinyTensors();
+  const tensors = [...t.entries()].map(([name, v]) => ({ name: sourceTensorName(name, 'gguf'), type: 'F32' as const, shape: v.shape, data: quantize('f32', v.data) }));
+  return writeGguf({
+    metadata: [
+      { key: 'general.architecture', type: 'string', value: 'llama' },
+      { key: 'llama.embedding_length', type: 'u32', value: s.hidden },
+      { key: 'llama.block_count', type: 'u32', value: s.layers },
+      { key: 'llama.feed_forward_length', type: 'u32', value: s.intermediate },
+      { key: 'llama.attention.head_count', type: 'u32', value: s.heads },
+      { key: 'llama.attention.head_count_kv', type: 'u32', value: s.kvHeads },
+      { key: 'llama.attention.layer_norm_rms_epsilon', type: 'i64', value: 2n ** 53n },
+      { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: Array.from({ length: s.vocab }, (_, i) => `t${i}`) },
+    ],
+    tensors,
+  });
+}
