@@ -2,7 +2,7 @@
 // workgroup (split, head block) runs attention over its range for HPW query heads that share one kv head,
 // so the block reads each K/V row once. A split writes its max m, sum l and unnormalized output to
 // `part`; `reduce` rescales and combines the splits. Ranges are worked out here from step.kv_len, so the
-// same bind groups serve every token.
+// same bind groups serve every token. Under a sliding window the ranges cover only the window's keys.
 //
 // Within a split, keys go in chunks of CHUNK: all scores of a chunk are kept in workgroup memory, so the
 // softmax over a chunk is exact (one max, no per-key rescaling) and costs three barriers; the running
@@ -48,11 +48,14 @@ fn rec_base(head: u32, split: u32) -> u32 {
 @compute @workgroup_size(WG)
 fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let kv_len = step.kv_len;
-  let per = split_len(kv_len);
-  let start = wg.x * per;
+  // The splits cover the keys the query sees: [window start, kv_len), all of them without a window.
+  let first = window_start(kv_len - 1u);
+  let len = kv_len - first;
+  let per = split_len(len);
+  let start = first + wg.x * per;
   if (start >= kv_len) { return; }
   let end = min(start + per, kv_len);
-  let n_active = (kv_len + per - 1u) / per;
+  let n_active = (len + per - 1u) / per;
   let h0 = wg.y * HPW;
   let kv_base = (h0 / p.group) * p.max_ctx;
 
@@ -140,9 +143,9 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid:
 // One workgroup per query head: rescale each split to the common max and normalize.
 @compute @workgroup_size(WG)
 fn reduce(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let kv_len = step.kv_len;
-  let per = split_len(kv_len);
-  let n_active = (kv_len + per - 1u) / per;
+  let len = step.kv_len - window_start(step.kv_len - 1u);
+  let per = split_len(len);
+  let n_active = (len + per - 1u) / per;
   if (n_active <= 1u) { return; }
   let head = wg.x;
   var mx = NEG_BIG;

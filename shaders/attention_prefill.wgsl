@@ -94,27 +94,33 @@ fn attend(t0: u32, h: u32, row: u32, lane: u32) {
   let q_pos = step.pos + t;
   // Causal skip: no query of this tile sees keys past its last query's position.
   let kv_end = step.pos + t_last + 1u;
+  // Sliding-window skip: none sees keys before its first query's window (0 without a window).
+  let kv_start = window_start(step.pos + t0);
+  // This row's first visible key.
+  let lo = window_start(q_pos);
   let q_at = (t * p.n_heads + h) * DV;
 
   let qr = share_load_q(q_at, lane, p.scale);
   var o = SHARE_ZERO;
   var m = NEG_BIG;
   var l = 0.0;
-  for (var k0 = 0u; k0 < kv_end; k0 += BK) {
+  for (var k0 = kv_start; k0 < kv_end; k0 += BK) {
     let n = min(BK, kv_end - k0);
     let sc = tile_scores(qr, (kv_base + k0) * DV, n, row, lane);
-    // Keys this row may see in this tile: none for rows wholly before it, fewer on the diagonal.
+    // Keys j_lo <= j < n_row of this tile are this row's: none for rows wholly before it, fewer on the
+    // diagonal and, under a window, on its lower edge (j_lo is 0 without one).
     let n_row = select(0u, min(n, q_pos + 1u - k0), q_pos >= k0);
+    let j_lo = select(0u, lo - k0, lo > k0);
     // Loops run to the constant BK (guarded) so that GPU compilers unroll them and keep sc in registers.
     var m_new = m;
     for (var j = 0u; j < BK; j++) {
-      if (j < n_row) { m_new = max(m_new, sc[j]); }
+      if (j >= j_lo && j < n_row) { m_new = max(m_new, sc[j]); }
     }
     let alpha = exp2(m - m_new);
     l *= alpha;
     o = share_scale(o, alpha);
     for (var j = 0u; j < BK; j++) {
-      if (j < n_row) {
+      if (j >= j_lo && j < n_row) {
         let pj = exp2(sc[j] - m_new);
         l += pj;
         o = share_add_v(o, pj, (kv_base + k0 + j) * DV, lane);

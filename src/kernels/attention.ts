@@ -46,8 +46,14 @@ export interface AttentionArgs {
   maxCtx: number;
   /** Largest step.tokens this launch will see. */
   maxTokens: number;
-  /** Softmax scale; 1/sqrt(headDim) by default. */
+  /** Softmax scale; 1/sqrt(headDim) by default (Gemma: query_pre_attn_scalar^-0.5). */
   scale?: number;
+  /**
+   * Sliding window: a query at position p sees the keys at positions j with p - window < j <= p, the
+   * current one included (Hugging Face's and llama.cpp's convention). 0 or absent: full causal attention.
+   * The cache keeps its [nKvHeads, maxCtx, headDim] layout; keys before the window are never read.
+   */
+  window?: number;
   /** Decode split count (see attentionPlan for the default). */
   splits?: number;
   /**
@@ -125,15 +131,20 @@ function planOptions(ctx: GpuContext): AttentionPlanOptions {
   return { cpu: isCpuAdapter(ctx), subgroups: ctx.features.subgroups };
 }
 
-/** Mirrors split_len in attention_decode.wgsl: the grid and the shader must agree on the active splits. */
-function activeSplits(kvLen: number, splits: number): number {
-  const even = Math.ceil(kvLen / splits);
+/**
+ * Mirrors split_len and window_start in attention_decode.wgsl: the grid and the shader must agree on
+ * the active splits, which cover the keys a decode query sees (the last `window` of them, if set).
+ */
+function activeSplits(kvLen: number, splits: number, window: number): number {
+  const len = window > 0 ? Math.min(kvLen, window) : kvLen;
+  const even = Math.ceil(len / splits);
   const per = Math.ceil(even / SPLIT_ALIGN) * SPLIT_ALIGN;
-  return Math.ceil(kvLen / per);
+  return Math.ceil(len / per);
 }
 
 /**
- * Causal attention with grouped KV heads over the KV cache, for prefill and decode alike. Returns
+ * Causal attention with grouped KV heads over the KV cache (optionally within a sliding window), for
+ * prefill and decode alike. Returns
  * the prefill launch (flash attention, runs when step.tokens > 1), then the decode launches
  * (split-K flash-decoding and its reduce, run when step.tokens == 1); each idles at the other kind of step.
  * Dispatch labels: `${label}.prefill`, `${label}.decode`, `${label}.reduce`.
@@ -149,8 +160,11 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   check(a.kCache.size >= cacheBytes && a.vCache.size >= cacheBytes, `attention: the K/V caches need ${cacheBytes} bytes each.`);
   if (a.scratch) check(a.scratch.size >= plan.scratchBytes, `attention: scratch holds ${a.scratch.size} bytes, needs ${plan.scratchBytes}.`);
 
-  const dv = headDim / 4;
+  const window = a.window ?? 0;
+  check(Number.isInteger(window) && window >= 0 && window < 2 ** 32, `attention: window must be a non-negative integer (0: none), got ${window}.`);
   const scale = a.scale ?? 1 / Math.sqrt(headDim);
+  check(Number.isFinite(scale), `attention: scale must be a finite number, got ${scale}.`);
+  const dv = headDim / 4;
   const params = new ArrayBuffer(32);
   const pv = new DataView(params);
   pv.setUint32(0, nHeads, true);
@@ -158,6 +172,7 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   pv.setUint32(8, maxCtx, true);
   pv.setFloat32(12, scale * LOG2E, true);
   pv.setUint32(16, plan.decode.splits, true);
+  pv.setUint32(20, window, true);
   const paramsBuf = uploadUniform(ctx, pv, `${label}.params`);
   const scratch = a.scratch ?? createStorage(ctx, plan.scratchBytes, `${label}.scratch`);
   const owned = a.scratch ? [paramsBuf] : [paramsBuf, scratch];
@@ -201,13 +216,13 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
       label: `${label}.decode`,
       pipeline: split,
       bindGroup: bindBuffers(ctx, split, `${label}.decode`, { ...io, 6: scratch }),
-      grid: (s) => (s.tokens === 1 ? [activeSplits(s.kvLen, plan.decode.splits), nHeads / hpw, 1] : idle),
+      grid: (s) => (s.tokens === 1 ? [activeSplits(s.kvLen, plan.decode.splits, window), nHeads / hpw, 1] : idle),
     },
     {
       label: `${label}.reduce`,
       pipeline: reduce,
       bindGroup: bindBuffers(ctx, reduce, `${label}.reduce`, { 0: a.step, 1: paramsBuf, 5: a.out, 6: scratch }),
-      grid: (s) => (s.tokens === 1 && activeSplits(s.kvLen, plan.decode.splits) > 1 ? [nHeads, 1, 1] : idle),
+      grid: (s) => (s.tokens === 1 && activeSplits(s.kvLen, plan.decode.splits, window) > 1 ? [nHeads, 1, 1] : idle),
     },
   ];
 }
