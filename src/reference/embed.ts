@@ -2,9 +2,12 @@ import { dequantize, nativeByteLength, type WeightFormat } from '../quant/format
 
 /**
  * Rows `ids` of an embedding table [rows, cols] given in native (GGUF) bytes, dequantized and
- * multiplied by `scale`. Ids past the table give zero rows, as the kernel does.
+ * multiplied by `scale`. Ids past the table give zero rows, as the kernel does. The product is
+ * taken in f32 with the scale rounded to f32 (Gemma's sqrt(hidden), as llama.cpp computes it), the
+ * f64 product of two f32 values being exact before its one rounding.
  */
 export function embedRef(format: WeightFormat, native: Uint8Array, rows: number, cols: number, ids: ArrayLike<number>, scale = 1): Float32Array {
+  scale = Math.fround(scale);
   const rowBytes = nativeByteLength(format, 1, cols);
   const out = new Float32Array(ids.length * cols);
   for (let m = 0; m < ids.length; m++) {

@@ -43,6 +43,27 @@ describe('embed kernel', () => {
     }
   }
 
+  // Gemma scales embeddings by sqrt(hidden), computed in f32: sqrt(640) for Gemma 3 270M is not a short
+  // binary fraction, so the kernel's f32 product must round as the reference's does.
+  for (const format of FORMATS) {
+    it(`${format}, scaled by sqrt(hidden) in f32 (Gemma), bit-exact`, async () => {
+      const ctx = await testGpu();
+      const step = await testStep();
+      const [rows, cols] = [19, format === 'f32' || format === 'f16' ? 71 : 96];
+      const native = quantize(format, randomF32(rows * cols, 81 + cols, 3));
+      const table = uploadWeight(ctx, format, rows, cols, native, { maxPartBytes: 5 * strideWords(format, cols) * 4 });
+      const ids = [18, 0, 7, 7, 3, 11, 1];
+      const scale = Math.sqrt(640);
+      const out = uploadStorage(ctx, new Float32Array(ids.length * cols).fill(-7), 'out');
+      await run(embed(ctx, { step: step.buffer, ids: uploadStorage(ctx, new Uint32Array(ids), 'ids'), table, out, maxTokens: ids.length, scale }), { tokens: ids.length });
+      const got = await readF32(ctx, out, ids.length * cols);
+      expect(compare(got, embedRef(format, native, rows, cols, ids, scale)).maxAbs).toBe(0);
+      // the scale did apply: against the unscaled rows, by the f32 factor
+      const plain = embedRef(format, native, rows, cols, ids);
+      for (let i = 0; i < got.length; i++) expect(got[i]).toBe(Math.fround(plain[i]! * Math.fround(scale)));
+    });
+  }
+
   it('writes zeros for ids past the table', async () => {
     const ctx = await testGpu();
     const step = await testStep();
