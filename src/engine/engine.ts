@@ -5,7 +5,9 @@ import { readF32, writeBuffer } from '../gpu/buffers.js';
 import { StepUniform, encodeDispatches, type StepParams } from '../gpu/dispatch.js';
 import { GpuProfiler, type KernelTiming } from '../gpu/profiler.js';
 import type { ModelConfig } from '../formats/config.js';
-import { LlamaForward, destroyModelWeights, type ActivationMode, type ModelWeights } from '../models/llama.js';
+import { Forward, type ActivationMode } from '../models/forward.js';
+import { destroyModelWeights, type ModelWeights } from '../models/weights.js';
+import type { KvLayers } from '../models/state.js';
 import { createSampler, type Sampler, type SamplingParams, type SampleResult } from '../kernels/sample.js';
 import { DEFAULT_SAMPLING, validateSampling } from '../kernels/sampling.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -90,7 +92,7 @@ export interface KvSlice {
   start: number;
   end: number;
   tokens: number[];
-  layers: { k: Float32Array; v: Float32Array }[];
+  layers: KvLayers[];
 }
 
 export interface EngineParts {
@@ -128,7 +130,7 @@ export class Engine {
   readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   readonly contextLength: number;
-  private forward: LlamaForward;
+  private forward: Forward;
   private sampler: Sampler;
   private step: StepUniform;
   private weights: ModelWeights | null;
@@ -147,14 +149,14 @@ export class Engine {
     this.contextLength = parts.contextLength;
     this.weights = parts.weights;
     this.step = new StepUniform(this.ctx);
-    this.forward = new LlamaForward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations }, this.step.buffer);
+    this.forward = new Forward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations }, this.step.buffer);
     this.sampler = createSampler(this.ctx, { step: this.step.buffer, logits: this.forward.act.logits, vocab: parts.config.vocabSize, maxTopLogprobs: 20 });
     this.idScratch = new Uint32Array(parts.prefillChunk);
   }
 
   get info(): EngineInfo {
     const kv = this.unloaded ? 0 : this.forward.kvBytes;
-    const acts = this.unloaded ? 0 : Object.values(this.forward.act).reduce((s, b) => s + ((b as GPUBuffer | null)?.size ?? 0), 0);
+    const acts = this.unloaded ? 0 : this.forward.act.bytes;
     const weightBytes = this.unloaded ? 0 : this.parts.weightBytes;
     return {
       model: this.parts.modelId,
@@ -427,36 +429,10 @@ export class Engine {
   exportKv(start: number, end: number): Promise<KvSlice> {
     return this.guarded(async () => {
       this.checkUsable();
-      const c = this.config;
       if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= this.cached.length)) {
         throw new HearthError('INVALID_ARGUMENT', `exportKv(${start}, ${end}): the cache holds ${this.cached.length} tokens.`);
       }
-      const n = end - start;
-      const rowBytes = c.headDim * 4;
-      const perTensor = c.numKvHeads * n * rowBytes;
-      const layers: { k: Float32Array; v: Float32Array }[] = [];
-      if (n === 0) {
-        for (let l = 0; l < c.numLayers; l++) layers.push({ k: new Float32Array(0), v: new Float32Array(0) });
-        return { start, end, tokens: this.cached.slice(start, end), layers };
-      }
-      const staging = this.ctx.device.createBuffer({ size: perTensor * 2 * c.numLayers, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'kv-export' });
-      const enc = this.ctx.device.createCommandEncoder();
-      for (let l = 0; l < c.numLayers; l++) {
-        for (const [t, buf] of [this.forward.kCache[l]!, this.forward.vCache[l]!].entries()) {
-          for (let h = 0; h < c.numKvHeads; h++) {
-            const src = (h * this.contextLength + start) * rowBytes;
-            const dst = (2 * l + t) * perTensor + h * n * rowBytes;
-            enc.copyBufferToBuffer(buf, src, staging, dst, n * rowBytes);
-          }
-        }
-      }
-      this.ctx.device.queue.submit([enc.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
-      const all = new Float32Array(staging.getMappedRange().slice(0));
-      staging.unmap();
-      staging.destroy();
-      const floats = perTensor / 4;
-      for (let l = 0; l < c.numLayers; l++) layers.push({ k: all.slice(2 * l * floats, (2 * l + 1) * floats), v: all.slice((2 * l + 1) * floats, (2 * l + 2) * floats) });
+      const layers = await this.forward.kv.read(start, end);
       return { start, end, tokens: this.cached.slice(start, end), layers };
     });
   }
@@ -488,7 +464,7 @@ export class Engine {
       const c = this.config;
       let at = from;
       for (const s of slices) {
-        const per = c.numKvHeads * (s.end - s.start) * c.headDim;
+        const per = this.forward.kv.floatsFor(s.end - s.start);
         if (s.start !== at || s.end <= s.start || s.tokens.length !== s.end - s.start || s.layers.length !== c.numLayers || s.layers.some((l) => l.k.length !== per || l.v.length !== per)) {
           throw new HearthError('INVALID_ARGUMENT', 'restoreKv: the slices do not tile the range or do not fit this model.');
         }
@@ -496,17 +472,7 @@ export class Engine {
       }
       if (at !== tokens.length || tokens.length > this.contextLength) throw new HearthError('INVALID_ARGUMENT', `restoreKv: the slices end at ${at}, not at ${tokens.length} (context ${this.contextLength}).`);
       for (let i = 0; i < from; i++) if (this.cached[i] !== tokens[i]) return false;
-      for (const s of slices) {
-        const n = s.end - s.start;
-        for (let l = 0; l < c.numLayers; l++) {
-          const { k, v } = s.layers[l]!;
-          for (let h = 0; h < c.numKvHeads; h++) {
-            const dst = (h * this.contextLength + s.start) * c.headDim * 4;
-            writeBuffer(this.ctx, this.forward.kCache[l]!, dst, k.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
-            writeBuffer(this.ctx, this.forward.vCache[l]!, dst, v.subarray(h * n * c.headDim, (h + 1) * n * c.headDim));
-          }
-        }
-      }
+      for (const s of slices) this.forward.kv.write(s.start, s.end - s.start, s.layers);
       await this.ctx.device.queue.onSubmittedWorkDone();
       this.cached = [...tokens];
       return true;

@@ -6,7 +6,7 @@ import { openModel } from '../formats/model-files.js';
 import { tokenizerFromGguf, tokenizerFromHf } from '../tokenizer/index.js';
 import { loadWeights, type LoadProgress, type WeightDtype } from '../models/load.js';
 import { Engine } from './engine.js';
-import type { ActivationMode } from '../models/llama.js';
+import type { ActivationMode } from '../models/forward.js';
 import { FingerprintingSource } from './identity.js';
 
 export interface EngineLoadOptions {

@@ -71,8 +71,15 @@ export interface ModelConfig {
 }
 
 /** The fields only some families set, as every other family has them. */
-export function plainFamilyFields(c: { numLayers: number; headDim: number }): Pick<ModelConfig, 'embedScale' | 'attentionScale' | 'hiddenAct' | 'postNorms' | 'normWeightOffset' | 'slidingWindow' | 'slidingLayers' | 'ropeLocalTheta'> {
-  return { embedScale: 1, attentionScale: 1 / Math.sqrt(c.headDim), hiddenAct: 'silu', postNorms: false, normWeightOffset: 0, slidingWindow: 0, slidingLayers: new Array<boolean>(c.numLayers).fill(false), ropeLocalTheta: null };
+export function plainFamilyFields(c: { headDim: number }): Pick<ModelConfig, 'embedScale' | 'attentionScale' | 'hiddenAct' | 'postNorms' | 'normWeightOffset' | 'slidingWindow' | 'slidingLayers' | 'ropeLocalTheta'> {
+  // slidingLayers is filled once numLayers has passed validateConfig's limits (see withLayers)
+  return { embedScale: 1, attentionScale: 1 / Math.sqrt(c.headDim), hiddenAct: 'silu', postNorms: false, normWeightOffset: 0, slidingWindow: 0, slidingLayers: [], ropeLocalTheta: null };
+}
+
+/** Per-layer fields sized from numLayers, filled only after it was checked against the limits. */
+function withLayers(c: ModelConfig): ModelConfig {
+  if (c.slidingLayers.length !== c.numLayers) c.slidingLayers = new Array<boolean>(c.numLayers).fill(false);
+  return c;
 }
 
 /** Gemma 3's local/global layout when a file does not spell it out: every sixth layer global (llama.cpp's rule). */
@@ -177,11 +184,15 @@ export function configFromHf(config: unknown, inputs: HfConfigInputs): ModelConf
     architecture = HF_ARCHITECTURES[archName];
     if (!architecture) throw unsupportedArchitecture(archName, where);
   } else if (typeof config.model_type === 'string') {
-    architecture = (SUPPORTED_ARCHITECTURES as readonly string[]).includes(config.model_type) ? (config.model_type as Architecture) : undefined;
+    const type = config.model_type === 'gemma3_text' ? 'gemma3' : config.model_type;
+    architecture = (SUPPORTED_ARCHITECTURES as readonly string[]).includes(type) ? (type as Architecture) : undefined;
     if (!architecture) throw unsupportedArchitecture(config.model_type, where);
   } else {
     throw corrupt(where, 'it names no architecture (no architectures or model_type).', 'architectures');
   }
+  // a multimodal Gemma 3 keeps its text model's settings under text_config
+  if (architecture === 'gemma3' && isObject(config.text_config)) config = { ...config.text_config, eos_token_id: config.text_config.eos_token_id ?? config.eos_token_id, bos_token_id: config.text_config.bos_token_id ?? config.bos_token_id };
+  if (!isObject(config)) throw corrupt(where, 'it is not a JSON object.');
 
   const facts = tensorFacts(inputs.tensors);
   const hiddenSize = posInt(config.hidden_size, 'hidden_size', where);
@@ -218,9 +229,52 @@ export function configFromHf(config: unknown, inputs: HfConfigInputs): ModelConf
     maxPositionEmbeddings: posInt(config.max_position_embeddings ?? 2048, 'max_position_embeddings', where),
     bosTokenId: bos,
     eosTokenIds: [...new Set(eos)],
+    ...plainFamilyFields({ headDim }),
   };
   validateConfig(c, where, 'safetensors');
-  return c;
+  if (architecture === 'gemma3') {
+    Object.assign(c, gemma3FromHf(config, c, where));
+    validateConfig(c, where, 'safetensors');
+  }
+  return withLayers(c);
+}
+
+/** Gemma 3's text decoder, from its Hugging Face config (Gemma3TextConfig). */
+function gemma3FromHf(config: Record<string, unknown>, c: ModelConfig, where: string): Partial<ModelConfig> {
+  const act = config.hidden_activation ?? config.hidden_act ?? 'gelu_pytorch_tanh';
+  if (act !== 'gelu_pytorch_tanh' && act !== 'gelu_tanh') {
+    throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: hidden_activation ${JSON.stringify(act)} is not supported for Gemma 3.`, { details: { field: 'hidden_activation', value: act } });
+  }
+  for (const cap of ['final_logit_softcapping', 'attn_logit_softcapping'] as const) {
+    if (config[cap] !== undefined && config[cap] !== null) {
+      throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: ${cap} is set, which Gemma 3 does not use and Hearth does not support.`, { details: { field: cap, value: config[cap] } });
+    }
+  }
+  const window = config.sliding_window === undefined || config.sliding_window === null ? 0 : posInt(config.sliding_window, 'sliding_window', where);
+  let sliding: boolean[];
+  if (Array.isArray(config.layer_types)) {
+    if (config.layer_types.length !== c.numLayers) throw corrupt(where, `layer_types lists ${config.layer_types.length} layers, but num_hidden_layers is ${c.numLayers}.`, 'layer_types');
+    sliding = config.layer_types.map((t, i) => {
+      if (t !== 'sliding_attention' && t !== 'full_attention') throw corrupt(where, `layer_types[${i}] is ${JSON.stringify(t)}, not sliding_attention or full_attention.`, 'layer_types');
+      return t === 'sliding_attention';
+    });
+  } else {
+    const pattern = posInt(config.sliding_window_pattern ?? GEMMA3_SLIDING_PATTERN, 'sliding_window_pattern', where);
+    sliding = Array.from({ length: c.numLayers }, (_, i) => (i + 1) % pattern !== 0);
+  }
+  const scalar = config.query_pre_attn_scalar === undefined || config.query_pre_attn_scalar === null ? c.headDim : posNum(config.query_pre_attn_scalar, 'query_pre_attn_scalar', where);
+  return {
+    embedScale: Math.sqrt(c.hiddenSize),
+    attentionScale: 1 / Math.sqrt(scalar),
+    hiddenAct: 'gelu_tanh',
+    postNorms: true,
+    normWeightOffset: 1,
+    slidingWindow: window,
+    slidingLayers: window ? sliding : sliding.map(() => false),
+    ropeLocalTheta: posNum(config.rope_local_base_freq ?? GEMMA3_LOCAL_ROPE_THETA, 'rope_local_base_freq', where),
+    qkNorm: true,
+    rmsNormEps: posNum(config.rms_norm_eps ?? 1e-6, 'rms_norm_eps', where),
+  };
 }
 
 function derivedHeadDim(hidden: number, heads: number, where: string): number {
@@ -292,9 +346,29 @@ export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs:
     maxPositionEmbeddings: int('context_length', 2048),
     bosTokenId: tokenIds(metadata.get('tokenizer.ggml.bos_token_id') ?? [])[0] ?? null,
     eosTokenIds: [...new Set(eos)],
+    ...plainFamilyFields({ headDim }),
   };
   validateConfig(c, where, 'gguf');
-  return c;
+  if (architecture === 'gemma3') {
+    // as llama.cpp reads gemma3 files: the norms hold 1 + w already; the local layers' pattern and
+    // RoPE base are not stored (every sixth layer is global; local base 10000); the attention scale
+    // is 1/sqrt(head size) except for the 27B model (62 layers), which uses 1/sqrt(hidden / heads)
+    const window = get('attention.sliding_window') === undefined ? 0 : int('attention.sliding_window');
+    const pattern = get('attention.sliding_window_pattern') === undefined ? GEMMA3_SLIDING_PATTERN : int('attention.sliding_window_pattern');
+    Object.assign(c, {
+      ropeStyle: 'half',
+      embedScale: Math.sqrt(hiddenSize),
+      attentionScale: c.numLayers === 62 ? 1 / Math.sqrt(hiddenSize / numHeads) : 1 / Math.sqrt(headDim),
+      hiddenAct: 'gelu_tanh',
+      postNorms: true,
+      slidingWindow: window,
+      slidingLayers: Array.from({ length: c.numLayers }, (_, i) => window > 0 && (i + 1) % pattern !== 0),
+      ropeLocalTheta: GEMMA3_LOCAL_ROPE_THETA,
+      rmsNormEps: posNum(get('attention.layer_norm_rms_epsilon') ?? 1e-6, `${arch}.attention.layer_norm_rms_epsilon`, where),
+    } satisfies Partial<ModelConfig>);
+    validateConfig(c, where, 'gguf');
+  }
+  return withLayers(c);
 }
 
 /** Per-layer values (head_count_kv in some files) must be the same in every layer here. */

@@ -262,8 +262,9 @@ const DTYPE_BY_ID = new Map<number, TensorDtype>(Object.entries(GGML_TYPE_IDS).m
  */
 export function ggufTensorInfos(header: GgufHeader, file: string): TensorInfo[] {
   const out: TensorInfo[] = [];
+  const arch = header.metadata.get('general.architecture');
   for (const t of header.tensors) {
-    const name = canonicalTensorName(t.name, 'gguf');
+    const name = canonicalTensorName(t.name, 'gguf', typeof arch === 'string' ? arch : undefined);
     const dtype = DTYPE_BY_ID.get(t.type);
     if (!dtype) {
       if (!isCanonicalName(name)) continue;

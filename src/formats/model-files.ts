@@ -1,3 +1,4 @@
+import { tensorSchema } from './schema.js';
 import { HearthError } from '../errors.js';
 import { throwIfAborted, type ModelSource } from '../hub/byte-source.js';
 import { configFieldName, configFromGguf, configFromHf, type ModelConfig } from './config.js';
@@ -140,7 +141,7 @@ async function openSafetensors(source: ModelSource, listed: string[], shardFiles
         }
       }
     }
-    all.push(...safetensorsTensorInfos(header, f));
+    all.push(...safetensorsTensorInfos(header, f, hfArchitecture(configJson)));
   });
   const tensors = toMap(all, indexFile ?? shards[0]!);
 
@@ -209,34 +210,12 @@ export function checkModelTensors(c: ModelConfig, tensors: ReadonlyMap<string, T
       },
     );
   }
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  const want: Array<[string, number[]]> = [
-    ['embed', [c.vocabSize, c.hiddenSize]],
-    ['final_norm', [c.hiddenSize]],
-  ];
-  if (!c.tieWordEmbeddings) want.push(['lm_head', [c.vocabSize, c.hiddenSize]]);
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `layers.${l}.`;
-    want.push(
-      [p + 'attn_norm', [c.hiddenSize]],
-      [p + 'q', [qDim, c.hiddenSize]],
-      [p + 'k', [kvDim, c.hiddenSize]],
-      [p + 'v', [kvDim, c.hiddenSize]],
-      [p + 'o', [c.hiddenSize, qDim]],
-      [p + 'ffn_norm', [c.hiddenSize]],
-      [p + 'gate', [c.intermediateSize, c.hiddenSize]],
-      [p + 'up', [c.intermediateSize, c.hiddenSize]],
-      [p + 'down', [c.hiddenSize, c.intermediateSize]],
-    );
-    if (c.attentionBias) want.push([p + 'q_bias', [qDim]], [p + 'k_bias', [kvDim]], [p + 'v_bias', [kvDim]]);
-    if (c.qkNorm) want.push([p + 'q_norm', [c.headDim]], [p + 'k_norm', [c.headDim]]);
-  }
+  const want = tensorSchema(c).map((t): [string, number[]] => [t.name, t.shape]);
   for (const [name, shape] of want) {
     const t = tensors.get(name);
     if (!t) {
       throw new HearthError('CORRUPT_FILE', `${where}: the model has no tensor ${name}, which its config requires.`, {
-        hint: 'The file is incomplete or not a Llama-family model.',
+        hint: `The file is incomplete or not a ${c.architecture} model.`,
         details: { tensor: name },
       });
     }
@@ -247,6 +226,14 @@ export function checkModelTensors(c: ModelConfig, tensors: ReadonlyMap<string, T
       });
     }
   }
+}
+
+/** config.json's architectures[0] (or model_type): which family's tensor names to read. */
+function hfArchitecture(config: unknown): string | undefined {
+  if (typeof config !== 'object' || config === null) return undefined;
+  const c = config as Record<string, unknown>;
+  const a = Array.isArray(c.architectures) ? c.architectures[0] : undefined;
+  return typeof a === 'string' ? a : typeof c.model_type === 'string' ? c.model_type : undefined;
 }
 
 function toMap(infos: TensorInfo[], where: string): Map<string, TensorInfo> {

@@ -100,13 +100,14 @@ export async function readSafetensorsHeader(src: ByteSource, signal?: AbortSigna
 }
 
 /**
- * Tensor descriptors under canonical names. A tensor the forward pass needs in a dtype Hearth
+ * Tensor descriptors under canonical names (`arch`: config.json's architectures[0], whose family
+ * decides some names). A tensor the forward pass needs in a dtype Hearth
  * cannot load is an UNSUPPORTED_TENSOR_TYPE error; extras in such dtypes (never loaded) are left out.
  */
-export function safetensorsTensorInfos(header: SafetensorsHeader, file: string): TensorInfo[] {
+export function safetensorsTensorInfos(header: SafetensorsHeader, file: string, arch?: string): TensorInfo[] {
   const out: TensorInfo[] = [];
   for (const t of header.tensors) {
-    const name = canonicalTensorName(t.name, 'hf');
+    const name = canonicalTensorName(t.name, 'hf', arch);
     if (!isTensorDtype(t.dtype) || !SAFETENSORS_DTYPES.includes(t.dtype)) {
       if (!isCanonicalName(name)) continue;
       throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `${file}: tensor ${t.name} has dtype ${t.dtype}, which Hearth does not support.`, {

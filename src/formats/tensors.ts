@@ -61,7 +61,11 @@ export function tensorByteLength(dtype: TensorDtype, shape: readonly number[], w
 
 // ---- canonical names -------------------------------------------------------------------------
 
-/** Per-layer tensors: canonical suffix -> [Hugging Face suffix, GGUF suffix]. */
+/**
+ * Per-layer tensors: canonical suffix -> [Hugging Face suffix, GGUF suffix]. Gemma 3 names its
+ * four norms differently in Hugging Face checkpoints (its post_attention_layernorm is a norm after
+ * attention, not Llama's norm before the MLP): see GEMMA3_LAYER_NAMES.
+ */
 const LAYER_NAMES: Readonly<Record<string, readonly [string, string]>> = {
   attn_norm: ['input_layernorm.weight', 'attn_norm.weight'],
   q: ['self_attn.q_proj.weight', 'attn_q.weight'],
@@ -79,6 +83,13 @@ const LAYER_NAMES: Readonly<Record<string, readonly [string, string]>> = {
   down: ['mlp.down_proj.weight', 'ffn_down.weight'],
 };
 
+const GEMMA3_LAYER_NAMES: Readonly<Record<string, readonly [string, string]>> = {
+  ...LAYER_NAMES,
+  post_attn_norm: ['post_attention_layernorm.weight', 'post_attention_norm.weight'],
+  ffn_norm: ['pre_feedforward_layernorm.weight', 'ffn_norm.weight'],
+  post_ffn_norm: ['post_feedforward_layernorm.weight', 'post_ffw_norm.weight'],
+};
+
 /** Whole-model tensors: canonical -> [Hugging Face, GGUF]. */
 const GLOBAL_NAMES: Readonly<Record<string, readonly [string, string]>> = {
   embed: ['model.embed_tokens.weight', 'token_embd.weight'],
@@ -88,31 +99,47 @@ const GLOBAL_NAMES: Readonly<Record<string, readonly [string, string]>> = {
 
 export type TensorNaming = 'hf' | 'gguf';
 
-const fromSource: Record<TensorNaming, { global: Map<string, string>; layer: Map<string, string> }> = {
-  hf: { global: new Map(), layer: new Map() },
-  gguf: { global: new Map(), layer: new Map() },
-};
-for (const [canon, [hf, gguf]] of Object.entries(GLOBAL_NAMES)) {
-  fromSource.hf.global.set(hf, canon);
-  fromSource.gguf.global.set(gguf, canon);
+/** Which spelling table a file's architecture uses ('gemma3' for Gemma 3; every other family shares Llama's). */
+export type NameTable = 'llama' | 'gemma3';
+
+function tableFor(arch: string | undefined): NameTable {
+  return arch === 'gemma3' || arch === 'gemma3_text' || arch === 'Gemma3ForCausalLM' || arch === 'Gemma3ForConditionalGeneration' ? 'gemma3' : 'llama';
 }
-// checkpoints saved from the bare model (not ...ForCausalLM) drop the 'model.' prefix
-fromSource.hf.global.set('embed_tokens.weight', 'embed');
-fromSource.hf.global.set('norm.weight', 'final_norm');
-for (const [canon, [hf, gguf]] of Object.entries(LAYER_NAMES)) {
-  fromSource.hf.layer.set(hf, canon);
-  fromSource.gguf.layer.set(gguf, canon);
+
+const layerNames = (t: NameTable) => (t === 'gemma3' ? GEMMA3_LAYER_NAMES : LAYER_NAMES);
+
+type Lookup = { global: Map<string, string>; layer: Map<string, string> };
+const fromSource = new Map<string, Lookup>();
+for (const table of ['llama', 'gemma3'] as const) {
+  for (const [naming, idx] of [['hf', 0], ['gguf', 1]] as const) {
+    const l: Lookup = { global: new Map(), layer: new Map() };
+    for (const [canon, names] of Object.entries(GLOBAL_NAMES)) l.global.set(names[idx], canon);
+    if (naming === 'hf') {
+      // checkpoints saved from the bare model (not ...ForCausalLM) drop the 'model.' prefix
+      l.global.set('embed_tokens.weight', 'embed');
+      l.global.set('norm.weight', 'final_norm');
+    }
+    for (const [canon, names] of Object.entries(layerNames(table))) l.layer.set(names[idx], canon);
+    fromSource.set(`${table}:${naming}`, l);
+  }
 }
 
 const HF_LAYER = /^(?:model\.)?layers\.(\d+)\.(.+)$/;
 const GGUF_LAYER = /^blk\.(\d+)\.(.+)$/;
+/** The text model inside a multimodal checkpoint (Gemma3ForConditionalGeneration): older and newer transformers. */
+const HF_TEXT_PREFIX = /^(?:language_model\.|model\.language_model\.)/;
 
-/** The canonical name of a source tensor, or the source name itself when it has none. */
-export function canonicalTensorName(sourceName: string, naming: TensorNaming): string {
-  const table = fromSource[naming];
-  const global = table.global.get(sourceName);
+/**
+ * The canonical name of a source tensor, or the source name itself when it has none. `arch`:
+ * GGUF's general.architecture or config.json's architectures[0] (names differ by family).
+ */
+export function canonicalTensorName(sourceName: string, naming: TensorNaming, arch?: string): string {
+  const table = fromSource.get(`${tableFor(arch)}:${naming}`)!;
+  let name = sourceName;
+  if (naming === 'hf' && HF_TEXT_PREFIX.test(name)) name = name.replace(HF_TEXT_PREFIX, name.startsWith('model.language_model.') ? 'model.' : '');
+  const global = table.global.get(name);
   if (global) return global;
-  const m = (naming === 'hf' ? HF_LAYER : GGUF_LAYER).exec(sourceName);
+  const m = (naming === 'hf' ? HF_LAYER : GGUF_LAYER).exec(name);
   if (m) {
     const suffix = table.layer.get(m[2]!);
     if (suffix) return `layers.${Number(m[1])}.${suffix}`;
@@ -124,16 +151,16 @@ export function canonicalTensorName(sourceName: string, naming: TensorNaming): s
 export function isCanonicalName(name: string): boolean {
   if (name in GLOBAL_NAMES) return true;
   const m = /^layers\.\d+\.(.+)$/.exec(name);
-  return m !== null && m[1]! in LAYER_NAMES;
+  return m !== null && m[1]! in GEMMA3_LAYER_NAMES;
 }
 
 /** The source name a canonical tensor gets in a file: the inverse of canonicalTensorName. */
-export function sourceTensorName(canonical: string, naming: TensorNaming): string {
+export function sourceTensorName(canonical: string, naming: TensorNaming, arch?: string): string {
   const idx = naming === 'hf' ? 0 : 1;
   const global = GLOBAL_NAMES[canonical];
   if (global) return global[idx];
   const m = /^layers\.(\d+)\.(.+)$/.exec(canonical);
-  const layer = m ? LAYER_NAMES[m[2]!] : undefined;
+  const layer = m ? layerNames(tableFor(arch))[m[2]!] : undefined;
   if (m && layer) return naming === 'hf' ? `model.layers.${m[1]}.${layer[0]}` : `blk.${m[1]}.${layer[1]}`;
   return canonical;
 }

@@ -8,12 +8,19 @@ import { uploadStorage } from '../gpu/buffers.js';
 import { uploadWeight, type GpuWeight } from '../gpu/weights.js';
 import { ACT_BLOCK, dequantize, nativeByteLength, quantize, QK, type ActQuant, type WeightFormat } from '../quant/formats.js';
 import { bf16BitsToF32 } from '../util/f16.js';
-import { modelInvFreq } from './rope-table.js';
+import { localInvFreq, modelInvFreq } from './rope-table.js';
 import type { ModelSource } from '../hub/byte-source.js';
 import { readTensor, type ModelFiles } from '../formats/model-files.js';
+import type { ModelConfig } from '../formats/config.js';
 import { tensorByteLength, type TensorDtype, type TensorInfo } from '../formats/tensors.js';
 import { dequantizeGgml, isGgmlConvertedType } from '../formats/ggml-quants.js';
-import type { LayerWeights, ModelWeights } from './llama.js';
+import type { LayerWeights, ModelWeights, Projection } from './weights.js';
+
+/** An RMSNorm weight as the kernels multiply by: Gemma's Hugging Face checkpoints store w for 1 + w. */
+export function normWeight(c: Pick<ModelConfig, 'normWeightOffset'>, w: Float32Array): Float32Array {
+  if (c.normWeightOffset === 0) return w;
+  return Float32Array.from(w, (v) => v + c.normWeightOffset);
+}
 
 /** What matrices are stored as on the GPU. Absent: as in the file (bf16 becomes f16). */
 export type WeightDtype = WeightFormat;
@@ -156,19 +163,6 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
   const matrix = async (name: string, rows: number, cols: number): Promise<GpuWeight> => {
     return upload(name, await converted(name, rows, cols), rows, cols);
   };
-  /** Gate and up as one [2 * intermediate, hidden] matrix (rows of gate, then of up) when they share a format and an activation quantization. */
-  const gateUp = async (p: string): Promise<Pick<LayerWeights, 'gateUp' | 'gate' | 'up'>> => {
-    const I = c.intermediateSize;
-    const g = await converted(`${p}.gate`, I, c.hiddenSize);
-    const u = await converted(`${p}.up`, I, c.hiddenSize);
-    if (g.format !== u.format || g.actQuant !== u.actQuant) {
-      return { gateUp: null, gate: upload(`${p}.gate`, g, I, c.hiddenSize), up: upload(`${p}.up`, u, I, c.hiddenSize) };
-    }
-    const both = new Uint8Array(g.data.byteLength + u.data.byteLength);
-    both.set(g.data, 0);
-    both.set(u.data, g.data.byteLength);
-    return { gateUp: upload(`${p}.gate_up`, g, 2 * I, c.hiddenSize, both, 2), gate: null, up: null };
-  };
   const values = async (name: string, length: number): Promise<Float32Array> => {
     const info = get(name);
     const v = tensorToF32(info, await read(info));
@@ -179,59 +173,67 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
     bytes += v.byteLength;
     return uploadStorage(ctx, v, name);
   };
-  const vector = async (name: string, length: number): Promise<GPUBuffer> => vectorOf(name, await values(name, length));
+  /** An RMSNorm weight, as the kernels use it (Gemma's Hugging Face files store w for 1 + w). */
+  const norm = async (name: string, length: number): Promise<GPUBuffer> => vectorOf(name, normWeight(c, await values(name, length)));
+
+  /**
+   * Matrices sharing one input ([rows_i, cols] each, with optional biases) as one projection: one
+   * matrix of their rows concatenated (and its bias) when all share a format and an activation
+   * quantization, one part per matrix otherwise.
+   */
+  const projection = async (p: string, outs: { name: string; rows: number; bias?: string }[], cols: number, fusedName: string): Promise<Projection> => {
+    const mats: (Converted & { name: string; rows: number })[] = [];
+    for (const o of outs) mats.push({ name: `${p}.${o.name}`, rows: o.rows, ...(await converted(`${p}.${o.name}`, o.rows, cols)) });
+    const biases: (Float32Array | null)[] = [];
+    for (const o of outs) biases.push(o.bias && t.has(`${p}.${o.bias}`) ? await values(`${p}.${o.bias}`, o.rows) : null);
+    if (mats.some((m) => m.format !== mats[0]!.format || m.actQuant !== mats[0]!.actQuant)) {
+      return { parts: mats.map((m, i) => ({ weight: upload(m.name, m, m.rows, cols), bias: biases[i] ? vectorOf(`${m.name}_bias`, biases[i]!) : null, outputs: [i] })) };
+    }
+    const all = new Uint8Array(mats.reduce((s, m) => s + m.data.byteLength, 0));
+    let at = 0;
+    for (const m of mats) {
+      all.set(m.data, at);
+      at += m.data.byteLength;
+    }
+    const rows = mats.reduce((s, m) => s + m.rows, 0);
+    let bias: GPUBuffer | null = null;
+    if (biases.some((b) => b)) {
+      // a missing one (never seen in practice) adds zeros
+      const b = new Float32Array(rows);
+      let off = 0;
+      biases.forEach((x, i) => {
+        if (x) b.set(x, off);
+        off += mats[i]!.rows;
+      });
+      bias = vectorOf(`${p}.${fusedName}_bias`, b);
+    }
+    return { parts: [{ weight: upload(`${p}.${fusedName}`, mats[0]!, rows, cols, all, mats.length), bias, outputs: mats.map((_, i) => i) }] };
+  };
 
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
-  /** Q, K and V as one [qDim + 2 kvDim, hidden] matrix (and bias) when all three share a format and an activation quantization. */
-  const qkv = async (p: string): Promise<Pick<LayerWeights, 'qkv' | 'qkvBias' | 'q' | 'k' | 'v' | 'qBias' | 'kBias' | 'vBias'>> => {
-    const H = c.hiddenSize;
-    const parts = [
-      { name: `${p}.q`, rows: qDim, ...(await converted(`${p}.q`, qDim, H)) },
-      { name: `${p}.k`, rows: kvDim, ...(await converted(`${p}.k`, kvDim, H)) },
-      { name: `${p}.v`, rows: kvDim, ...(await converted(`${p}.v`, kvDim, H)) },
-    ];
-    const biasNames = ['q_bias', 'k_bias', 'v_bias'].map((b) => `${p}.${b}`);
-    const biases: (Float32Array | null)[] = [];
-    for (const [i, b] of biasNames.entries()) biases.push(t.has(b) ? await values(b, parts[i]!.rows) : null);
-    if (parts.some((x) => x.format !== parts[0]!.format || x.actQuant !== parts[0]!.actQuant)) {
-      const [q, k, v] = parts.map((x) => upload(x.name, x, x.rows, H));
-      const [qBias, kBias, vBias] = biases.map((b, i) => (b ? vectorOf(biasNames[i]!, b) : null));
-      return { qkv: null, qkvBias: null, q: q!, k: k!, v: v!, qBias: qBias!, kBias: kBias!, vBias: vBias! };
-    }
-    const all = new Uint8Array(parts.reduce((s, x) => s + x.data.byteLength, 0));
-    let at = 0;
-    for (const x of parts) {
-      all.set(x.data, at);
-      at += x.data.byteLength;
-    }
-    let qkvBias: GPUBuffer | null = null;
-    if (biases.some((b) => b)) {
-      // a missing one (never seen in practice) adds zeros
-      const b = new Float32Array(qDim + 2 * kvDim);
-      biases.forEach((x, i) => x && b.set(x, i === 0 ? 0 : i === 1 ? qDim : qDim + kvDim));
-      qkvBias = vectorOf(`${p}.qkv_bias`, b);
-    }
-    return { qkv: upload(`${p}.qkv`, parts[0]!, qDim + 2 * kvDim, H, all, 3), qkvBias, q: null, k: null, v: null, qBias: null, kBias: null, vBias: null };
-  };
-
   const embed = await matrix('embed', c.vocabSize, c.hiddenSize);
   const layers: LayerWeights[] = [];
+  const D = c.hiddenSize;
+  const I = c.intermediateSize;
   for (let l = 0; l < c.numLayers; l++) {
     const p = `layers.${l}`;
     layers.push({
-      attnNorm: await vector(`${p}.attn_norm`, c.hiddenSize),
-      ...(await qkv(p)),
-      o: await matrix(`${p}.o`, c.hiddenSize, qDim),
-      qNorm: c.qkNorm ? await vector(`${p}.q_norm`, c.headDim) : null,
-      kNorm: c.qkNorm ? await vector(`${p}.k_norm`, c.headDim) : null,
-      ffnNorm: await vector(`${p}.ffn_norm`, c.hiddenSize),
-      ...(await gateUp(p)),
-      down: await matrix(`${p}.down`, c.hiddenSize, c.intermediateSize),
+      attnNorm: await norm(`${p}.attn_norm`, D),
+      qkv: await projection(p, [{ name: 'q', rows: qDim, bias: 'q_bias' }, { name: 'k', rows: kvDim, bias: 'k_bias' }, { name: 'v', rows: kvDim, bias: 'v_bias' }], D, 'qkv'),
+      qNorm: c.qkNorm ? await norm(`${p}.q_norm`, c.headDim) : null,
+      kNorm: c.qkNorm ? await norm(`${p}.k_norm`, c.headDim) : null,
+      o: await matrix(`${p}.o`, D, qDim),
+      postAttnNorm: c.postNorms ? await norm(`${p}.post_attn_norm`, D) : null,
+      ffnNorm: await norm(`${p}.ffn_norm`, D),
+      gateUp: await projection(p, [{ name: 'gate', rows: I }, { name: 'up', rows: I }], D, 'gate_up'),
+      down: await matrix(`${p}.down`, D, I),
+      postFfnNorm: c.postNorms ? await norm(`${p}.post_ffn_norm`, D) : null,
     });
   }
-  const finalNorm = await vector('final_norm', c.hiddenSize);
-  const lmHead = !c.tieWordEmbeddings && t.has('lm_head') ? await matrix('lm_head', c.vocabSize, c.hiddenSize) : embed;
+  const finalNorm = await norm('final_norm', D);
+  const lmHead = !c.tieWordEmbeddings && t.has('lm_head') ? await matrix('lm_head', c.vocabSize, D) : embed;
   const invFreq = uploadStorage(ctx, modelInvFreq(c), 'inv_freq');
-  return { weights: { embed, layers, finalNorm, lmHead, invFreq }, bytes, formats };
+  const invFreqLocal = c.ropeLocalTheta !== null && c.slidingLayers.some(Boolean) ? uploadStorage(ctx, localInvFreq(c), 'inv_freq.local') : null;
+  return { weights: { embed, layers, finalNorm, lmHead, invFreq, invFreqLocal }, bytes, formats };
 }

@@ -11,3 +11,8 @@ export function modelInvFreq(c: ModelConfig): Float32Array {
   if (c.ropeFreqFactors) for (let i = 0; i < f.length; i++) f[i] = f[i]! / c.ropeFreqFactors[i]!;
   return f;
 }
+
+/** The sliding-window layers' inverse frequencies (Gemma 3): their own base, no scaling. */
+export function localInvFreq(c: ModelConfig): Float32Array {
+  return ropeInvFreq(c.rotaryDim, c.ropeLocalTheta ?? c.ropeTheta, null);
+}

@@ -1,12 +1,13 @@
 /**
- * The Llama-family forward pass on the CPU, in plain TypeScript: the oracle that the GPU
- * forward (src/models/llama.ts) is tested against. Same structure, same canonical tensor names,
- * weights given as dequantized f32 arrays.
+ * The forward pass on the CPU, in plain TypeScript: the oracle that the GPU recipes
+ * (src/models/llama.ts, src/models/gemma3.ts) are tested against. Same steps, same canonical
+ * tensor names, weights given as dequantized f32 arrays (norms as the kernels use them:
+ * models/load.ts normWeight). The Llama family and Gemma 3 differ only where the config says.
  */
 import type { ModelConfig } from '../formats/config.js';
-import { modelInvFreq } from '../models/rope-table.js';
+import { localInvFreq, modelInvFreq } from '../models/rope-table.js';
 import { attentionRef } from './attention.js';
-import { siluMulRef } from './elementwise.js';
+import { gatedActRef } from './elementwise.js';
 import { kvAppendRef } from './kvcache.js';
 import { matmulRef } from './matmul.js';
 import { addInPlace, rmsNormRef } from './norm.js';
@@ -28,6 +29,7 @@ export class ReferenceLlama {
   private kCache: Float32Array[];
   private vCache: Float32Array[];
   private invFreq: Float32Array;
+  private invFreqLocal: Float32Array;
 
   /** `weights` by canonical name (embed, layers.N.q, ..., final_norm, lm_head), as f32. */
   constructor(readonly config: ModelConfig, private weights: Map<string, Float32Array>, readonly maxCtx: number, private options: ReferenceLlamaOptions = {}) {
@@ -35,6 +37,7 @@ export class ReferenceLlama {
     this.kCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
     this.vCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
     this.invFreq = modelInvFreq(config);
+    this.invFreqLocal = config.ropeLocalTheta !== null ? localInvFreq(config) : this.invFreq;
   }
 
   private w(name: string): Float32Array {
@@ -62,10 +65,15 @@ export class ReferenceLlama {
 
     const embed = this.w('embed');
     const x = new Float32Array(n * D);
-    tokens.forEach((id, t) => x.set(embed.subarray(id * D, (id + 1) * D), t * D));
+    const scale = Math.fround(c.embedScale);
+    tokens.forEach((id, t) => {
+      for (let i = 0; i < D; i++) x[t * D + i] = Math.fround(embed[id * D + i]! * scale);
+    });
 
     for (let l = 0; l < c.numLayers; l++) {
       const p = `layers.${l}`;
+      const local = c.slidingLayers[l]!;
+      const invFreq = local ? this.invFreqLocal : this.invFreq;
       const xn = rmsNormRef(x, this.w(`${p}.attn_norm`), n, D, c.rmsNormEps);
       let q = this.mm(xn, `${p}.q`, n, qDim, D, opt(`${p}.q_bias`));
       let k = this.mm(xn, `${p}.k`, n, kvDim, D, opt(`${p}.k_bias`));
@@ -74,14 +82,18 @@ export class ReferenceLlama {
         q = rmsNormRef(q, this.w(`${p}.q_norm`), n * c.numHeads, c.headDim, c.rmsNormEps);
         k = rmsNormRef(k, this.w(`${p}.k_norm`), n * c.numKvHeads, c.headDim, c.rmsNormEps);
       }
-      const rope = { invFreq: this.invFreq, rotaryDim: c.rotaryDim, style: c.ropeStyle };
-      ropeRef(q, n, c.numHeads, c.headDim, c.rotaryDim, this.invFreq, c.ropeStyle, pos);
+      const rope = { invFreq, rotaryDim: c.rotaryDim, style: c.ropeStyle };
+      ropeRef(q, n, c.numHeads, c.headDim, c.rotaryDim, invFreq, c.ropeStyle, pos);
       kvAppendRef(this.kCache[l]!, this.vCache[l]!, k, v, n, c.numKvHeads, c.headDim, this.maxCtx, pos, rope);
-      const att = attentionRef({ q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, tokens: n, pos, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: this.maxCtx });
-      addInPlace(x, this.mm(att, `${p}.o`, n, D, qDim));
+      const att = attentionRef({ q, kCache: this.kCache[l]!, vCache: this.vCache[l]!, tokens: n, pos, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: this.maxCtx, scale: c.attentionScale, window: local ? c.slidingWindow : 0 });
+      let o = this.mm(att, `${p}.o`, n, D, qDim);
+      if (c.postNorms) o = rmsNormRef(o, this.w(`${p}.post_attn_norm`), n, D, c.rmsNormEps);
+      addInPlace(x, o);
       const hn = rmsNormRef(x, this.w(`${p}.ffn_norm`), n, D, c.rmsNormEps);
-      const act = siluMulRef(this.mm(hn, `${p}.gate`, n, F, D), this.mm(hn, `${p}.up`, n, F, D));
-      addInPlace(x, this.mm(act, `${p}.down`, n, D, F));
+      const act = gatedActRef(c.hiddenAct, this.mm(hn, `${p}.gate`, n, F, D), this.mm(hn, `${p}.up`, n, F, D));
+      let mlp = this.mm(act, `${p}.down`, n, D, F);
+      if (c.postNorms) mlp = rmsNormRef(mlp, this.w(`${p}.post_ffn_norm`), n, D, c.rmsNormEps);
+      addInPlace(x, mlp);
     }
     const last = rmsNormRef(x.subarray((n - 1) * D, n * D), this.w('final_norm'), 1, D, c.rmsNormEps);
     return this.mm(last, this.weights.has('lm_head') ? 'lm_head' : 'embed', 1, c.vocabSize, D);

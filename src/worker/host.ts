@@ -12,7 +12,7 @@ import { createOpenAIApi, type OpenAIApi } from '../api/openai.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, Completion, CompletionChunk, CompletionCreateParams } from '../api/types.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import type { LoadProgress, WeightDtype } from '../models/load.js';
-import type { ActivationMode } from '../models/llama.js';
+import type { ActivationMode } from '../models/forward.js';
 import { openWeightCache, type CachedModelInfo, type WeightCache } from '../hub/cache.js';
 import { Sessions } from '../sessions/sessions.js';
 import { SessionsHost } from '../sessions/host.js';

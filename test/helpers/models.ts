@@ -1,9 +1,10 @@
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import type { ModelSource } from '../../src/hub/byte-source.js';
 import { openModel, readTensor } from '../../src/formats/model-files.js';
-import { activationQuant, convertMatrix, tensorToF32, type WeightDtype } from '../../src/models/load.js';
+import { tensorSchema } from '../../src/formats/schema.js';
+import { activationQuant, convertMatrix, normWeight, tensorToF32, type WeightDtype } from '../../src/models/load.js';
 import type { ActQuant } from '../../src/quant/formats.js';
-import type { ActivationMode } from '../../src/models/llama.js';
+import type { ActivationMode } from '../../src/models/forward.js';
 import { dequantize } from '../../src/quant/formats.js';
 import { ReferenceLlama } from '../../src/reference/llama.js';
 import { loadEngine } from '../../src/engine/load.js';
@@ -30,6 +31,7 @@ export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: 
   const files = await openModel(source);
   const weights = new Map<string, Float32Array>();
   const actQuant = new Map<string, ActQuant | null>();
+  const norms = new Set(tensorSchema(files.config).filter((t) => t.role === 'norm').map((t) => t.name));
   for (const [name, info] of files.tensors) {
     const bytes = await readTensor(source, info, undefined);
     if (info.shape.length === 2) {
@@ -37,7 +39,8 @@ export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: 
       weights.set(name, dequantize(format, data, info.shape[0]! * info.shape[1]!));
       if (activations === 'q8') actQuant.set(name, activationQuant(info, dtype));
     } else {
-      weights.set(name, tensorToF32(info, bytes));
+      const v = tensorToF32(info, bytes);
+      weights.set(name, norms.has(name) ? normWeight(files.config, v) : v);
     }
   }
   return new ReferenceLlama(files.config, weights, maxCtx, { actQuant });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HearthError, type HearthErrorCode } from '../../src/errors.js';
-import { configFromGguf, configFromHf, validateConfig, type ModelConfig } from '../../src/formats/config.js';
+import { configFromGguf, configFromHf, plainFamilyFields, validateConfig, type ModelConfig } from '../../src/formats/config.js';
 import type { GgufValue } from '../../src/formats/gguf.js';
 import type { TensorInfo } from '../../src/formats/tensors.js';
 
@@ -68,6 +68,8 @@ describe('config from Hugging Face config.json', () => {
       maxPositionEmbeddings: 8192,
       bosTokenId: 1,
       eosTokenIds: [2],
+      ...plainFamilyFields({ headDim: 64 }),
+      slidingLayers: new Array(30).fill(false),
     });
   });
 
@@ -184,6 +186,8 @@ describe('config from GGUF metadata', () => {
       maxPositionEmbeddings: 4096,
       bosTokenId: 1,
       eosTokenIds: [2],
+      ...plainFamilyFields({ headDim: 16 }),
+      slidingLayers: [false, false],
     });
   });
 
@@ -209,7 +213,7 @@ describe('config from GGUF metadata', () => {
 
   it('refuses unsupported architectures and bad metadata', () => {
     const e = expectCode(() => configFromGguf(ggufMeta('gemma2'), { tensors: new Map() }), 'UNSUPPORTED_ARCHITECTURE', /gemma2/);
-    expect(e.details).toMatchObject({ supported: ['llama', 'mistral', 'qwen2', 'qwen3'] });
+    expect(e.details).toMatchObject({ supported: ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma3'] });
     expectCode(() => configFromGguf(ggufMeta('phi3'), { tensors: new Map() }), 'UNSUPPORTED_ARCHITECTURE', /phi3/);
     const noArch = ggufMeta('llama');
     noArch.delete('general.architecture');
