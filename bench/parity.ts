@@ -3,11 +3,12 @@
  * token for token (see bench/lib/parity.ts): every prompt's tokenization, greedy continuation
  * and top-K log-probabilities. Writes a Markdown report and JSON under bench/results/.
  *
- *   npm run bench:parity [-- --models smollm2,stories] [--steps 32] [--top 5] [--out DIR]
+ *   npm run bench:parity [-- --models smollm2,smollm2-f32,stories] [--steps 32] [--top 5] [--out DIR]
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
+import { writeF32Gguf } from '../test/fixtures/gguf-f32.js';
 import { parseArgs } from 'node:util';
 import { resolveModelSource } from '../src/hub/resolve.js';
 import { loadEngine } from '../src/engine/load.js';
@@ -22,10 +23,17 @@ const steps = Number(values.steps ?? 32);
 const topK = Number(values.top ?? 5);
 const MODELS: Record<string, { file: string; prompts: ParityPrompt[] }> = {
   smollm2: { file: join(modelsDir(), 'SmolLM2-135M-Instruct.Q4_1.gguf'), prompts: CHAT_MODEL_PROMPTS },
+  gemma3: { file: join(modelsDir(), 'gemma-3-270m-q4_k_m.gguf'), prompts: CHAT_MODEL_PROMPTS },
   file: { file: process.env.PARITY_FILE ?? '', prompts: CHAT_MODEL_PROMPTS },
   stories: { file: new URL('../../shared/models/stories260K/stories260K.gguf', import.meta.url).pathname, prompts: STORY_PROMPTS },
 };
 const keys = (values.models ?? 'smollm2,stories').split(',');
+// smollm2-f32: the same weights dequantized to F32, so llama.cpp computes in f32 too (see test/browser/llama-cpp-real.test.ts)
+if (keys.includes('smollm2-f32')) {
+  const path = join(tmpdir(), 'hearth-parity-SmolLM2-135M-Instruct.F32.gguf');
+  if (!existsSync(path)) await writeF32Gguf(MODELS.smollm2!.file, path);
+  MODELS['smollm2-f32'] = { file: path, prompts: CHAT_MODEL_PROMPTS };
+}
 const report: { model: string; file: string; llamaCpp: string; threads: number; results: PromptParity[] }[] = [];
 const gpu = await createNodeGpuContext();
 for (const key of keys) {
@@ -67,7 +75,7 @@ for (const m of report) {
   for (const r of m.results.filter((x) => x.divergences.length)) lines.push(`- ${describeParity(r)}`);
   lines.push('');
 }
-const base = join(out, `${stamp}-parity-llama-cpp`);
+const base = join(out, `${stamp}-parity-llama-cpp-${keys.join('-')}`);
 writeFileSync(`${base}.md`, lines.join('\n'));
 writeFileSync(`${base}.json`, JSON.stringify(report, null, 1));
 console.log(`wrote ${base}.md`);

@@ -65,8 +65,12 @@ export function promptText(engine: Engine, p: ParityPrompt): string {
 export async function comparePrompt(engine: Engine, llama: LlamaCpp, p: ParityPrompt, steps: number, topK: number): Promise<PromptParity> {
   const text = promptText(engine, p);
   const hearthIds = p.chat ? engine.tokenizer.encodeChat(p.chat, { addGenerationPrompt: true }) : engine.tokenizer.encode(text, { addSpecialTokens: true });
-  const llamaCppIds = await llama.tokenize(text);
-  const ref = await llama.complete(text, steps, topK);
+  // a template that writes BOS itself (Gemma's): llama.cpp adds its own BOS to a text prompt, so
+  // it gets the text after it (Hearth's encodeChat likewise keeps one BOS)
+  const bos = engine.tokenizer.bosId !== null ? engine.tokenizer.idToToken(engine.tokenizer.bosId) : undefined;
+  const llamaText = p.chat && bos && text.startsWith(bos) && hearthIds[0] === engine.tokenizer.bosId ? text.slice(bos.length) : text;
+  const llamaCppIds = await llama.tokenize(llamaText);
+  const ref = await llama.complete(llamaText, steps, topK);
   if (ref.promptTokens !== llamaCppIds.length) throw new Error(`llama.cpp counted ${ref.promptTokens} prompt tokens for "${p.name}" but tokenized ${llamaCppIds.length}`);
   const continuation = ref.steps.map((s) => s.id);
   // teacher forcing along llama.cpp's path, from llama.cpp's own prompt tokens
