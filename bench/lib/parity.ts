@@ -61,15 +61,20 @@ export function promptText(engine: Engine, p: ParityPrompt): string {
   return engine.tokenizer.applyChatTemplate(p.chat!, { addGenerationPrompt: true });
 }
 
-/** Compare Hearth and llama.cpp on one prompt over `steps` greedy tokens, top-`topK` log-probabilities. */
-export async function comparePrompt(engine: Engine, llama: LlamaCpp, p: ParityPrompt, steps: number, topK: number): Promise<PromptParity> {
+/** A prompt as Hearth tokenizes it and as llama.cpp does. */
+export async function tokenizeBoth(engine: Engine, llama: LlamaCpp, p: ParityPrompt): Promise<{ text: string; hearthIds: number[]; llamaText: string; llamaCppIds: number[] }> {
   const text = promptText(engine, p);
   const hearthIds = p.chat ? engine.tokenizer.encodeChat(p.chat, { addGenerationPrompt: true }) : engine.tokenizer.encode(text, { addSpecialTokens: true });
   // a template that writes BOS itself (Gemma's): llama.cpp adds its own BOS to a text prompt, so
   // it gets the text after it (Hearth's encodeChat likewise keeps one BOS)
   const bos = engine.tokenizer.bosId !== null ? engine.tokenizer.idToToken(engine.tokenizer.bosId) : undefined;
   const llamaText = p.chat && bos && text.startsWith(bos) && hearthIds[0] === engine.tokenizer.bosId ? text.slice(bos.length) : text;
-  const llamaCppIds = await llama.tokenize(llamaText);
+  return { text, hearthIds, llamaText, llamaCppIds: await llama.tokenize(llamaText) };
+}
+
+/** Compare Hearth and llama.cpp on one prompt over `steps` greedy tokens, top-`topK` log-probabilities. */
+export async function comparePrompt(engine: Engine, llama: LlamaCpp, p: ParityPrompt, steps: number, topK: number): Promise<PromptParity> {
+  const { text, hearthIds, llamaText, llamaCppIds } = await tokenizeBoth(engine, llama, p);
   const ref = await llama.complete(llamaText, steps, topK);
   if (ref.promptTokens !== llamaCppIds.length) throw new Error(`llama.cpp counted ${ref.promptTokens} prompt tokens for "${p.name}" but tokenized ${llamaCppIds.length}`);
   const continuation = ref.steps.map((s) => s.id);

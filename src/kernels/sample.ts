@@ -4,7 +4,7 @@ import { HearthError } from '../errors.js';
 import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { Readback, createStorage, createUniform, writeBuffer } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch, type Grid } from '../gpu/dispatch.js';
-import { validateSampling, type SampleResult, type SamplingParams } from './sampling.js';
+import { GREEDY_SAMPLING, validateSampling, type SampleResult, type SamplingParams } from './sampling.js';
 
 export type { SampleResult, SamplingParams } from './sampling.js';
 
@@ -84,16 +84,7 @@ function checkParams(p: SamplingParams, maxTop: number): void {
   validateSampling(p, maxTop);
 }
 
-const GREEDY: SamplingParams = {
-  temperature: 0,
-  topK: 0,
-  topP: 1,
-  minP: 0,
-  repetitionPenalty: 1,
-  frequencyPenalty: 0,
-  presencePenalty: 0,
-  topLogprobs: 0,
-};
+const GREEDY: SamplingParams = { ...GREEDY_SAMPLING };
 
 /**
  * The GPU sampler for one logits row: penalties, temperature, top-k/top-p/min-p and a seeded

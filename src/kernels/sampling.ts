@@ -45,6 +45,9 @@ export const DEFAULT_SAMPLING: Readonly<SamplingParams> = {
   topLogprobs: 0,
 };
 
+/** Greedy decoding: the argmax, nothing else. */
+export const GREEDY_SAMPLING: Readonly<SamplingParams> = { ...DEFAULT_SAMPLING, temperature: 0 };
+
 /** OpenAI caps top_logprobs at 20. */
 export const MAX_TOP_LOGPROBS = 20;
 

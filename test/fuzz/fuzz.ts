@@ -8,6 +8,7 @@
  * (an untyped error, a timeout) is a finding. Process crashes and synchronous hangs are caught one
  * level up, by the runner that watches a child process (test/fuzz/cli.ts).
  */
+import { rng } from '../helpers/random.js';
 import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,17 +45,8 @@ export interface CaseResult {
 
 // ---- seeded randomness ------------------------------------------------------------------------
 
-/** mulberry32 of a 32-bit seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 of a 32-bit seed (the tests' seeded generator). */
+export const prng = rng;
 
 /** The seed of case `index` of run `seed`: each case can run alone. */
 export function caseSeed(seed: number, index: number): number {

