@@ -90,8 +90,12 @@ export class FingerprintingSource implements ModelSource {
     return wrapped;
   }
 
-  /** The identity of what was loaded, once the loader has read the tensors. */
-  identity(tensors: Map<string, TensorInfo>, config: ModelConfig, dtype: string | undefined, formats: Record<string, number>): ModelIdentity {
+  /**
+   * The identity of what was loaded, once the loader has read the tensors. `longRope`: which
+   * LongRoPE factors the engine's context length picked (models/rope-table.ts longRopeFactors),
+   * for models that have them: a KV cache rotated with one list is no use to the other.
+   */
+  identity(tensors: Map<string, TensorInfo>, config: ModelConfig, dtype: string | undefined, formats: Record<string, number>, longRope: 'long' | 'short' | null = null): ModelIdentity {
     const enc = new TextEncoder();
     const w = new Sha256();
     for (const name of [...tensors.keys()].sort()) {
@@ -105,7 +109,7 @@ export class FingerprintingSource implements ModelSource {
     const weights = w.hex();
     const d = dtype ?? 'as-stored';
     const sortedFormats = Object.fromEntries(Object.entries(formats).sort(([a], [b]) => (a < b ? -1 : 1)));
-    const fingerprint = new Sha256().update(enc.encode(JSON.stringify({ weights, dtype: d, formats: sortedFormats, config }))).hex();
+    const fingerprint = new Sha256().update(enc.encode(JSON.stringify({ weights, dtype: d, formats: sortedFormats, config, ...(longRope ? { longRope } : {}) }))).hex();
     return { source: this.inner.id, revision: revisionOf(this.inner.id), dtype: d, architecture: config.architecture, weights, fingerprint };
   }
 }

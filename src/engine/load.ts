@@ -5,6 +5,7 @@ import type { ModelSource } from '../hub/byte-source.js';
 import { openModel } from '../formats/model-files.js';
 import { tokenizerFromGguf, tokenizerFromHf } from '../tokenizer/index.js';
 import { loadWeights, type LoadProgress, type WeightDtype } from '../models/load.js';
+import { longRopeFactors } from '../models/rope-table.js';
 import { Engine } from './engine.js';
 import type { ActivationMode } from '../models/forward.js';
 import { FingerprintingSource } from './identity.js';
@@ -46,7 +47,7 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
     throw new HearthError('INVALID_ARGUMENT', `activations must be 'q8' or 'f32', got ${JSON.stringify(opts.activations)}.`);
   }
   const prefillChunk = Math.min(contextLength, opts.prefillChunk ?? (isCpuAdapter(ctx) ? 128 : 512));
-  const loaded = await loadWeights(ctx, source, files, { dtype: opts.dtype, onProgress: opts.onProgress, signal: opts.signal });
+  const loaded = await loadWeights(ctx, source, files, { dtype: opts.dtype, contextLength, onProgress: opts.onProgress, signal: opts.signal });
   opts.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
   const engine = new Engine({
     ctx,
@@ -59,7 +60,7 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
     contextLength,
     prefillChunk,
     activations: opts.activations,
-    identity: source.identity(files.tensors, config, opts.dtype, loaded.formats),
+    identity: source.identity(files.tensors, config, opts.dtype, loaded.formats, longRopeFactors(config, contextLength)),
   });
   await ctx.device.queue.onSubmittedWorkDone();
   opts.onProgress?.({ phase: 'compile', loaded: 1, total: 1 });

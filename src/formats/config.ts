@@ -2,9 +2,9 @@ import { HearthError } from '../errors.js';
 import type { GgufValue } from './gguf.js';
 import type { TensorInfo } from './tensors.js';
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma3';
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma3' | 'phi3';
 
-export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma3'];
+export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma3', 'phi3'];
 
 /** Hugging Face `architectures[0]` -> family. SmolLM, SmolLM2 and TinyLlama are LlamaForCausalLM. */
 export const HF_ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -15,11 +15,33 @@ export const HF_ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   Gemma3ForCausalLM: 'gemma3',
   // the text model inside (its tensors under language_model.*; the vision tower is left out)
   Gemma3ForConditionalGeneration: 'gemma3',
+  // Phi-3 / Phi-3.5-mini (fused qkv_proj and gate_up_proj, LongRoPE)
+  Phi3ForCausalLM: 'phi3',
 };
 
 export type RopeScaling =
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
-  | { type: 'linear'; factor: number };
+  | { type: 'linear'; factor: number }
+  | LongRope;
+
+/**
+ * LongRoPE (Phi-3, Phi-3.5; Hugging Face's 'longrope', older 'su'): per-frequency divisors of the
+ * inverse frequencies, one list for contexts up to the original training length and one beyond it
+ * (inv_freq[i] = theta^(-2i/rotaryDim) / factor[i]: models/rope-table.ts picks by the engine's
+ * context length, as llama.cpp does), and cos/sin scaled by attentionFactor. Both q and k carry
+ * that scale, so it is folded into ModelConfig.attentionScale (times attentionFactor^2) and the
+ * kernels rotate with plain cos/sin.
+ */
+export interface LongRope {
+  type: 'longrope';
+  /** [rotaryDim / 2] divisors for contexts up to originalMaxPositionEmbeddings. */
+  shortFactor: number[];
+  /** [rotaryDim / 2] divisors for longer contexts. */
+  longFactor: number[];
+  originalMaxPositionEmbeddings: number;
+  /** cos/sin multiplier: sqrt(1 + ln(max / original) / ln(original)), or 1 when max <= original, or the file's own. */
+  attentionFactor: number;
+}
 
 export interface ModelConfig {
   architecture: Architecture;
@@ -140,16 +162,24 @@ function tensorFacts(tensors: ReadonlyMap<string, TensorInfo>) {
   return {
     vocabRows: tensors.get('embed')?.shape[0],
     hasLmHead: tensors.has('lm_head'),
-    hasBias: tensors.has('layers.0.q_bias'),
+    hasBias: tensors.has('layers.0.q_bias') || tensors.has('layers.0.qkv_bias'),
     hasQkNorm: tensors.has('layers.0.q_norm'),
   };
 }
 
-function hfRopeScaling(raw: unknown, where: string): RopeScaling | null {
+/** What LongRoPE needs from the rest of config.json. */
+interface RopeContext {
+  config: Record<string, unknown>;
+  rotaryDim: number;
+  maxPositionEmbeddings: number;
+}
+
+function hfRopeScaling(raw: unknown, where: string, ctx: RopeContext): RopeScaling | null {
   if (raw === null || raw === undefined) return null;
   if (!isObject(raw)) throw corrupt(where, 'rope_scaling must be an object or null.', 'rope_scaling');
   const type = raw.rope_type ?? raw.type;
   if (type === undefined || type === 'default') return null;
+  if (type === 'longrope' || type === 'su') return hfLongRope(raw, where, ctx);
   if (type === 'linear') return { type: 'linear', factor: posNum(raw.factor, 'rope_scaling.factor', where) };
   if (type === 'llama3') {
     return {
@@ -161,9 +191,52 @@ function hfRopeScaling(raw: unknown, where: string): RopeScaling | null {
     };
   }
   throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${show(type)} is not supported.`, {
-    hint: 'Hearth supports llama3 and linear RoPE scaling.',
+    hint: 'Hearth supports llama3, linear and longrope RoPE scaling.',
     details: { ropeScaling: type },
   });
+}
+
+/**
+ * Hugging Face's _compute_longrope_parameters: the original context is config.json's
+ * original_max_position_embeddings (Phi-3 keeps it at the top level), the scale max / original,
+ * and the attention factor rope_scaling.attention_factor or sqrt(1 + ln(scale) / ln(original)).
+ */
+function hfLongRope(raw: Record<string, unknown>, where: string, ctx: RopeContext): LongRope {
+  const origRaw = ctx.config.original_max_position_embeddings ?? raw.original_max_position_embeddings;
+  let original: number;
+  let scale: number;
+  if (origRaw !== undefined && origRaw !== null) {
+    original = posInt(origRaw, 'original_max_position_embeddings', where);
+    scale = ctx.maxPositionEmbeddings / original;
+  } else {
+    original = ctx.maxPositionEmbeddings;
+    scale = raw.factor === undefined || raw.factor === null ? 1 : posNum(raw.factor, 'rope_scaling.factor', where);
+  }
+  const given = raw.attention_factor;
+  const attentionFactor = given !== undefined && given !== null ? posNum(given, 'rope_scaling.attention_factor', where) : longRopeAttentionFactor(scale, original);
+  return {
+    type: 'longrope',
+    shortFactor: factorList(raw.short_factor, ctx.rotaryDim, 'rope_scaling.short_factor', where),
+    longFactor: factorList(raw.long_factor, ctx.rotaryDim, 'rope_scaling.long_factor', where),
+    originalMaxPositionEmbeddings: original,
+    attentionFactor,
+  };
+}
+
+/** LongRoPE's default cos/sin scale for a context stretched `scale` times past `original`. */
+export function longRopeAttentionFactor(scale: number, original: number): number {
+  return scale <= 1 ? 1 : Math.sqrt(1 + Math.log(scale) / Math.log(original));
+}
+
+/** A list of rotaryDim / 2 positive finite numbers (RoPE frequency divisors), or CORRUPT_FILE naming `field`. */
+function factorList(v: unknown, rotaryDim: number, field: string, where: string): number[] {
+  const list = ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v;
+  if (!Array.isArray(list)) throw corrupt(where, list === undefined || list === null ? `${field} is missing.` : `${field} must be a list of numbers.`, field);
+  if (list.length !== rotaryDim / 2) throw corrupt(where, `${field} has ${list.length} values, expected ${rotaryDim / 2} (half the rotary dimension).`, field);
+  list.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) throw corrupt(where, `${field}[${i}] must be a positive number, got ${show(x)}.`, field, typeof x === 'bigint' ? String(x) : x);
+  });
+  return list as number[];
 }
 
 export interface HfConfigInputs {
@@ -203,6 +276,8 @@ export function configFromHf(config: unknown, inputs: HfConfigInputs): ModelConf
   const ropeParams = isObject(config.rope_parameters) ? config.rope_parameters : undefined;
   const ropeTheta = config.rope_theta ?? ropeParams?.rope_theta ?? 10000;
   const partial = config.partial_rotary_factor ?? ropeParams?.partial_rotary_factor;
+  const rotaryDim = typeof partial === 'number' ? Math.round(headDim * partial) : headDim;
+  const maxPositionEmbeddings = posInt(config.max_position_embeddings ?? 2048, 'max_position_embeddings', where);
   const gen = isObject(inputs.generationConfig) ? inputs.generationConfig : {};
   const eos = [...tokenIds(gen.eos_token_id ?? []), ...tokenIds(config.eos_token_id ?? [])];
   const bos = tokenIds(config.bos_token_id ?? gen.bos_token_id ?? [])[0] ?? null;
@@ -218,15 +293,15 @@ export function configFromHf(config: unknown, inputs: HfConfigInputs): ModelConf
     vocabSize: facts.vocabRows ?? posInt(config.vocab_size, 'vocab_size', where),
     rmsNormEps: posNum(config.rms_norm_eps ?? 1e-6, 'rms_norm_eps', where),
     ropeTheta: posNum(ropeTheta, 'rope_theta', where),
-    rotaryDim: typeof partial === 'number' ? Math.round(headDim * partial) : headDim,
-    ropeScaling: hfRopeScaling(config.rope_scaling ?? (ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null), where),
+    rotaryDim,
+    ropeScaling: hfRopeScaling(config.rope_scaling ?? (ropeParams && ropeParams.rope_type !== 'default' ? ropeParams : null), where, { config, rotaryDim, maxPositionEmbeddings }),
     ropeFreqFactors: null,
     ropeStyle: 'half',
     // a checkpoint without lm_head ties it, whatever the flag says
     tieWordEmbeddings: inputs.tensors.size === 0 ? config.tie_word_embeddings === true : !facts.hasLmHead || config.tie_word_embeddings === true,
     attentionBias: facts.hasBias || config.attention_bias === true,
     qkNorm: facts.hasQkNorm || architecture === 'qwen3',
-    maxPositionEmbeddings: posInt(config.max_position_embeddings ?? 2048, 'max_position_embeddings', where),
+    maxPositionEmbeddings,
     bosTokenId: bos,
     eosTokenIds: [...new Set(eos)],
     ...plainFamilyFields({ headDim }),
@@ -236,7 +311,19 @@ export function configFromHf(config: unknown, inputs: HfConfigInputs): ModelConf
     Object.assign(c, gemma3FromHf(config, c, where));
     validateConfig(c, where, 'safetensors');
   }
-  return withLayers(c);
+  if (architecture === 'phi3') {
+    // Phi3Config: sliding_window restricts every layer (Phi-3-mini-4k: 2047 of 4096 positions);
+    // a window of at least the maximum context (Phi-3.5-mini: 262144 of 131072) restricts nothing
+    const window = config.sliding_window === undefined || config.sliding_window === null ? 0 : posInt(config.sliding_window, 'sliding_window', where);
+    if (window > 0 && window < c.maxPositionEmbeddings) Object.assign(c, { slidingWindow: window, slidingLayers: new Array<boolean>(c.numLayers).fill(true) });
+  }
+  return withLongRope(withLayers(c));
+}
+
+/** LongRoPE's cos/sin factor, applied to both q and k, folded into the attention score scale. */
+function withLongRope(c: ModelConfig): ModelConfig {
+  if (c.ropeScaling?.type === 'longrope') c.attentionScale *= c.ropeScaling.attentionFactor ** 2;
+  return c;
 }
 
 /** Gemma 3's text decoder, from its Hugging Face config (Gemma3TextConfig). */
@@ -286,6 +373,9 @@ export interface GgufConfigInputs {
   tensors: ReadonlyMap<string, TensorInfo>;
   /** Contents of rope_freqs.weight, when the file has it. */
   ropeFreqFactors?: ArrayLike<number> | null;
+  /** Contents of rope_factors_long.weight and rope_factors_short.weight (LongRoPE, Phi-3), when the file has them. */
+  ropeFactorsLong?: ArrayLike<number> | null;
+  ropeFactorsShort?: ArrayLike<number> | null;
   file?: string;
 }
 
@@ -309,7 +399,10 @@ export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs:
   let ropeScaling: RopeScaling | null = null;
   const scalingType = get('rope.scaling.type');
   const linearScale = get('rope.scale_linear');
-  if (scalingType === 'linear') ropeScaling = { type: 'linear', factor: posNum(get('rope.scaling.factor'), `${arch}.rope.scaling.factor`, where) };
+  const longRope = inputs.ropeFactorsLong || inputs.ropeFactorsShort;
+  if (longRope && (scalingType === 'longrope' || scalingType === 'su')) {
+    // read below, from the factor tensors
+  } else if (scalingType === 'linear') ropeScaling = { type: 'linear', factor: posNum(get('rope.scaling.factor'), `${arch}.rope.scaling.factor`, where) };
   else if (scalingType !== undefined && scalingType !== 'none') {
     throw new HearthError('UNSUPPORTED_ARCHITECTURE', `${where}: RoPE scaling type ${show(scalingType)} is not supported.`, {
       hint: 'Hearth supports llama3 (rope_freqs) and linear RoPE scaling.',
@@ -322,6 +415,22 @@ export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs:
   const factors = inputs.ropeFreqFactors ? Array.from(inputs.ropeFreqFactors) : null;
   if (factors && factors.length !== rotaryDim / 2) {
     throw corrupt(where, `rope_freqs.weight has ${factors.length} values, expected ${rotaryDim / 2} (half the rotary dimension).`, 'rope_freqs.weight');
+  }
+
+  const maxPositionEmbeddings = int('context_length', 2048);
+  if (longRope) {
+    // as llama.cpp reads them (Phi-3's converter writes both tensors, the original context and
+    // the attention factor): the factors divide the inverse frequencies, cos/sin are scaled by
+    // rope.scaling.attn_factor (1 when absent)
+    if (ropeScaling) throw corrupt(where, `${arch}.rope.scaling is set, but the file also holds LongRoPE factors (rope_factors_long/short).`, `${arch}.rope.scaling.type`);
+    const attn = get('rope.scaling.attn_factor');
+    ropeScaling = {
+      type: 'longrope',
+      shortFactor: factorList(inputs.ropeFactorsShort ?? undefined, rotaryDim, 'rope_factors_short.weight', where),
+      longFactor: factorList(inputs.ropeFactorsLong ?? undefined, rotaryDim, 'rope_factors_long.weight', where),
+      originalMaxPositionEmbeddings: get('rope.scaling.original_context_length') === undefined ? maxPositionEmbeddings : int('rope.scaling.original_context_length'),
+      attentionFactor: attn === undefined ? 1 : posNum(attn, `${arch}.rope.scaling.attn_factor`, where),
+    };
   }
 
   const c: ModelConfig = {
@@ -343,7 +452,7 @@ export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs:
     tieWordEmbeddings: inputs.tensors.size > 0 && !facts.hasLmHead,
     attentionBias: facts.hasBias,
     qkNorm: facts.hasQkNorm,
-    maxPositionEmbeddings: int('context_length', 2048),
+    maxPositionEmbeddings,
     bosTokenId: tokenIds(metadata.get('tokenizer.ggml.bos_token_id') ?? [])[0] ?? null,
     eosTokenIds: [...new Set(eos)],
     ...plainFamilyFields({ headDim }),
@@ -368,7 +477,21 @@ export function configFromGguf(metadata: ReadonlyMap<string, GgufValue>, inputs:
     } satisfies Partial<ModelConfig>);
     validateConfig(c, where, 'gguf');
   }
-  return withLayers(c);
+  if (architecture === 'phi3') {
+    // the window of every layer, as Hugging Face applies it (llama.cpp reads the key but, since
+    // its PR 13676, attends to everything); files converted before the key existed get
+    // llama.cpp's earlier defaults: 2047 for Phi-3-mini/medium-4k (32 or 40 layers, 4096 positions)
+    let window = get('attention.sliding_window') === undefined ? 0 : posIntOrZero(uniform(get('attention.sliding_window'), `${arch}.attention.sliding_window`, where), `${arch}.attention.sliding_window`, where);
+    if (get('attention.sliding_window') === undefined && (c.numLayers === 32 || c.numLayers === 40) && c.maxPositionEmbeddings === 4096) window = 2047;
+    if (window > 0 && window < c.maxPositionEmbeddings) Object.assign(c, { slidingWindow: window, slidingLayers: new Array<boolean>(c.numLayers).fill(true) });
+  }
+  return withLongRope(withLayers(c));
+}
+
+/** A count that may be 0 (phi3.attention.sliding_window: 0 means none). */
+function posIntOrZero(v: unknown, field: string, where: string): number {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  return n === 0 ? 0 : posInt(v, field, where);
 }
 
 /** Per-layer values (head_count_kv in some files) must be the same in every layer here. */

@@ -4,7 +4,7 @@ import { throwIfAborted, type ModelSource } from '../hub/byte-source.js';
 import { configFieldName, configFromGguf, configFromHf, type ModelConfig } from './config.js';
 import { ggufTensorInfos, readGgufHeader, type GgufValue } from './gguf.js';
 import { parseSafetensorsIndex, readSafetensorsHeader, safetensorsTensorInfos } from './safetensors.js';
-import type { TensorInfo } from './tensors.js';
+import { FUSED_TENSORS, splitRows, type TensorInfo } from './tensors.js';
 
 /** Raw contents of whichever Hugging Face side files exist, for the tokenizer and chat template. */
 export interface HfFiles {
@@ -96,14 +96,22 @@ async function openGguf(source: ModelSource, file: string, signal?: AbortSignal)
   const src = await source.open(file, signal);
   const header = await readGgufHeader(src, { signal });
   const tensors = toMap(ggufTensorInfos(header, file), file);
-  const ropeFreqs = tensors.get('rope_freqs.weight');
-  let ropeFreqFactors: Float32Array | null = null;
-  if (ropeFreqs) {
-    if (ropeFreqs.dtype !== 'F32') throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `${file}: rope_freqs.weight is ${ropeFreqs.dtype}; Hearth reads it as F32 only.`);
-    const bytes = await readTensor(source, ropeFreqs, signal);
-    ropeFreqFactors = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  }
-  const config = configFromGguf(header.metadata, { tensors, ropeFreqFactors, file });
+  // RoPE frequency divisors, tiny F32 vectors the config needs: Llama 3's rope_freqs, LongRoPE's pair (Phi-3)
+  const factors = async (name: string): Promise<Float32Array | null> => {
+    const info = tensors.get(name);
+    if (!info) return null;
+    if (info.dtype !== 'F32') throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `${file}: ${name} is ${info.dtype}; Hearth reads it as F32 only.`, { details: { file, tensor: name, dtype: info.dtype } });
+    const bytes = await readTensor(source, info, signal);
+    return new Float32Array(bytes.slice().buffer, 0, bytes.byteLength >> 2);
+  };
+  const config = configFromGguf(header.metadata, {
+    tensors,
+    ropeFreqFactors: await factors('rope_freqs.weight'),
+    ropeFactorsLong: await factors('rope_factors_long.weight'),
+    ropeFactorsShort: await factors('rope_factors_short.weight'),
+    file,
+  });
+  splitFusedTensors(config, tensors, file);
   checkModelTensors(config, tensors, file, 'gguf');
   return { format: 'gguf', config, tensors, ggufMetadata: header.metadata, totalBytes: sumBytes(tensors), files: [file] };
 }
@@ -148,6 +156,7 @@ async function openSafetensors(source: ModelSource, listed: string[], shardFiles
   const hfFiles = await readHfSideFiles(source, listed, dir, signal);
   hfFiles.configJson = configJson;
   const config = configFromHf(configJson, { generationConfig: hfFiles.generationConfig, tensors, file: side('config.json') });
+  splitFusedTensors(config, tensors, indexFile ?? shards[0]!);
   checkModelTensors(config, tensors, indexFile ?? shards[0]!, 'safetensors');
   return { format: 'safetensors', config, tensors, hfFiles, totalBytes: sumBytes(tensors), files: shards };
 }
@@ -178,6 +187,32 @@ async function readHfSideFiles(source: ModelSource, listed: string[], dir: strin
     out.tokenizerModel = await src.read(0, await src.size(), signal);
   }
   return out;
+}
+
+/**
+ * Matrices a file stores fused (Phi-3's qkv_proj / attn_qkv and gate_up_proj / ffn_up, read
+ * under the canonical names 'layers.N.qkv' and 'layers.N.gate_up') replaced, in place, by their
+ * parts q, k, v and gate, up: each a row range of the same bytes. The schema, the loader (which
+ * fuses parts of one format back into one matmul: the same bytes, one launch), the reference and
+ * the model identity then see the tensors every other family has.
+ */
+export function splitFusedTensors(c: ModelConfig, tensors: Map<string, TensorInfo>, where: string): void {
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  const rows: Record<string, number> = { q: qDim, k: kvDim, v: kvDim, q_bias: qDim, k_bias: kvDim, v_bias: kvDim, gate: c.intermediateSize, up: c.intermediateSize };
+  for (const [name, info] of [...tensors]) {
+    const m = /^(layers\.\d+\.)(.+)$/.exec(name);
+    const parts = m ? FUSED_TENSORS[m[2]!] : undefined;
+    if (!m || !parts) continue;
+    tensors.delete(name);
+    for (const part of splitRows(info, parts.map((p) => ({ name: m[1]! + p, rows: rows[p]! })), where)) {
+      const prev = tensors.get(part.name);
+      if (prev) {
+        throw new HearthError('CORRUPT_FILE', `${where}: tensor ${part.name} appears twice (${prev.sourceName} and, fused, ${info.sourceName}).`, { details: { tensor: part.name } });
+      }
+      tensors.set(part.name, part);
+    }
+  }
 }
 
 /**

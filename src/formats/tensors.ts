@@ -90,6 +90,22 @@ const GEMMA3_LAYER_NAMES: Readonly<Record<string, readonly [string, string]>> = 
   post_ffn_norm: ['post_feedforward_layernorm.weight', 'post_ffw_norm.weight'],
 };
 
+/**
+ * Phi-3 stores its projections fused: q|k|v rows in one matrix, gate|up rows in another (llama.cpp
+ * keeps them so: attn_qkv, and ffn_up holding gate then up, with no ffn_gate). They are read under
+ * the fused canonical names 'qkv' and 'gate_up' and split into q, k, v and gate, up (row ranges of
+ * the same bytes) once the config is known: splitFusedTensors.
+ */
+const PHI3_LAYER_NAMES: Readonly<Record<string, readonly [string, string]>> = (() => {
+  const { up: _up, gate: _gate, ...rest } = LAYER_NAMES;
+  return {
+    ...rest,
+    qkv: ['self_attn.qkv_proj.weight', 'attn_qkv.weight'],
+    qkv_bias: ['self_attn.qkv_proj.bias', 'attn_qkv.bias'],
+    gate_up: ['mlp.gate_up_proj.weight', 'ffn_up.weight'],
+  };
+})();
+
 /** Whole-model tensors: canonical -> [Hugging Face, GGUF]. */
 const GLOBAL_NAMES: Readonly<Record<string, readonly [string, string]>> = {
   embed: ['model.embed_tokens.weight', 'token_embd.weight'],
@@ -99,18 +115,20 @@ const GLOBAL_NAMES: Readonly<Record<string, readonly [string, string]>> = {
 
 export type TensorNaming = 'hf' | 'gguf';
 
-/** Which spelling table a file's architecture uses ('gemma3' for Gemma 3; every other family shares Llama's). */
-export type NameTable = 'llama' | 'gemma3';
+/** Which spelling table a file's architecture uses ('gemma3', 'phi3'; every other family shares Llama's). */
+export type NameTable = 'llama' | 'gemma3' | 'phi3';
 
 function tableFor(arch: string | undefined): NameTable {
-  return arch === 'gemma3' || arch === 'gemma3_text' || arch === 'Gemma3ForCausalLM' || arch === 'Gemma3ForConditionalGeneration' ? 'gemma3' : 'llama';
+  if (arch === 'gemma3' || arch === 'gemma3_text' || arch === 'Gemma3ForCausalLM' || arch === 'Gemma3ForConditionalGeneration') return 'gemma3';
+  if (arch === 'phi3' || arch === 'Phi3ForCausalLM') return 'phi3';
+  return 'llama';
 }
 
-const layerNames = (t: NameTable) => (t === 'gemma3' ? GEMMA3_LAYER_NAMES : LAYER_NAMES);
+const layerNames = (t: NameTable) => (t === 'gemma3' ? GEMMA3_LAYER_NAMES : t === 'phi3' ? PHI3_LAYER_NAMES : LAYER_NAMES);
 
 type Lookup = { global: Map<string, string>; layer: Map<string, string> };
 const fromSource = new Map<string, Lookup>();
-for (const table of ['llama', 'gemma3'] as const) {
+for (const table of ['llama', 'gemma3', 'phi3'] as const) {
   for (const [naming, idx] of [['hf', 0], ['gguf', 1]] as const) {
     const l: Lookup = { global: new Map(), layer: new Map() };
     for (const [canon, names] of Object.entries(GLOBAL_NAMES)) l.global.set(names[idx], canon);
@@ -151,7 +169,7 @@ export function canonicalTensorName(sourceName: string, naming: TensorNaming, ar
 export function isCanonicalName(name: string): boolean {
   if (name in GLOBAL_NAMES) return true;
   const m = /^layers\.\d+\.(.+)$/.exec(name);
-  return m !== null && m[1]! in GEMMA3_LAYER_NAMES;
+  return m !== null && (m[1]! in GEMMA3_LAYER_NAMES || m[1]! in PHI3_LAYER_NAMES);
 }
 
 /** The source name a canonical tensor gets in a file: the inverse of canonicalTensorName. */
@@ -163,4 +181,38 @@ export function sourceTensorName(canonical: string, naming: TensorNaming, arch?:
   const layer = m ? layerNames(tableFor(arch))[m[2]!] : undefined;
   if (m && layer) return naming === 'hf' ? `model.layers.${m[1]}.${layer[0]}` : `blk.${m[1]}.${layer[1]}`;
   return canonical;
+}
+
+// ---- stored-fused matrices ---------------------------------------------------------------------
+
+/** Fused canonical tensor -> its parts, in row order. */
+export const FUSED_TENSORS: Readonly<Record<string, readonly string[]>> = {
+  qkv: ['q', 'k', 'v'],
+  qkv_bias: ['q_bias', 'k_bias', 'v_bias'],
+  gate_up: ['gate', 'up'],
+};
+
+/**
+ * A fused tensor (its rows the parts' rows, one after another) as one TensorInfo per part, each
+ * the byte range of its rows: blocks run along the innermost dimension, so a row range of a
+ * row-major tensor is one contiguous range. `parts`: each part's canonical name and row count
+ * (its outermost dimension); the counts must add up to the fused tensor's.
+ */
+export function splitRows(fused: TensorInfo, parts: readonly { name: string; rows: number }[], where: string): TensorInfo[] {
+  const total = parts.reduce((s, p) => s + p.rows, 0);
+  const inner = fused.shape.slice(1);
+  if (fused.shape[0] !== total) {
+    throw new HearthError('CORRUPT_FILE', `${where}: tensor ${fused.sourceName} has shape [${fused.shape.join(', ')}], but the config implies [${[total, ...inner].join(', ')}] (${parts.map((p) => `${p.rows} ${p.name.split('.').pop()}`).join(' + ')} rows).`, {
+      hint: 'The weights do not match the model configuration.',
+      details: { tensor: fused.sourceName, shape: fused.shape, expected: [total, ...inner] },
+    });
+  }
+  const rowBytes = tensorByteLength(fused.dtype, [1, ...inner], `${where}: tensor ${fused.sourceName}`);
+  const out: TensorInfo[] = [];
+  let row = 0;
+  for (const p of parts) {
+    out.push({ ...fused, name: p.name, sourceName: `${fused.sourceName}[${row}:${row + p.rows}]`, offset: fused.offset + row * rowBytes, byteLength: p.rows * rowBytes, shape: [p.rows, ...inner] });
+    row += p.rows;
+  }
+  return out;
 }

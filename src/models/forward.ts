@@ -24,6 +24,10 @@ const RECIPES: Readonly<Record<Architecture, Recipe>> = {
   qwen2: llama,
   qwen3: llama,
   gemma3,
+  // Phi-3's block is Llama's (its fused qkv_proj / gate_up_proj are split into q, k, v / gate, up
+  // as the file is opened, and fused back into one matmul at load; LongRoPE lives in inv_freq and
+  // the attention scale; its sliding window, when set, covers every layer)
+  phi3: llama,
 };
 
 export type ActivationMode = 'q8' | 'f32';

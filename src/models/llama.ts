@@ -1,6 +1,6 @@
 /**
  * The Llama family's forward pass (Llama 2/3, SmolLM, TinyLlama, Mistral, Qwen2 with q/k/v bias,
- * Qwen3 with q/k norm), as a recipe: one line per step, top to bottom, as in llama2.c's forward().
+ * Qwen3 with q/k norm, Phi-3 with a sliding window in every layer), as a recipe: one line per step, top to bottom, as in llama2.c's forward().
  * The steps (models/steps.ts) record kernel launches once at load; a decode step replays them.
  */
 import type { ModelConfig } from '../formats/config.js';
@@ -18,7 +18,7 @@ export function llama(f: Steps, w: ModelWeights, c: ModelConfig): void {
     if (L.qNorm && L.kNorm) f.qkNorm(L.qNorm, L.kNorm); // per-head rmsnorm (Qwen3)
     f.ropeQ(w.invFreq); // rotate q
     f.appendKv(l, w.invFreq); // rotate k; append k, v to the cache
-    f.attend(l, { window: 0, scale: c.attentionScale }); // att = softmax(q K^T / sqrt(d)) V, causal
+    f.attend(l, { window: c.slidingLayers[l] ? c.slidingWindow : 0, scale: c.attentionScale }); // att = softmax(q K^T / sqrt(d)) V, causal (within the window, if any)
     residual = f.attnOutput(L.o); // o = att @ Wo
     // MLP block
     f.norm(L.ffnNorm, residual, 'ffn_norm'); // x += o; xn = rmsnorm(x)

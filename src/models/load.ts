@@ -34,6 +34,11 @@ export interface LoadProgress {
 
 export interface LoadWeightsOptions {
   dtype?: WeightDtype;
+  /**
+   * The KV cache length the weights serve: LongRoPE models (Phi-3) pick their short or long RoPE
+   * factors by it. Default: min(model maximum, 4096), the engine's default.
+   */
+  contextLength?: number;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
 }
@@ -233,7 +238,7 @@ export async function loadWeights(ctx: GpuContext, source: ModelSource, files: M
   }
   const finalNorm = await norm('final_norm', D);
   const lmHead = !c.tieWordEmbeddings && t.has('lm_head') ? await matrix('lm_head', c.vocabSize, D) : embed;
-  const invFreq = uploadStorage(ctx, modelInvFreq(c), 'inv_freq');
+  const invFreq = uploadStorage(ctx, modelInvFreq(c, opts.contextLength ?? Math.min(c.maxPositionEmbeddings, 4096)), 'inv_freq');
   const invFreqLocal = c.ropeLocalTheta !== null && c.slidingLayers.some(Boolean) ? uploadStorage(ctx, localInvFreq(c), 'inv_freq.local') : null;
   return { weights: { embed, layers, finalNorm, lmHead, invFreq, invFreqLocal }, bytes, formats };
 }

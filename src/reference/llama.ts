@@ -36,7 +36,7 @@ export class ReferenceLlama {
     const size = config.numKvHeads * maxCtx * config.headDim;
     this.kCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
     this.vCache = Array.from({ length: config.numLayers }, () => new Float32Array(size));
-    this.invFreq = modelInvFreq(config);
+    this.invFreq = modelInvFreq(config, maxCtx);
     this.invFreqLocal = config.ropeLocalTheta !== null ? localInvFreq(config) : this.invFreq;
   }
 
