@@ -14,6 +14,7 @@ import { MemoryModelSource } from '../../src/hub/memory.js';
 import { engineFor, logSoftmax, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { openModel, readTensor } from '../../src/formats/model-files.js';
+import { configFromHf } from '../../src/formats/config.js';
 import { longRopeFactors as factorsFor, modelInvFreq } from '../../src/models/rope-table.js';
 import { rng } from '../helpers/random.js';
 
@@ -96,6 +97,23 @@ describe('Phi-3 on the GPU matches the reference forward', () => {
       expect(short[i]).toBeCloseTo(1 / (f.short[i]! * 10000 ** ((2 * i) / 32)), 7);
       expect(long[i]).toBeCloseTo(1 / (f.long[i]! * 10000 ** ((2 * i) / 32)), 7);
     }
+  });
+
+  it('refuses damaged LongRoPE settings by name', () => {
+    const base = hfConfig(SPEC);
+    const scaling = base.rope_scaling as Record<string, unknown>;
+    const bad = (rope_scaling: unknown) => () => configFromHf({ ...base, rope_scaling }, { tensors: new Map() });
+    expect(bad({ ...scaling, long_factor: [1, 2, 3] })).toThrow(expect.objectContaining({ code: 'CORRUPT_FILE', message: expect.stringMatching(/long_factor has 3 values, expected 16/) }));
+    expect(bad({ ...scaling, short_factor: undefined })).toThrow(expect.objectContaining({ code: 'CORRUPT_FILE', message: expect.stringMatching(/short_factor is missing/) }));
+    expect(bad({ ...scaling, short_factor: Array(16).fill(-1) })).toThrow(expect.objectContaining({ code: 'CORRUPT_FILE', message: expect.stringMatching(/short_factor\[0\] must be a positive number/) }));
+    // the older name of the same scaling, and an explicit attention factor
+    const su = configFromHf({ ...base, rope_scaling: { ...scaling, type: 'su', attention_factor: 1.5 } }, { tensors: new Map() });
+    expect(su.ropeScaling).toMatchObject({ type: 'longrope', attentionFactor: 1.5 });
+    expect(su.attentionScale).toBeCloseTo(2.25 / Math.sqrt(32), 12);
+    // no original context stretched: factor 1, plain scale
+    const same = configFromHf({ ...base, original_max_position_embeddings: 512 }, { tensors: new Map() });
+    expect(same.ropeScaling).toMatchObject({ attentionFactor: 1 });
+    expect(same.attentionScale).toBeCloseTo(1 / Math.sqrt(32), 12);
   });
 
   it('a fused matrix whose rows do not add up is CORRUPT_FILE naming it', async () => {
