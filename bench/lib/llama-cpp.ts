@@ -31,6 +31,11 @@ export interface LlamaCppOptions {
   nCtx: number;
   /** wllama threads; default every core of this machine (its best setting here). */
   threads?: number;
+  /**
+   * Load llama.cpp's tokenizer too (a second wllama instance holding the model again); false for
+   * files too large to hold twice in the page. Without it, tokenize is null.
+   */
+  tokenizer?: boolean;
 }
 
 export interface LlamaCpp {
@@ -47,18 +52,19 @@ export interface LlamaCpp {
    * first when the model asks for it (wllama 2.x, llama.cpp b7179, on the same file: 3.x has no
    * tokenizer call and takes text prompts only).
    */
-  tokenize(text: string): Promise<number[]>;
+  tokenize: ((text: string) => Promise<number[]>) | null;
   close(): Promise<void>;
 }
 
 /** Runs in the page, as text: vitest would rewrite a dynamic import() inside a function. */
-const LOAD = `async ({ url, nCtx, threads }) => {
+const LOAD = `async ({ url, nCtx, threads, tokenizer }) => {
   const { Wllama } = await import('/peers/wllama/index.js');
   const quiet = () => {};
   const w = new Wllama({ default: '/peers/wllama/wasm/wllama.wasm' }, { suppressNativeLog: true, logger: { debug: quiet, log: quiet, info: quiet, warn: quiet, error: quiet } });
   const blob = await (await fetch(url)).blob();
   await w.loadModel([blob], { n_ctx: nCtx, n_batch: Math.min(nCtx, 512), n_ubatch: Math.min(nCtx, 512), n_gpu_layers: 0, n_threads: threads, seed: 1 });
   globalThis.__llamaCpp = w;
+  if (!tokenizer) return { version: Wllama.getLibllamaVersion ? Wllama.getLibllamaVersion() : 'unknown', threads: w.getNumThreads() };
   const { Wllama: Wllama2 } = await import('/peers/wllama2/index.js');
   const t = new Wllama2({ 'single-thread/wllama.wasm': '/peers/wllama2/single-thread/wllama.wasm', 'multi-thread/wllama.wasm': '/peers/wllama2/multi-thread/wllama.wasm' }, { suppressNativeLog: true, logger: { debug: quiet, log: quiet, info: quiet, warn: quiet, error: quiet } });
   await t.loadModel([blob], { n_ctx: 64, n_batch: 64, n_threads: 1 });
@@ -112,12 +118,13 @@ export async function openLlamaCpp(): Promise<LlamaCppHost> {
         await unload();
         const url = s.addModel(path.split('/').pop()!, path);
         const threads = opts.threads ?? cpus().length;
-        const info = (await page.evaluate(`(${LOAD})(${JSON.stringify({ url, nCtx: opts.nCtx, threads })})`)) as { version: string; threads: number };
+        const tokenizer = opts.tokenizer ?? true;
+        const info = (await page.evaluate(`(${LOAD})(${JSON.stringify({ url, nCtx: opts.nCtx, threads, tokenizer })})`)) as { version: string; threads: number };
         return {
           ...info,
           complete: async (prompt, maxTokens, topLogprobs) =>
             (await page.evaluate(`(${COMPLETE})(${JSON.stringify({ prompt, maxTokens, topLogprobs })})`)) as LlamaCppCompletion,
-          tokenize: async (text) => (await page.evaluate(`(${TOKENIZE})(${JSON.stringify(text)})`)) as number[],
+          tokenize: tokenizer ? async (text) => (await page.evaluate(`(${TOKENIZE})(${JSON.stringify(text)})`)) as number[] : null,
           close: unload,
         };
       },
