@@ -34,14 +34,6 @@ if (keys.includes('smollm2-f32')) {
   if (!existsSync(path)) await writeF32Gguf(MODELS.smollm2!.file, path);
   MODELS['smollm2-f32'] = { file: path, prompts: CHAT_MODEL_PROMPTS };
 }
-// gemma3-f16: Gemma 3's weights with its matrices in F16 (F32 would be over 1 GB)
-if (keys.includes('gemma3-f16')) {
-  const path = join(tmpdir(), 'hearth-parity-gemma-3-270m.F16.gguf');
-  if (!existsSync(path)) await writeF32Gguf(MODELS.gemma3!.file, path, 'F16');
-  // llama.cpp's tokenizer would hold the 536 MB model a second time in the page (wllama aborts):
-  // tokenization is checked on the Q4_K_M file, which has the same vocabulary
-  MODELS['gemma3-f16'] = { file: path, prompts: CHAT_MODEL_PROMPTS, noTokenizer: true };
-}
 const report: { model: string; file: string; llamaCpp: string; threads: number; results: PromptParity[] }[] = [];
 const gpu = await createNodeGpuContext();
 for (const key of keys) {
