@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import type { ModelSource } from '../../src/hub/byte-source.js';
 import { openModel, readTensor } from '../../src/formats/model-files.js';
@@ -48,6 +49,22 @@ export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: 
 
 export async function engineFor(source: ModelSource, contextLength: number, opts: { dtype?: WeightDtype; prefillChunk?: number; activations?: ActivationMode } = {}): Promise<Engine> {
   return loadEngine(await testGpu(), source, { contextLength, ...opts });
+}
+
+/**
+ * The engine's greedy run of `prompt` for `steps` tokens equals the CPU reference's on the same
+ * files: the same ids, and every reported top log-probability within `tol` of the reference's.
+ */
+export async function expectGreedyMatchesReference(engine: Engine, source: ModelSource, ctx: number, prompt: number[], steps: number, tol = 2e-3): Promise<ReferenceLlama> {
+  const ref = await referenceFor(source, ctx);
+  const want = ref.greedy(prompt, steps);
+  const got = await engine.generate({ promptIds: prompt, maxTokens: steps, sampling: { temperature: 0, topLogprobs: 5 }, stopIds: [] });
+  expect(got.ids).toEqual(want.ids);
+  got.tokens.forEach((t, i) => {
+    const lp = logSoftmax(want.logits[i]!);
+    for (const { id, logprob } of t.top) expect(Math.abs(logprob - lp[id]!), `step ${i}, token ${id}`).toBeLessThan(tol);
+  });
+  return ref;
 }
 
 /** Log-softmax of a logits vector, in f64. */

@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SyntheticSpec } from '../fixtures/synthetic.js';
 import { syntheticConfig } from '../fixtures/synthetic.js';
-import { engineFor, logSoftmax, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
+import { engineFor, expectGreedyMatchesReference, syntheticSource, type FileFormat } from '../helpers/models.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { rng } from '../helpers/random.js';
 
@@ -44,14 +44,7 @@ describe('Gemma 3 on the GPU matches the reference forward', () => {
       const source = syntheticSource(SPEC, f);
       const engine = await engineFor(source, CTX, { prefillChunk: 16 });
       engines.push(engine);
-      const ref = await referenceFor(source, CTX);
-      const want = ref.greedy(PROMPT, STEPS);
-      const got = await engine.generate({ promptIds: PROMPT, maxTokens: STEPS, sampling: { temperature: 0, topLogprobs: 5 }, stopIds: [] });
-      expect(got.ids).toEqual(want.ids);
-      got.tokens.forEach((t, i) => {
-        const lp = logSoftmax(want.logits[i]!);
-        for (const { id, logprob } of t.top) expect(Math.abs(logprob - lp[id]!), `step ${i}, token ${id}`).toBeLessThan(2e-3);
-      });
+      await expectGreedyMatchesReference(engine, source, CTX, PROMPT, STEPS);
       if (f.kind === 'gguf') expect(engine.config.normWeightOffset).toBe(0);
       else expect(engine.config.normWeightOffset).toBe(1);
     }, 120_000);

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hfConfig, longRopeAttentionFactorOf, longRopeFactors, syntheticConfig, syntheticWeights, writeHfModel, type SyntheticSpec } from '../fixtures/synthetic.js';
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import { engineFor, logSoftmax, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
+import { expectGreedyMatchesReference } from '../helpers/models.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { openModel, readTensor } from '../../src/formats/model-files.js';
 import { configFromHf } from '../../src/formats/config.js';
@@ -32,16 +33,7 @@ afterAll(async () => {
   for (const e of engines) await e.unload();
 });
 
-async function expectMatchesReference(engine: Engine, ctx: number, source: Parameters<typeof referenceFor>[0]): Promise<void> {
-  const ref = await referenceFor(source, ctx);
-  const want = ref.greedy(PROMPT, STEPS);
-  const got = await engine.generate({ promptIds: PROMPT, maxTokens: STEPS, sampling: { temperature: 0, topLogprobs: 5 }, stopIds: [] });
-  expect(got.ids).toEqual(want.ids);
-  got.tokens.forEach((t, i) => {
-    const lp = logSoftmax(want.logits[i]!);
-    for (const { id, logprob } of t.top) expect(Math.abs(logprob - lp[id]!), `step ${i}, token ${id}`).toBeLessThan(2e-3);
-  });
-}
+const expectMatchesReference = (engine: Engine, ctx: number, source: Parameters<typeof referenceFor>[0]) => expectGreedyMatchesReference(engine, source, ctx, PROMPT, STEPS);
 
 describe('Phi-3 on the GPU matches the reference forward', () => {
   it('reads config.json as Phi-3: LongRoPE factors, original context, attention factor folded into the score scale, a window in every layer', () => {
