@@ -9,7 +9,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SyntheticSpec } from '../fixtures/synthetic.js';
-import { engineFor, expectGreedyMatchesReference, logSoftmax, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
+import { engineFor, expectGreedyMatchesReference, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
 import { syntheticWeights, writeGgufModel } from '../fixtures/synthetic.js';
 import { MemoryModelSource } from '../../src/hub/memory.js';
 import { compare } from '../helpers/random.js';

@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { hfConfig, longRopeAttentionFactorOf, longRopeFactors, syntheticConfig, syntheticWeights, writeHfModel, type SyntheticSpec } from '../fixtures/synthetic.js';
 import { MemoryModelSource } from '../../src/hub/memory.js';
-import { engineFor, logSoftmax, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
+import { engineFor, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
 import { expectGreedyMatchesReference } from '../helpers/models.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { openModel, readTensor } from '../../src/formats/model-files.js';
