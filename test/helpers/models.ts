@@ -15,6 +15,17 @@ import { testGpu } from './gpu.js';
 
 export type FileFormat = { kind: 'hf'; dtype: 'F32' | 'F16' | 'BF16' } | { kind: 'gguf'; type: GgufFileType };
 
+/** The files a new architecture is checked in: Hugging Face F32 and BF16, GGUF F16, Q8_0 and Q4_0. */
+export const ARCHITECTURE_FORMATS: readonly FileFormat[] = [
+  { kind: 'hf', dtype: 'F32' },
+  { kind: 'hf', dtype: 'BF16' },
+  { kind: 'gguf', type: 'F16' },
+  { kind: 'gguf', type: 'Q8_0' },
+  { kind: 'gguf', type: 'Q4_0' },
+];
+
+export const formatName = (f: FileFormat): string => (f.kind === 'hf' ? `safetensors ${f.dtype}` : `gguf ${f.type}`);
+
 /** A synthetic model written in `format`, as an in-memory model source. */
 export function syntheticSource(spec: SyntheticSpec, format: FileFormat): ModelSource {
   const w = syntheticWeights(spec);

@@ -126,7 +126,10 @@ export function tinyHfFiles(spec: TinySpec = {}, shards = 1): Record<string, Uin
 }
 
 /** The same model as a GGUF file (F32; Q/K not permuted: these tests only check formats). */
-export function tinyGguf(spec: TinySpec = {}, extra: { metadata?: GgufMetadataEntry[]; ropeFreqs?: Float32Array } = {}): Uint8Array {
+export function tinyGguf(
+  spec: TinySpec = {},
+  extra: { metadata?: GgufMetadataEntry[]; ropeFreqs?: Float32Array; /** Metadata values to replace, by key (new value and type). */ replace?: Record<string, Omit<GgufMetadataEntry, 'key'>> } = {},
+): Uint8Array {
   const s = tinySpec(spec);
   const t = tinyTensors(spec);
   const a = s.arch;
@@ -148,6 +151,6 @@ export function tinyGguf(spec: TinySpec = {}, extra: { metadata?: GgufMetadataEn
     { key: 'tokenizer.ggml.bos_token_id', type: 'u32', value: 1 },
     { key: 'tokenizer.ggml.eos_token_id', type: 'u32', value: 2 },
     ...(extra.metadata ?? []),
-  ];
+  ].map((m) => (extra.replace?.[m.key] ? { key: m.key, ...extra.replace[m.key]! } : m)) as GgufMetadataEntry[];
   return writeGguf({ metadata, tensors });
 }

@@ -9,7 +9,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SyntheticSpec } from '../fixtures/synthetic.js';
 import { syntheticConfig } from '../fixtures/synthetic.js';
-import { engineFor, expectGreedyMatchesReference, syntheticSource, type FileFormat } from '../helpers/models.js';
+import { engineFor, expectGreedyMatchesReference, syntheticSource } from '../helpers/models.js';
+import { ARCHITECTURE_FORMATS, formatName } from '../helpers/models.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { rng } from '../helpers/random.js';
 
@@ -32,15 +33,8 @@ describe('Gemma 3 on the GPU matches the reference forward', () => {
     expect(c.attentionScale).toBeCloseTo(1 / 8, 9);
   });
 
-  const formats: FileFormat[] = [
-    { kind: 'hf', dtype: 'F32' },
-    { kind: 'hf', dtype: 'BF16' },
-    { kind: 'gguf', type: 'F16' },
-    { kind: 'gguf', type: 'Q8_0' },
-    { kind: 'gguf', type: 'Q4_0' },
-  ];
-  for (const f of formats) {
-    it(`${f.kind === 'hf' ? `safetensors ${f.dtype}` : `gguf ${f.type}`}: same greedy ids over a 40-token prompt and 24 steps, top-5 within 2e-3`, async () => {
+  for (const f of ARCHITECTURE_FORMATS) {
+    it(`${formatName(f)}: same greedy ids over a 40-token prompt and 24 steps, top-5 within 2e-3`, async () => {
       const source = syntheticSource(SPEC, f);
       const engine = await engineFor(source, CTX, { prefillChunk: 16 });
       engines.push(engine);

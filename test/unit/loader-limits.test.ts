@@ -29,25 +29,7 @@ async function expectCode(p: Promise<unknown>, code: HearthErrorCode, message?: 
 }
 
 /** tinyGguf's file with some metadata values replaced (same keys, new value and type). */
-function ggufWith(spec: TinySpec, replace: Record<string, Omit<GgufMetadataEntry, 'key'>>): Uint8Array {
-  const s = tinySpec(spec);
-  const a = s.arch;
-  const t = tinyTensors(spec);
-  const tensors = [...t.entries()].map(([name, v]) => ({ name: sourceTensorName(name, 'gguf'), type: 'F32' as const, shape: v.shape, data: quantize('f32', v.data) }));
-  const metadata: GgufMetadataEntry[] = [
-    { key: 'general.architecture', type: 'string', value: a },
-    { key: `${a}.context_length`, type: 'u32', value: 256 },
-    { key: `${a}.embedding_length`, type: 'u32', value: s.hidden },
-    { key: `${a}.block_count`, type: 'u32', value: s.layers },
-    { key: `${a}.feed_forward_length`, type: 'u32', value: s.intermediate },
-    { key: `${a}.attention.head_count`, type: 'u32', value: s.heads },
-    { key: `${a}.attention.head_count_kv`, type: 'u32', value: s.kvHeads },
-    { key: `${a}.attention.key_length`, type: 'u32', value: s.headDim },
-    { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },
-    { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: Array.from({ length: s.vocab }, (_, i) => `t${i}`) },
-  ].map((m) => (replace[m.key] ? { key: m.key, ...replace[m.key]! } : m)) as GgufMetadataEntry[];
-  return writeGguf({ metadata, tensors });
-}
+const ggufWith = (spec: TinySpec, replace: Record<string, Omit<GgufMetadataEntry, 'key'>>): Uint8Array => tinyGguf(spec, { replace });
 
 const gguf = (bytes: Uint8Array) => new MemoryModelSource({ 'model.gguf': bytes });
 const hf = (config: Record<string, unknown>, spec: TinySpec = {}) => new MemoryModelSource({ ...tinyHfFiles(spec), 'config.json': JSON.stringify(config) });

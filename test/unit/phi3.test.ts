@@ -11,7 +11,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { hfConfig, longRopeAttentionFactorOf, longRopeFactors, syntheticConfig, syntheticWeights, writeHfModel, type SyntheticSpec } from '../fixtures/synthetic.js';
 import { MemoryModelSource } from '../../src/hub/memory.js';
-import { engineFor, referenceFor, syntheticSource, type FileFormat } from '../helpers/models.js';
+import { engineFor, referenceFor, syntheticSource } from '../helpers/models.js';
+import { ARCHITECTURE_FORMATS, formatName } from '../helpers/models.js';
 import { expectGreedyMatchesReference } from '../helpers/models.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { openModel, readTensor } from '../../src/formats/model-files.js';
@@ -122,15 +123,8 @@ describe('Phi-3 on the GPU matches the reference forward', () => {
     expect(phi3.info.dispatchesPerToken).toBe(llama.info.dispatchesPerToken);
   }, 120_000);
 
-  const formats: FileFormat[] = [
-    { kind: 'hf', dtype: 'F32' },
-    { kind: 'hf', dtype: 'BF16' },
-    { kind: 'gguf', type: 'F16' },
-    { kind: 'gguf', type: 'Q8_0' },
-    { kind: 'gguf', type: 'Q4_0' },
-  ];
-  for (const f of formats) {
-    it(`${f.kind === 'hf' ? `safetensors ${f.dtype}` : `gguf ${f.type}`}: same greedy ids over a 40-token prompt and 24 steps, top-5 within 2e-3`, async () => {
+  for (const f of ARCHITECTURE_FORMATS) {
+    it(`${formatName(f)}: same greedy ids over a 40-token prompt and 24 steps, top-5 within 2e-3`, async () => {
       const source = syntheticSource(SPEC, f);
       const engine = await engineFor(source, CTX, { prefillChunk: 16 });
       engines.push(engine);
