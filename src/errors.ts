@@ -28,6 +28,11 @@ export type HearthErrorCode =
   | 'SESSION_NOT_FOUND'
   | 'SESSION_MODEL_MISMATCH'
   | 'SESSION_CORRUPT'
+  // hearth serve: a request refused before it reaches the engine
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'QUEUE_FULL'
   | 'INTERNAL';
 
 export interface HearthErrorOptions {

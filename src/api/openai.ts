@@ -178,6 +178,15 @@ function checkParams(p: unknown, rules: Record<string, ParamRule>, endpoint: str
   }
 }
 
+/**
+ * The checks create() runs on a request's parameters, on their own: `hearth serve` refuses a bad
+ * request at once (400) instead of after it has waited for the engine.
+ */
+export function checkRequestParams(endpoint: 'chat.completions' | 'completions', p: unknown): void {
+  if (endpoint === 'chat.completions') checkParams(p, CHAT_PARAMS, 'chat.completions.create');
+  else checkParams(p, COMPLETION_PARAMS, 'completions.create');
+}
+
 function describe(v: unknown): string {
   try {
     const s = typeof v === 'bigint' ? `${v}n` : JSON.stringify(v);
