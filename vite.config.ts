@@ -2,7 +2,8 @@
  * Library builds:
  *   browser: dist/index.js, with the worker as its own entry dist/worker.js, referred to as
  *            new Worker(new URL('./worker.js', import.meta.url), ...) so consumers' bundlers follow it
- *   node:    dist/node.js and dist/cli.js (Dawn via the optional `webgpu` package)
+ *   node:    dist/node.js, dist/cli.js and dist/serve.js (Dawn via the optional `webgpu` package;
+ *            fastify for hearth serve)
  * WGSL is bundled in through `?raw` imports: nothing is fetched at run time.
  * Select with `vite build --mode node` for the Node entries.
  */
@@ -78,8 +79,9 @@ export default defineConfig(({ mode }) => {
         emptyOutDir: false,
         sourcemap: true,
         rollupOptions: {
-          input: { node: 'src/node.ts', cli: 'src/cli.ts' },
-          external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'webgpu', 'comlink', '@huggingface/tokenizers', '@huggingface/jinja'],
+          input: { node: 'src/node.ts', cli: 'src/cli.ts', serve: 'src/serve/index.ts' },
+          // fastify (hearth serve) is a runtime dependency of the Node entries only: never in the browser build
+          external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'webgpu', 'comlink', '@huggingface/tokenizers', '@huggingface/jinja', 'fastify', '@fastify/cors'],
           output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
         },
       },

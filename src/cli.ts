@@ -2,6 +2,7 @@
  * The `hearth` command line:
  *   hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [--chat [--system TEXT]] [options] [--json]
  *   hearth chat --model ... [--system TEXT] [options]
+ *   hearth serve --model ... [options]   (src/serve/cli.ts)
  */
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
@@ -12,6 +13,7 @@ import type { ChatMessage } from './tokenizer/index.js';
 import { toGenerateRequest } from './api/openai.js';
 
 const USAGE = `Usage:
+  hearth serve --model <file|dir|url|owner/name> [options]   (an OpenAI-compatible server; hearth serve --help)
   hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [--chat [--system TEXT]] [options] [--json]
   hearth chat --model <file|dir|url|owner/name> [--system TEXT] [options]
 
@@ -241,6 +243,17 @@ async function chat(v: Values): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve') {
+    // its own flags (src/serve/cli.ts); the server module loads only for this command
+    const { serveMain } = await import('./serve/cli.js');
+    try {
+      return await serveMain(argv.slice(1));
+    } catch (e) {
+      if (!isHearthError(e)) throw e;
+      process.stderr.write(`hearth: ${e.message} [${e.code}]\n`);
+      return e.code === 'INVALID_ARGUMENT' ? 2 : 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

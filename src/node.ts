@@ -32,6 +32,8 @@ export interface NodeSessionsOptions extends SessionsConfig {
 export interface CreateEngineOptions extends EngineLoadOptions {
   /** A local file or folder, a URL, or a Hugging Face repo id (owner/name). */
   model: string;
+  /** The model name completions report (`model`); default options.model. */
+  name?: string;
   revision?: string;
   /** Hugging Face endpoint (a self-hosted mirror); default $HF_ENDPOINT, else https://huggingface.co. */
   endpoint?: string;
@@ -64,13 +66,14 @@ export async function createEngine(options: CreateEngineOptions): Promise<NodeEn
       onProgress: options.onProgress ? (p) => options.onProgress!({ phase: 'download', loaded: p.loaded, total: p.total, file: p.file }) : undefined,
     });
     const engine = await loadEngine(ctx, source, options);
-    const api = createOpenAIApi(engine, options.model);
+    const name = options.name ?? options.model;
+    const api = createOpenAIApi(engine, name);
     const { dir, ...sessionConfig } = options.sessions ?? {};
     const sessions = new Sessions({
       ...sessionConfig,
       store: dir ? new NodeSessionStore(dir) : new MemorySessionStore(),
       engine: () => (engine.info.memoryBytes > 0 ? engine : null),
-      modelName: () => options.model,
+      modelName: () => name,
       lockPrefix: `hearth-session:${dir ?? 'memory'}`,
     });
     return {
