@@ -76,7 +76,8 @@ export function whisperSchema(c: WhisperConfig): { name: string; shape: number[]
 /** Where a canonical tensor comes from in each layout: one source tensor, or rows stacked (a missing bias: zeros). */
 type Source = { parts: { name: string; rows: number; optional?: boolean }[] };
 
-function ct2Name(canonical: string): string {
+/** The CTranslate2 variable name of a canonical tensor ('dec.0.ckv.w' -> 'decoder/layer_0/attention/linear_1/weight'). */
+export function ct2VariableName(canonical: string): string {
   const m = /^(enc|dec)\.(?:(\d+)\.)?(.+)$/.exec(canonical)!;
   const side = m[1] === 'enc' ? 'encoder' : 'decoder';
   const layer = m[2] === undefined ? '' : `layer_${m[2]}/`;
@@ -248,7 +249,7 @@ async function openCt2(source: ModelSource, files: string[], tokenizerJson: unkn
   const shapes = new Map(whisperSchema(config).map((s) => [s.name, s.shape]));
   let totalBytes = 0;
   for (const name of shapes.keys()) {
-    const x = v(ct2Name(name));
+    const x = v(ct2VariableName(name));
     totalBytes += x.end - x.begin;
   }
   const side = files.includes('config.json') ? parseJson(await source.readText('config.json', signal), 'config.json') : {};
@@ -262,7 +263,7 @@ async function openCt2(source: ModelSource, files: string[], tokenizerJson: unkn
     async tensor(name, sig) {
       const want = shapes.get(name);
       if (!want) throw new HearthError('INVALID_ARGUMENT', `${name} is not a Whisper tensor.`);
-      const x = v(ct2Name(name));
+      const x = v(ct2VariableName(name));
       checkShape(source, file, x.name, x.shape, want);
       const bytes = await src.read(x.begin, x.end - x.begin, sig);
       const count = want.reduce((a, b) => a * b, 1);
