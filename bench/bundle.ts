@@ -99,8 +99,8 @@ export async function writeBundle(dir: string, log: (s: string) => void = () => 
   const wgDir = join(dir, 'node_modules/webgpu');
   mkdirSync(join(wgDir, 'dist/linux-x64'), { recursive: true });
   for (const f of ['package.json', 'index.js', 'LICENSE.md']) if (existsSync(join(webgpu, f))) copyFileSync(join(webgpu, f), join(wgDir, f));
-  writeFileSync(join(wgDir, 'dist/linux-x64/dawn.node.gz'), gzipSync(readFileSync(join(webgpu, 'dist/linux-x64/dawn.node')), { level: 9 }));
-  writeFileSync(join(dir, 'node.gz'), gzipSync(readFileSync(process.execPath), { level: 9 }));
+  writeFileSync(join(wgDir, 'dist/linux-x64/dawn.node.gz'), gzipSync(readFileSync(join(webgpu, 'dist/linux-x64/dawn.node')), { level: 6 }));
+  writeFileSync(join(dir, 'node.gz'), gzipSync(readFileSync(process.execPath), { level: 6 }));
   const loader = VULKAN_LOADERS.find((p) => existsSync(p));
   if (loader) {
     mkdirSync(join(dir, 'lib'), { recursive: true });
