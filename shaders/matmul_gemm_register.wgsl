@@ -14,6 +14,11 @@ fn reg_scales(r: vec4u, b: u32) -> vec4f {
   return vec4f(w_scale(r.x, b), w_scale(r.y, b), w_scale(r.z, b), w_scale(r.w, b));
 }
 
+// Each block's min meets the sum of the x values of the block (HAS_MIN formats).
+fn reg_mins(r: vec4u, b: u32) -> vec4f {
+  return vec4f(w_min(r.x, b), w_min(r.y, b), w_min(r.z, b), w_min(r.w, b));
+}
+
 fn dots4(w0: Chunk, w1: Chunk, w2: Chunk, w3: Chunk, xc: Chunk) -> vec4f {
   return vec4f(chunk_dot(w0, xc), chunk_dot(w1, xc), chunk_dot(w2, xc), chunk_dot(w3, xc));
 }
@@ -45,22 +50,35 @@ fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
     var s1 = vec4f(0.0);
     var s2 = vec4f(0.0);
     var s3 = vec4f(0.0);
+    var t = vec4f(0.0); // t[i]: the block's sum of x row m0 + i
     let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
     for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
       let w0 = w_chunk(r.x, c);
       let w1 = w_chunk(r.y, c);
       let w2 = w_chunk(r.z, c);
       let w3 = w_chunk(r.w, c);
-      s0 += dots4(w0, w1, w2, w3, x_chunk(xb.x, c));
-      s1 += dots4(w0, w1, w2, w3, x_chunk(xb.y, c));
-      s2 += dots4(w0, w1, w2, w3, x_chunk(xb.z, c));
-      s3 += dots4(w0, w1, w2, w3, x_chunk(xb.w, c));
+      let x0 = x_chunk(xb.x, c);
+      let x1 = x_chunk(xb.y, c);
+      let x2 = x_chunk(xb.z, c);
+      let x3 = x_chunk(xb.w, c);
+      s0 += dots4(w0, w1, w2, w3, x0);
+      s1 += dots4(w0, w1, w2, w3, x1);
+      s2 += dots4(w0, w1, w2, w3, x2);
+      s3 += dots4(w0, w1, w2, w3, x3);
+      if (HAS_MIN) { t += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
     }
     let sc = reg_scales(r, b);
     acc0 += s0 * sc;
     acc1 += s1 * sc;
     acc2 += s2 * sc;
     acc3 += s3 * sc;
+    if (HAS_MIN) {
+      let mn = reg_mins(r, b);
+      acc0 += t.x * mn;
+      acc1 += t.y * mn;
+      acc2 += t.z * mn;
+      acc3 += t.w * mn;
+    }
   }
   store4(m0, n0, acc0);
   if (m0 + 1u < rows) { store4(m0 + 1u, n0, acc1); }
@@ -79,11 +97,15 @@ fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   let cpr = chunks_per_row();
   for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
     var s = vec4f(0.0);
+    var t = 0.0; // the block's sum of x
     let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
     for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
-      s += dots4(w_chunk(r.x, c), w_chunk(r.y, c), w_chunk(r.z, c), w_chunk(r.w, c), x_chunk(xb, c));
+      let xc = x_chunk(xb, c);
+      s += dots4(w_chunk(r.x, c), w_chunk(r.y, c), w_chunk(r.z, c), w_chunk(r.w, c), xc);
+      if (HAS_MIN) { t += chunk_sum(xc); }
     }
     acc += s * reg_scales(r, b);
+    if (HAS_MIN) { acc += t * reg_mins(r, b); }
   }
   store4(0u, n0, acc);
 }

@@ -34,12 +34,14 @@ fn stage_w_vec4(at: u32, n: u32, v: vec4f) {
   ws[at + 3u * TILE_V][n % 4u] = v.w;
 }
 
-// Stages the chunks of the K tile's quant block that have a half inside the tile (q4_0's chunks
+// Stages the chunks of the K tile's 32 values that have a half inside the tile (q4_0's chunks
 // straddle both halves of a block; other formats' chunks lie wholly in or out).
+const CHUNKS_PER_32: u32 = 32u / CHUNK_ELEMS;
+
 fn stage_w(n0: u32, k0: u32, lid: u32) {
-  let c0 = (k0 / 32u) * CHUNKS_PER_BLOCK;
+  let c0 = (k0 / 32u) * CHUNKS_PER_32;
   let cpr = chunks_per_row();
-  for (var i = lid; i < TILE * CHUNKS_PER_BLOCK; i += 256u) {
+  for (var i = lid; i < TILE * CHUNKS_PER_32; i += 256u) {
     let n = i % TILE;
     let c = c0 + i / TILE;
     let k = chunk_k(c);
@@ -48,13 +50,15 @@ fn stage_w(n0: u32, k0: u32, lid: u32) {
     if (!lo_in && !hi_in) { continue; }
     var wc = Chunk(vec4f(0.0), vec4f(0.0));
     var s = 0.0;
+    var mn = 0.0;
     if (c < cpr) {
       let row = min(n0 + n, p.n - 1u);
       wc = w_chunk(row, c);
       s = w_scale(row, c / CHUNKS_PER_BLOCK);
+      if (HAS_MIN) { mn = w_min(row, c / CHUNKS_PER_BLOCK); }
     }
-    if (lo_in) { stage_w_vec4((k.x - k0) * TILE_V + n / 4u, n, s * wc.lo); }
-    if (hi_in) { stage_w_vec4((k.y - k0) * TILE_V + n / 4u, n, s * wc.hi); }
+    if (lo_in) { stage_w_vec4((k.x - k0) * TILE_V + n / 4u, n, s * wc.lo + mn); }
+    if (hi_in) { stage_w_vec4((k.y - k0) * TILE_V + n / 4u, n, s * wc.hi + mn); }
   }
 }
 

@@ -25,6 +25,9 @@ fn gemv_partial(row0: u32, lid: u32) -> vec4f {
       chunk_dot(w_chunk(r.z, c), xc) * w_scale(r.z, b),
       chunk_dot(w_chunk(r.w, c), xc) * w_scale(r.w, b),
     );
+    if (HAS_MIN) {
+      acc += chunk_sum(xc) * vec4f(w_min(r.x, b), w_min(r.y, b), w_min(r.z, b), w_min(r.w, b));
+    }
   }
   return acc;
 }

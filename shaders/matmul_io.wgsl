@@ -49,6 +49,11 @@ fn chunk_dot(w: Chunk, xc: Chunk) -> f32 {
   return d;
 }
 
+// The sum of a chunk's values: what a block's min (HAS_MIN, weights_*.wgsl) multiplies.
+fn chunk_sum(xc: Chunk) -> f32 {
+  return chunk_dot(xc, Chunk(vec4f(1.0), vec4f(1.0)));
+}
+
 fn x_chunk(xbase: u32, c: u32) -> Chunk {
   let k = chunk_k(c);
   var xc = Chunk(load_x4(xbase, k.x), vec4f(0.0));

@@ -1,11 +1,13 @@
 // q8_0 weights: blocks of 32 int8 (8 words) with one f16 scale each, scales in their own
 // buffer. A chunk is 8 consecutive values (2 words); 4 chunks share a block's scale.
+// (Interface: weights_f32.wgsl.)
 @group(0) @binding(3) var<storage, read> w: array<vec2u>;
 @group(0) @binding(4) var<storage, read> scales: array<u32>;
 
 const CHUNK_ELEMS: u32 = 8u;
 const CHUNK_HAS_HI: bool = true;
 const CHUNKS_PER_BLOCK: u32 = 4u;
+const HAS_MIN: bool = false;
 
 fn chunk_k(c: u32) -> vec2u {
   return vec2u(c * 8u, c * 8u + 4u);
@@ -16,12 +18,20 @@ fn w_scale(row: u32, block: u32) -> f32 {
   return unpack2x16float(scales[i / 2u] >> ((i & 1u) * 16u)).x;
 }
 
-// Four little-endian int8 of a word, sign-extended by shifting each to the top and back.
-fn i8x4(v: u32) -> vec4f {
-  return vec4f(bitcast<vec4i>(vec4u(v) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u));
+fn w_min(row: u32, block: u32) -> f32 {
+  return 0.0;
 }
 
 fn w_chunk(row: u32, c: u32) -> Chunk {
   let q = w[row * p.wstride + c];
   return Chunk(i8x4(q.x), i8x4(q.y));
+}
+
+fn w_chunk_i8(row: u32, c: u32) -> vec2u {
+  return w[row * p.wstride + c];
+}
+
+fn w_value(row: u32, col: u32) -> f32 {
+  let q = w[row * p.wstride + col / 8u][(col % 8u) / 4u];
+  return w_scale(row, col / 32u) * f32(extractBits(bitcast<i32>(q), (col % 4u) * 8u, 8u));
 }

@@ -1,5 +1,5 @@
 import { HearthError } from '../errors.js';
-import { BLOCK_BYTES, QK, isQuantized, type ActQuant, type WeightFormat } from '../quant/formats.js';
+import { FORMATS, isQuantized, nativeByteLength, type ActQuant, type WeightFormat } from '../quant/formats.js';
 import type { GpuContext } from './device.js';
 import { createStorage, roundUp, writeBuffer } from './buffers.js';
 
@@ -9,12 +9,12 @@ import { createStorage, roundUp, writeBuffer } from './buffers.js';
  * `data` holds rows of `strideWords` u32 words each:
  *  - f32:  cols floats, padded with zeros to a multiple of 4 (vec4 loads)
  *  - f16:  cols halves packed two per u32 (low half first), padded to a multiple of 8 halves
- *  - q8_0: cols/32 blocks of 8 words = 32 int8 (little-endian, 4 per word)
- *  - q4_0: cols/32 blocks of 4 words = 16 bytes in GGUF order (byte j: element j low nibble,
- *          element j+16 high nibble)
- * For q8_0/q4_0, `scales` holds one f16 per block, packed two per u32, indexed row * (cols/32) + block
- * (part-local rows). Splitting quants from scales keeps every load aligned.
- *
+ *  - block formats (src/quant/: q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k): cols / block blocks of
+ *    FormatSpec.gpu.words words each, the block's GGUF bytes less its f16 scale where that would
+ *    leave the block short of whole words (q8_0, q4_0, q5_0: d at byte 0; q6_k: d at byte 208);
+ *    then `scales` holds those scales, one f16 per block, two per u32, indexed
+ *    row * (cols / block) + block (part-local rows). Splitting them keeps every load aligned and
+ *    the GPU bytes equal to the file's; q4_1, q4_k and q5_k are whole words as stored.
  * A matrix larger than one storage binding is split by rows into parts, each in its own buffers.
  */
 export interface WeightPart {
@@ -40,25 +40,27 @@ export interface GpuWeight {
 }
 
 export function strideWords(format: WeightFormat, cols: number): number {
-  switch (format) {
-    case 'f32':
-      return roundUp(cols, 4);
-    case 'f16':
-      return roundUp(cols, 8) / 2;
-    case 'q8_0':
-      return (cols / QK) * 8;
-    case 'q4_0':
-      return (cols / QK) * 4;
-  }
+  const f = FORMATS[format];
+  if (format === 'f32') return roundUp(cols, 4);
+  if (format === 'f16') return roundUp(cols, 8) / 2;
+  return (cols / f.block) * f.gpu.words;
+}
+
+/** Bytes a [rows, cols] matrix takes on the GPU in one part (data and scales). */
+export function gpuByteLength(format: WeightFormat, rows: number, cols: number): number {
+  const f = FORMATS[format];
+  const scales = f.gpu.scaleAt === null ? 0 : roundUp(rows * (cols / f.block), 2) * 2;
+  return rows * strideWords(format, cols) * 4 + scales;
 }
 
 export function checkWeightShape(format: WeightFormat, rows: number, cols: number, name = 'weight'): void {
   if (!(rows > 0 && cols > 0 && Number.isInteger(rows) && Number.isInteger(cols))) {
     throw new HearthError('INVALID_ARGUMENT', `${name} has an invalid shape [${rows}, ${cols}].`);
   }
-  if (isQuantized(format) && cols % QK !== 0) {
-    throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `${name} is ${format} with ${cols} columns, not a multiple of ${QK}.`, {
-      hint: `Quantized formats need rows whose length is a multiple of ${QK}; use f16 or f32 for this tensor.`,
+  const block = FORMATS[format].block;
+  if (isQuantized(format) && cols % block !== 0) {
+    throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `${name} is ${format} with ${cols} columns, not a multiple of ${block}.`, {
+      hint: `${format} needs rows whose length is a multiple of ${block}; use f16 or f32 for this tensor.`,
     });
   }
 }
@@ -71,20 +73,26 @@ export function packRows(format: WeightFormat, cols: number, src: Uint8Array, ro
   const stride = strideWords(format, cols);
   const data = new Uint32Array(rowCount * stride);
   const bytes = new Uint8Array(data.buffer);
-  if (format === 'f32' || format === 'f16') {
-    const rowBytes = cols * (format === 'f32' ? 4 : 2);
+  const f = FORMATS[format];
+  if (!isQuantized(format)) {
+    const rowBytes = cols * f.bytes;
     for (let r = 0; r < rowCount; r++) bytes.set(src.subarray(r * rowBytes, (r + 1) * rowBytes), r * stride * 4);
     return { data, scales: null };
   }
-  const nb = cols / QK;
-  const blockBytes = BLOCK_BYTES[format];
-  const qBytes = blockBytes - 2;
-  const scaleHalves = new Uint16Array(roundUp(rowCount * nb, 2));
+  const blocks = rowCount * (cols / f.block);
+  const at = f.gpu.scaleAt;
+  if (at === null) {
+    bytes.set(src.subarray(0, blocks * f.bytes));
+    return { data, scales: null };
+  }
+  const wordBytes = f.gpu.words * 4;
+  const scaleHalves = new Uint16Array(roundUp(blocks, 2));
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-  for (let i = 0; i < rowCount * nb; i++) {
-    const o = i * blockBytes;
-    scaleHalves[i] = dv.getUint16(o, true);
-    bytes.set(src.subarray(o + 2, o + blockBytes), i * qBytes);
+  for (let i = 0; i < blocks; i++) {
+    const o = i * f.bytes;
+    scaleHalves[i] = dv.getUint16(o + at, true);
+    bytes.set(src.subarray(o, o + at), i * wordBytes);
+    bytes.set(src.subarray(o + at + 2, o + f.bytes), i * wordBytes + at);
   }
   return { data, scales: new Uint32Array(scaleHalves.buffer) };
 }
@@ -100,7 +108,7 @@ export interface UploadWeightOptions {
 /** Rows per part so that no part buffer exceeds `maxBytes`. */
 export function rowsPerPart(format: WeightFormat, cols: number, maxBytes: number): number {
   const rowBytes = strideWords(format, cols) * 4;
-  // (a quantized row's scales, 2 bytes per 32 values, are always smaller than its quants)
+  // (a row's split-off scales, 2 bytes per block, are always smaller than its data)
   let rows = Math.floor(maxBytes / rowBytes);
   // keep part boundaries even so the packed f16 scales of a part start on a word
   rows = Math.max(1, rows - (rows % 2));
@@ -108,7 +116,7 @@ export function rowsPerPart(format: WeightFormat, cols: number, maxBytes: number
 }
 
 /**
- * Upload a weight matrix given its native bytes (GGUF layout: f32, f16, q8_0 or q4_0).
+ * Upload a weight matrix given its native bytes (GGUF layout of any format in src/quant/formats.ts).
  * Rows are repacked and uploaded a part at a time, so JS never holds a second full copy.
  */
 export function uploadWeight(ctx: GpuContext, format: WeightFormat, rows: number, cols: number, native: Uint8Array, options: UploadWeightOptions = {}): GpuWeight {
@@ -117,7 +125,7 @@ export function uploadWeight(ctx: GpuContext, format: WeightFormat, rows: number
   const stride = strideWords(format, cols);
   const maxBytes = Math.min(options.maxPartBytes ?? Infinity, ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
   const perPart = rowsPerPart(format, cols, maxBytes);
-  const nativeRowBytes = isQuantized(format) ? (cols / QK) * BLOCK_BYTES[format] : cols * (format === 'f32' ? 4 : 2);
+  const nativeRowBytes = nativeByteLength(format, 1, cols);
   if (native.byteLength < rows * nativeRowBytes) {
     throw new HearthError('TRUNCATED_FILE', `${label}: expected ${rows * nativeRowBytes} bytes of ${format} data, got ${native.byteLength}.`);
   }

@@ -7,17 +7,13 @@ import gemvSubgroup from '../../shaders/matmul_gemv_sg.wgsl?raw';
 import gemvWorkgroup from '../../shaders/matmul_gemv_wg.wgsl?raw';
 import gemmTiled from '../../shaders/matmul_gemm_tiled.wgsl?raw';
 import gemmRegister from '../../shaders/matmul_gemm_register.wgsl?raw';
-import wF32 from '../../shaders/weights_f32.wgsl?raw';
-import wF16 from '../../shaders/weights_f16.wgsl?raw';
-import wQ8 from '../../shaders/weights_q8_0.wgsl?raw';
-import wQ4 from '../../shaders/weights_q4_0.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { isCpuAdapter } from '../gpu/device.js';
 import { createStorage, uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
 import type { GpuWeight, WeightPart } from '../gpu/weights.js';
-import type { WeightFormat } from '../quant/formats.js';
+import { FORMATS, type WeightFormat } from '../quant/formats.js';
 
 /**
  * 'tiled': cooperative GEMV (subgroup or workgroup reduction) and a workgroup-memory tiled GEMM,
@@ -53,11 +49,6 @@ export interface MatmulArgs {
   sections?: { width: number; offset: number }[];
 }
 
-const WEIGHT_WGSL: Record<WeightFormat, string> = { f32: wF32, f16: wF16, q8_0: wQ8, q4_0: wQ4 };
-
-/** Elements of the `w` array type each format's shader reads (see shaders/weights_*.wgsl). */
-const WORDS_PER_ELEMENT: Record<WeightFormat, number> = { f32: 4, f16: 4, q8_0: 2, q4_0: 1 };
-
 const FLAG_BIAS = 1; // shaders/matmul_io.wgsl
 const FLAG_ACCUMULATE = 2;
 const GEMV_ROWS = 4; // shaders/matmul_gemv.wgsl
@@ -80,7 +71,7 @@ function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: 
     common,
     io,
     xAligned ? xVec4 : xScalar,
-    WEIGHT_WGSL[format],
+    FORMATS[format].wgsl, // src/quant/: the format's piece (shaders/weights_<format>.wgsl)
     ...kernel,
   ].join('\n');
 }
@@ -160,7 +151,7 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
   // a decode-only launch never needs the GEMM, whose pipeline is slow to build on CPU drivers
   const gemmPossible = !a.lastRowOnly && maxTokens > 1;
   for (const part of a.w.parts) {
-    const params = new Uint32Array([k, part.rows, part.rowStart, a.w.strideWords / WORDS_PER_ELEMENT[format], Math.floor(k / 32), flags, ...sectionFields(n, a.sections), 0, 0]);
+    const params = new Uint32Array([k, part.rows, part.rowStart, a.w.strideWords / FORMATS[format].wgslWords, Math.floor(k / 32), flags, ...sectionFields(n, a.sections), 0, 0]);
     const pbuf = uploadUniform(ctx, params, `${label}.params`);
     const rows = part.rows;
     const useGemv = (s: StepParams): boolean => tokensOf(s, maxTokens, label) >= 1 && (a.lastRowOnly === true || s.tokens === 1);

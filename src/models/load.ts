@@ -6,14 +6,14 @@ import { HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadStorage } from '../gpu/buffers.js';
 import { uploadWeight, type GpuWeight } from '../gpu/weights.js';
-import { ACT_BLOCK, dequantize, nativeByteLength, quantize, QK, type ActQuant, type WeightFormat } from '../quant/formats.js';
+import { ACT_BLOCK, dequantize, dequantizeGgml, FORMATS, formatOfGgml, nativeByteLength, quantize, type ActQuant, type WeightFormat } from '../quant/formats.js';
 import { bf16BitsToF32 } from '../util/f16.js';
 import { localInvFreq, modelInvFreq } from './rope-table.js';
 import type { ModelSource } from '../hub/byte-source.js';
 import { readTensor, type ModelFiles } from '../formats/model-files.js';
 import type { ModelConfig } from '../formats/config.js';
 import { tensorByteLength, type TensorDtype, type TensorInfo } from '../formats/tensors.js';
-import { dequantizeGgml, isGgmlConvertedType } from '../formats/ggml-quants.js';
+import { isGgmlConvertedType } from '../formats/ggml-quants.js';
 import type { LayerWeights, ModelWeights, Projection } from './weights.js';
 
 /** An RMSNorm weight as the kernels multiply by: Gemma's Hugging Face checkpoints store w for 1 + w. */
@@ -22,8 +22,8 @@ export function normWeight(c: Pick<ModelConfig, 'normWeightOffset'>, w: Float32A
   return Float32Array.from(w, (v) => v + c.normWeightOffset);
 }
 
-/** What matrices are stored as on the GPU. Absent: as in the file (bf16 becomes f16). */
-export type WeightDtype = WeightFormat;
+/** What matrices are quantized to at load on request. Absent: as in the file (bf16 becomes f16). */
+export type WeightDtype = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
 export interface LoadProgress {
   phase: 'download' | 'cache' | 'upload' | 'compile';
@@ -50,7 +50,6 @@ export interface LoadedWeights {
   formats: Record<string, number>;
 }
 
-const NATIVE: Partial<Record<TensorDtype, WeightFormat>> = { F32: 'f32', F16: 'f16', Q8_0: 'q8_0', Q4_0: 'q4_0' };
 
 /** Any supported tensor's bytes as f32 values. */
 export function tensorToF32(info: TensorInfo, bytes: Uint8Array): Float32Array {
@@ -62,19 +61,20 @@ export function tensorToF32(info: TensorInfo, bytes: Uint8Array): Float32Array {
     return out;
   }
   if (isGgmlConvertedType(info.dtype)) return dequantizeGgml(info.dtype, bytes, count);
-  const f = NATIVE[info.dtype];
+  const f = formatOfGgml(info.dtype);
   if (!f) throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `Tensor ${info.sourceName} has type ${info.dtype}, which Hearth cannot load.`);
   return dequantize(f, bytes, count);
 }
 
 /**
  * The GPU format a matrix gets when the caller did not ask for one: its own where the kernels
- * read it, f16 for BF16, and q8_0 for ggml's other block types (k-quants, Q4_1, Q5_x, IQ4): q8_0
+ * read it as stored (F32, F16, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K: src/quant/formats.ts),
+ * f16 for BF16, and q8_0 for ggml's other block types (Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS): q8_0
  * keeps their values to within 1/254 of each 32-value block's largest, far below their own
  * quantization error, where re-quantizing to q4_0 would add a second 4-bit rounding.
  */
 export function defaultGpuFormat(dtype: TensorDtype): WeightFormat {
-  return NATIVE[dtype] ?? (isGgmlConvertedType(dtype) ? 'q8_0' : 'f16');
+  return formatOfGgml(dtype) ?? (isGgmlConvertedType(dtype) ? 'q8_0' : 'f16');
 }
 
 /** ggml's vec_dot_type of each quantized type: what llama.cpp's CPU backend quantizes a matrix's input to. */
@@ -105,10 +105,10 @@ export function activationQuant(info: TensorInfo, want: WeightDtype | undefined)
 /** Pick the GPU format of a matrix and produce its native bytes in that format. */
 export function convertMatrix(info: TensorInfo, bytes: Uint8Array, want: WeightDtype | undefined): { format: WeightFormat; data: Uint8Array } {
   const cols = info.shape[info.shape.length - 1]!;
-  const native = NATIVE[info.dtype];
+  const native = formatOfGgml(info.dtype);
   let target: WeightFormat = want ?? defaultGpuFormat(info.dtype);
-  // quantized formats need whole 32-value blocks per row; such rows stay in f16
-  if ((target === 'q8_0' || target === 'q4_0') && cols % QK !== 0) target = 'f16';
+  // block formats need whole blocks per row; other rows stay in f16
+  if (cols % FORMATS[target].block !== 0) target = 'f16';
   if (native === target) return { format: target, data: bytes };
   // a few rows at a time, so a large table (a 128k-token embedding) never exists as f32 at once;
   // every format quantizes each row on its own, so this is exact

@@ -1,15 +1,38 @@
-import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
-
 /**
- * Weight formats as GGUF/ggml store them on disk ("native" bytes):
- *  - f32: little-endian floats
- *  - f16: little-endian IEEE halves
- *  - q8_0: blocks of 32 values, 34 bytes: f16 scale d, then 32 int8 q; x = d * q
- *  - q4_0: blocks of 32 values, 18 bytes: f16 scale d, then 16 bytes where byte j holds
- *          element j in its low nibble and element j+16 in its high nibble; x = d * (nibble - 8)
+ * The registry of weight formats the GPU kernels read as stored, one module each (f32.ts ...
+ * q6_k.ts, see spec.ts for what a format holds), and the CPU (de)quantization of every ggml block
+ * type GGUF files hold: the registry's own and the ones widened at load (widened.ts).
  */
-export type WeightFormat = 'f32' | 'f16' | 'q8_0' | 'q4_0';
+import type { GgmlConvertedType } from '../formats/ggml-quants.js';
+import { f16 } from './f16.js';
+import { f32 } from './f32.js';
+import { q4_0 } from './q4_0.js';
+import { q4_1 } from './q4_1.js';
+import { q4_k } from './q4_k.js';
+import { q5_0 } from './q5_0.js';
+import { q5_k } from './q5_k.js';
+import { q6_k } from './q6_k.js';
+import { q8_0 } from './q8_0.js';
+import type { FormatSpec, WeightFormat } from './spec.js';
+import { blocksOf, isWidenedType, WIDENED_DEQUANT } from './widened.js';
 
+export type { FormatSpec, WeightFormat } from './spec.js';
+
+export const FORMATS: Readonly<Record<WeightFormat, FormatSpec>> = { f32, f16, q8_0, q4_0, q4_1, q5_0, q4_k, q5_k, q6_k };
+
+export const WEIGHT_FORMATS = Object.keys(FORMATS) as WeightFormat[];
+
+export function formatSpec(f: WeightFormat): FormatSpec {
+  return FORMATS[f];
+}
+
+/** The format that holds a ggml tensor type as stored, or null where it is widened at load. */
+export function formatOfGgml(dtype: string): WeightFormat | null {
+  for (const f of WEIGHT_FORMATS) if (FORMATS[f].ggml === dtype) return f;
+  return null;
+}
+
+/** Values per block of the q8_0/q4_0 formats (and of the 32-value activation blocks). */
 export const QK = 32;
 
 /**
@@ -22,114 +45,48 @@ export type ActQuant = 'q8_0' | 'q8_K';
 
 /** Values per activation block. */
 export const ACT_BLOCK: Readonly<Record<ActQuant, number>> = { q8_0: 32, q8_K: 256 };
-export const BLOCK_BYTES = { q8_0: 34, q4_0: 18 } as const;
 
-export function isQuantized(f: WeightFormat): f is 'q8_0' | 'q4_0' {
-  return f === 'q8_0' || f === 'q4_0';
+/** Native bytes per block. */
+export const BLOCK_BYTES: Readonly<Record<WeightFormat, number>> = Object.fromEntries(WEIGHT_FORMATS.map((f) => [f, FORMATS[f].bytes])) as Record<WeightFormat, number>;
+
+/** A block format (not f32 or f16). */
+export function isQuantized(f: WeightFormat): boolean {
+  return FORMATS[f].block > 1;
 }
 
 /** Bytes a [rows, cols] tensor takes in native (GGUF) layout. */
 export function nativeByteLength(format: WeightFormat, rows: number, cols: number): number {
-  switch (format) {
-    case 'f32':
-      return rows * cols * 4;
-    case 'f16':
-      return rows * cols * 2;
-    case 'q8_0':
-    case 'q4_0':
-      return rows * (cols / QK) * BLOCK_BYTES[format];
-  }
+  const s = FORMATS[format];
+  return rows * (cols / s.block) * s.bytes;
 }
 
-/** Dequantize native bytes of `count` values (count a multiple of 32 for q formats). */
+/** Dequantize native bytes of `count` values (count a whole number of blocks). */
 export function dequantize(format: WeightFormat, src: Uint8Array, count: number): Float32Array {
+  const s = FORMATS[format];
+  if (count % s.block) throw new Error(`${format} needs a multiple of ${s.block} values, got ${count}`);
   const out = new Float32Array(count);
-  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-  switch (format) {
-    case 'f32':
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat32(i * 4, true);
-      break;
-    case 'f16':
-      for (let i = 0; i < count; i++) out[i] = f16BitsToF32(dv.getUint16(i * 2, true));
-      break;
-    case 'q8_0':
-      for (let b = 0; b < count / QK; b++) {
-        const o = b * 34;
-        const d = f16BitsToF32(dv.getUint16(o, true));
-        for (let j = 0; j < QK; j++) out[b * QK + j] = d * dv.getInt8(o + 2 + j);
-      }
-      break;
-    case 'q4_0':
-      for (let b = 0; b < count / QK; b++) {
-        const o = b * 18;
-        const d = f16BitsToF32(dv.getUint16(o, true));
-        for (let j = 0; j < 16; j++) {
-          const byte = src[o + 2 + j]!;
-          out[b * QK + j] = d * ((byte & 0x0f) - 8);
-          out[b * QK + j + 16] = d * ((byte >> 4) - 8);
-        }
-      }
-      break;
-  }
+  s.dequantize(src, new DataView(src.buffer, src.byteOffset, src.byteLength), out, count / s.block);
   return out;
 }
 
-/** Quantize floats to native bytes, exactly as ggml's reference quantizers do. */
+/**
+ * Quantize floats to native bytes: q8_0 and q4_0 exactly as ggml's reference quantizers do; the
+ * others from each block's (or sub-block's) range, without llama.cpp's error search.
+ */
 export function quantize(format: WeightFormat, x: Float32Array): Uint8Array {
-  switch (format) {
-    case 'f32':
-      return new Uint8Array(new Float32Array(x).buffer);
-    case 'f16': {
-      const h = new Uint16Array(x.length);
-      for (let i = 0; i < x.length; i++) h[i] = f32ToF16Bits(x[i]!);
-      return new Uint8Array(h.buffer);
-    }
-    case 'q8_0':
-      return quantizeQ8_0(x);
-    case 'q4_0':
-      return quantizeQ4_0(x);
-  }
-}
-
-function quantizeQ8_0(x: Float32Array): Uint8Array {
-  if (x.length % QK) throw new Error(`q8_0 needs a multiple of ${QK} values, got ${x.length}`);
-  const nb = x.length / QK;
-  const out = new Uint8Array(nb * 34);
+  const s = FORMATS[format];
+  if (x.length % s.block) throw new Error(`${format} needs a multiple of ${s.block} values, got ${x.length}`);
+  const out = new Uint8Array((x.length / s.block) * s.bytes);
   const dv = new DataView(out.buffer);
-  for (let b = 0; b < nb; b++) {
-    let amax = 0;
-    for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[b * QK + j]!));
-    const d = amax / 127;
-    const id = d ? 1 / d : 0;
-    dv.setUint16(b * 34, f32ToF16Bits(d), true);
-    for (let j = 0; j < QK; j++) dv.setInt8(b * 34 + 2 + j, Math.round(x[b * QK + j]! * id));
-  }
+  for (let b = 0; b < x.length / s.block; b++) s.quantizeBlock(x, b * s.block, dv, b * s.bytes, out);
   return out;
 }
 
-function quantizeQ4_0(x: Float32Array): Uint8Array {
-  if (x.length % QK) throw new Error(`q4_0 needs a multiple of ${QK} values, got ${x.length}`);
-  const nb = x.length / QK;
-  const out = new Uint8Array(nb * 18);
-  const dv = new DataView(out.buffer);
-  for (let b = 0; b < nb; b++) {
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = x[b * QK + j]!;
-      if (Math.abs(v) > amax) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
-    const d = max / -8;
-    const id = d ? 1 / d : 0;
-    dv.setUint16(b * 18, f32ToF16Bits(d), true);
-    for (let j = 0; j < 16; j++) {
-      const x0 = Math.min(15, Math.trunc(x[b * QK + j]! * id + 8.5));
-      const x1 = Math.min(15, Math.trunc(x[b * QK + j + 16]! * id + 8.5));
-      out[b * 18 + 2 + j] = x0 | (x1 << 4);
-    }
-  }
+/** `count` values of a ggml block type from its native bytes (count a whole number of blocks). */
+export function dequantizeGgml(type: GgmlConvertedType, src: Uint8Array, count: number): Float32Array {
+  const blocks = blocksOf(type, src, count);
+  if (!isWidenedType(type)) return dequantize(formatOfGgml(type)!, src, count);
+  const out = new Float32Array(count);
+  WIDENED_DEQUANT[type](src, new DataView(src.buffer, src.byteOffset, src.byteLength), out, blocks);
   return out;
 }

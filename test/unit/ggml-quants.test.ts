@@ -8,9 +8,9 @@
  * test/browser/llama-cpp-parity.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { dequantizeGgml, GGML_CONVERTED_LAYOUT, type GgmlConvertedType } from '../../src/formats/ggml-quants.js';
+import { GGML_CONVERTED_LAYOUT, type GgmlConvertedType } from '../../src/formats/ggml-quants.js';
 import { f32ToF16Bits } from '../../src/util/f16.js';
-import { dequantize } from '../../src/quant/formats.js';
+import { dequantize, dequantizeGgml } from '../../src/quant/formats.js';
 import { convertMatrix, defaultGpuFormat } from '../../src/models/load.js';
 import type { TensorInfo } from '../../src/formats/tensors.js';
 import { encodeGgml } from '../fixtures/ggml-encode.js';
@@ -198,9 +198,11 @@ describe('encode and decode', () => {
 describe('conversion at load', () => {
   const info = (dtype: GgmlConvertedType, rows: number, cols: number): TensorInfo => ({ name: 'layers.0.q', sourceName: 'blk.0.attn_q.weight', file: 'm.gguf', offset: 0, byteLength: 0, dtype, shape: [rows, cols] });
 
-  it('k-quants and the other converted types go to q8_0 by default, F32/F16/Q8_0/Q4_0 stay as they are', () => {
-    for (const t of TYPES) expect(defaultGpuFormat(t)).toBe('q8_0');
+  it('the types the kernels read stay as they are by default, the others go to q8_0', () => {
+    const native: Partial<Record<GgmlConvertedType, string>> = { Q4_1: 'q4_1', Q5_0: 'q5_0', Q4_K: 'q4_k', Q5_K: 'q5_k', Q6_K: 'q6_k' };
+    for (const t of TYPES) expect(defaultGpuFormat(t)).toBe(native[t] ?? 'q8_0');
     expect(defaultGpuFormat('Q4_0')).toBe('q4_0');
+    expect(defaultGpuFormat('Q8_0')).toBe('q8_0');
     expect(defaultGpuFormat('BF16')).toBe('f16');
   });
 
@@ -221,7 +223,10 @@ describe('conversion at load', () => {
       // q4_0 rounds again (a 4-bit step of the block's largest value); q8_0/f16 barely move
       expect(worst).toBeLessThan(target === 'q4_0' ? 0.2 : 0.01);
     }
-    const { format, data } = convertMatrix(info('Q6_K', 3, 512), encodeGgml('Q6_K', x.subarray(0, 1536)), undefined);
+    // as stored by default: the same bytes
+    const q6 = encodeGgml('Q6_K', x.subarray(0, 1536));
+    expect(convertMatrix(info('Q6_K', 3, 512), q6, undefined)).toEqual({ format: 'q6_k', data: q6 });
+    const { format, data } = convertMatrix(info('Q3_K', 3, 512), encodeGgml('Q3_K', x.subarray(0, 1536)), undefined);
     expect(format).toBe('q8_0');
     expect(data.byteLength).toBe(3 * (512 / 32) * 34);
   });

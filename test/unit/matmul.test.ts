@@ -12,8 +12,9 @@ import { compare, randomF32 } from '../helpers/random.js';
 
 // Every format is compared with the reference on exactly the dequantized weights, so all of them
 // differ only by f32 rounding and summation order (f16 values, int8/int4 times an f16 scale are
-// exact in f32): relative to the largest |y|, the error stays below 1e-5 for each format.
-const TOL: Record<WeightFormat, number> = { f32: 1e-5, f16: 1e-5, q8_0: 1e-5, q4_0: 1e-5 };
+// exact in f32; k-quants' d * sub-scale and formats with a min round once more): relative to the
+// largest |y|, the error stays below 1e-5 for each format.
+const TOL = 1e-5;
 
 interface Device {
   name: string;
@@ -52,16 +53,22 @@ interface Case {
 
 const FLOAT: WeightFormat[] = ['f32', 'f16'];
 const QUANT: WeightFormat[] = ['q8_0', 'q4_0'];
+/** Formats read as stored since the format registry: 32-value blocks, and 256-value k-quants. */
+const QUANT32: WeightFormat[] = ['q4_1', 'q5_0'];
+const KQUANT: WeightFormat[] = ['q4_k', 'q5_k', 'q6_k'];
 const CASES: Case[] = [
   { m: 1, n: 67, k: 129, formats: FLOAT },
   { m: 7, n: 200, k: 333, formats: FLOAT },
   { m: 3, n: 45, k: 68, formats: FLOAT }, // K % 8 == 4: f16 takes the masked x path, f32 the vec4 one
-  { m: 1, n: 64, k: 96, formats: [...FLOAT, ...QUANT] },
+  { m: 1, n: 64, k: 96, formats: [...FLOAT, ...QUANT, ...QUANT32] },
   { m: 5, n: 96, k: 160, formats: [...FLOAT, ...QUANT] },
   { m: 3, n: 33, k: 64, formats: [...FLOAT, ...QUANT] },
-  { m: 70, n: 70, k: 64, formats: [...FLOAT, ...QUANT] }, // more than one 64-row tile of M
+  { m: 70, n: 70, k: 64, formats: [...FLOAT, ...QUANT, ...QUANT32] }, // more than one 64-row tile of M
   { m: 6, n: 150, k: 128, formats: [...FLOAT, ...QUANT], maxPartBytes: 1024 }, // several parts
-  { m: 1, n: 37, k: 256, formats: [...FLOAT, ...QUANT], maxPartBytes: 2048 },
+  { m: 1, n: 37, k: 256, formats: [...FLOAT, ...QUANT, ...QUANT32, ...KQUANT], maxPartBytes: 2048 },
+  { m: 5, n: 45, k: 512, formats: [...QUANT32, ...KQUANT] }, // two super-blocks per row
+  { m: 67, n: 9, k: 256, formats: KQUANT }, // more than one 64-row tile of M
+  { m: 6, n: 21, k: 768, formats: KQUANT, maxPartBytes: 3000 }, // several parts, odd blocks per part
 ];
 
 interface Mode {
@@ -101,7 +108,7 @@ async function check(dev: Device, variant: MatmulVariant, format: WeightFormat, 
     await runDispatches(ctx, ds, { tokens: m, pos: 0, kvLen: m }, step);
     const got = await readF32(ctx, y, m * n);
     const what = `${dev.name} ${variant} ${format} ${m}x${n}x${k} ${JSON.stringify({ ...mode, lastRowOnly })}`;
-    expect(compare(got, want).maxRel, what).toBeLessThan(TOL[format]);
+    expect(compare(got, want).maxRel, what).toBeLessThan(TOL);
     expect(compare(got.subarray(rows * n), want.subarray(rows * n)).maxAbs, `${what}: rows past the output`).toBe(0);
   }
 

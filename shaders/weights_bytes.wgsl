@@ -1,0 +1,17 @@
+// Packed-byte helpers shared by the quantized weight pieces that offset their values.
+
+// Four bytes less `o` each (values >= o stay, smaller ones wrap to negative int8), with no borrow
+// across bytes: every byte is lifted by 0x80 first.
+fn sub_bytes(v: u32, o: u32) -> u32 {
+  return ((v | 0x80808080u) - o * 0x01010101u) ^ 0x80808080u;
+}
+
+// Four little-endian bytes of a word as values 0..255.
+fn u8x4(v: u32) -> vec4f {
+  return vec4f((vec4u(v) >> vec4u(0u, 8u, 16u, 24u)) & vec4u(255u));
+}
+
+// Four little-endian int8 of a word, sign-extended by shifting each to the top and back.
+fn i8x4(v: u32) -> vec4f {
+  return vec4f(bitcast<vec4i>(vec4u(v) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u));
+}
