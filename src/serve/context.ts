@@ -30,6 +30,15 @@ export interface ServeContext {
   /** Sessions are kept on disk (--sessions DIR); off, the session extension is refused. */
   sessions: boolean;
   log: FastifyBaseLogger;
+  /** Generations so far, by how they ended. */
+  requests: RequestCounts;
+}
+
+export interface RequestCounts {
+  ok: number;
+  /** The client went away mid-request: its generation was aborted. */
+  clientGone: number;
+  error: number;
 }
 
 /** Per-request state the auth hook leaves for the routes. */

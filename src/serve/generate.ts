@@ -51,7 +51,7 @@ export async function generate(req: FastifyRequest, reply: FastifyReply, ctx: Se
   const queuedMs = performance.now() - t0;
   let usage: CompletionUsage | undefined;
   let text = '';
-  let outcome = 'ok';
+  let outcome: keyof ServeContext['requests'] = 'ok';
   try {
     const engine = ctx.model.current();
     const result = await spec.run(engine, ctrl.signal);
@@ -67,7 +67,7 @@ export async function generate(req: FastifyRequest, reply: FastifyReply, ctx: Se
       if (ctx.logContent) text += c.choices?.[0]?.delta?.content ?? c.choices?.[0]?.text ?? '';
     });
   } catch (e) {
-    outcome = ctrl.signal.aborted ? 'client-gone' : 'error';
+    outcome = ctrl.signal.aborted ? 'clientGone' : 'error';
     ctx.model.noticeFailure(e);
     if (ctrl.signal.aborted) return;
     if (reply.raw.headersSent) {
@@ -79,6 +79,7 @@ export async function generate(req: FastifyRequest, reply: FastifyReply, ctx: Se
   } finally {
     slot.release();
     reply.raw.off('close', gone);
+    ctx.requests[outcome]++;
     const log = { url: req.url, outcome, stream: spec.stream, queued_ms: Math.round(queuedMs), ms: Math.round(performance.now() - t0), prompt_tokens: usage?.prompt_tokens, completion_tokens: usage?.completion_tokens, cached_tokens: usage?.prompt_tokens_details.cached_tokens };
     if (ctx.logContent) req.log.info({ ...log, request: spec.content, reply: text }, 'generation');
     else req.log.info(log, 'generation');

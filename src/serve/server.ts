@@ -14,7 +14,7 @@ import type { WeightDtype } from '../models/load.js';
 import type { ActivationMode } from '../models/forward.js';
 import { ApiKeys } from './auth.js';
 import { ModelHost, type ModelHostOptions } from './model.js';
-import { setAuth, type Scheduler, type ServeContext } from './context.js';
+import { setAuth, type RequestCounts, type Scheduler, type ServeContext } from './context.js';
 import { sendError } from './generate.js';
 import { openaiRoutes } from './routes/openai.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -58,6 +58,8 @@ export interface HearthServer {
   readonly app: FastifyInstance;
   readonly model: ModelHost;
   readonly scheduler: Scheduler;
+  /** Generations so far, by how they ended (also on /health). */
+  readonly requests: Readonly<RequestCounts>;
   /** Starts listening; resolves with the base URL (http://host:port). */
   listen(): Promise<string>;
   /** Stops taking requests, lets those admitted or queued finish, then frees the model. */
@@ -106,7 +108,7 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   await model.start();
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit, trustProxy: opts.trustProxy ?? false, forceCloseConnections: 'idle', return503OnClosing: true });
-  const ctx: ServeContext = { model, scheduler, keys, logContent: !!opts.logContent, sessions: !!opts.sessionsDir, log: app.log };
+  const ctx: ServeContext = { model, scheduler, keys, logContent: !!opts.logContent, sessions: !!opts.sessionsDir, log: app.log, requests: { ok: 0, clientGone: 0, error: 0 } };
   let draining = false;
 
   app.setErrorHandler((e: FastifyError, req, reply) => sendError(reply, requestError(e, req.headers['content-type']), ctx));
@@ -126,7 +128,7 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   app.get('/health', async (_req, reply) => {
     const ok = model.ready && !draining;
     if (!ok) reply.code(503).header('retry-after', '5');
-    return { status: ok ? 'ok' : draining ? 'draining' : 'loading', model: model.id, queue: scheduler.stats, reloads: model.reloads };
+    return { status: ok ? 'ok' : draining ? 'draining' : 'loading', model: model.id, queue: scheduler.stats, requests: ctx.requests, reloads: model.reloads };
   });
   // endpoints, one module each: add new ones (audio, embeddings) to this list
   for (const routes of [openaiRoutes, sessionRoutes]) routes(app, ctx);
@@ -136,6 +138,7 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
     app,
     model,
     scheduler,
+    requests: ctx.requests,
     async listen() {
       return app.listen({ host, port });
     },

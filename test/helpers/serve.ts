@@ -1,0 +1,58 @@
+/** `hearth serve` in tests: a real server on 127.0.0.1 (a free port) and the official openai client. */
+import OpenAI from 'openai';
+import { createServer, type HearthServer, type ServeOptions } from '../../src/serve/index.js';
+import { STORIES } from './stories.js';
+
+export interface TestServer {
+  server: HearthServer;
+  url: string;
+  client: OpenAI;
+  close(): Promise<void>;
+}
+
+/** stories260K behind a server on a free port; options as `hearth serve` takes them. */
+export async function startServer(opts: Partial<ServeOptions> = {}, apiKey = opts.apiKeys?.[0] ?? 'none'): Promise<TestServer> {
+  const server = await createServer({ model: STORIES, contextLength: 128, port: 0, ...opts });
+  const url = await server.listen();
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, timeout: 120_000 });
+  return { server, url, client, close: () => server.close() };
+}
+
+/** POST a raw body (plain HTTP, no SDK): the status, headers and parsed JSON. */
+export async function post(url: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  const r = await fetch(url, { method: 'POST', body, headers });
+  const text = await r.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: r.status, headers: r.headers, json: json as { error?: { message: string; type: string; param: string | null; code: string | null } } & Record<string, unknown> };
+}
+
+/**
+ * Live GPU buffers on a device, counted from now on: wraps createBuffer and each new buffer's
+ * destroy. For checking that requests leave nothing behind.
+ */
+export function countBuffers(device: GPUDevice): { live(): number; bytes(): number; stop(): void } {
+  const live = new Map<GPUBuffer, number>();
+  const create = device.createBuffer;
+  device.createBuffer = function (desc: GPUBufferDescriptor): GPUBuffer {
+    const b = create.call(device, desc);
+    live.set(b, desc.size);
+    const destroy = b.destroy.bind(b);
+    b.destroy = () => {
+      live.delete(b);
+      destroy();
+    };
+    return b;
+  };
+  return {
+    live: () => live.size,
+    bytes: () => [...live.values()].reduce((a, b) => a + b, 0),
+    stop: () => {
+      device.createBuffer = create;
+    },
+  };
+}

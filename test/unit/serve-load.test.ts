@@ -1,0 +1,66 @@
+/**
+ * `hearth serve` under load (a sample of bench/serve.ts's 200): requests from 8 concurrent
+ * clients with random aborts; every reply that was not aborted equals the same request run
+ * alone (greedy); afterwards no slot is held, nothing is queued and no GPU buffer is left behind.
+ * And SIGTERM: the CLI drains the request in flight, then exits 0.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import OpenAI from 'openai';
+import { countBuffers, startServer, type TestServer } from '../helpers/serve.js';
+import { loadRequests, runLoad, send, soloReplies } from '../helpers/serve-load.js';
+import { STORIES } from '../helpers/stories.js';
+
+describe('hearth serve under load', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer({ maxConcurrent: 1, maxQueue: 64 });
+  }, 60_000);
+  afterAll(async () => t?.close());
+
+  it('40 requests from 8 clients with random aborts: complete replies equal the solo ones; nothing leaked', async () => {
+    const requests = loadRequests(10, 6);
+    const solo = await soloReplies(t.client, requests);
+    const engine = t.server.model.current();
+    const memory = engine.info.memoryBytes;
+    const buffers = countBuffers(engine.engine.ctx.device);
+    try {
+      const r = await runLoad(t.client, requests, solo, { total: 40, clients: 8, abortRate: 0.25, abortWithinMs: 300, seed: 14 });
+      expect(r.errors).toEqual([]);
+      expect(r.mismatches).toEqual([]);
+      expect(r.completed + r.aborted).toBe(40);
+      expect(r.aborted).toBeGreaterThan(0);
+      expect(r.completed).toBeGreaterThan(20);
+      await t.server.scheduler.whenIdle();
+      expect(t.server.scheduler.stats).toEqual({ active: 0, queued: 0, waitingKeys: 0 });
+      expect(buffers.live()).toBe(0);
+      expect(engine.info.memoryBytes).toBe(memory);
+    } finally {
+      buffers.stop();
+    }
+  }, 180_000);
+});
+
+describe('hearth serve (the CLI)', () => {
+  it('SIGTERM drains the request in flight, then exits 0', async () => {
+    const child = spawn(process.execPath, ['bin/hearth.js', 'serve', '--model', STORIES, '--port', '0', '--context', '128', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /listening on (http:\/\/\S+)\/v1/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none', maxRetries: 0 });
+    const reply = send(client, { kind: 'completion', stream: true, body: { prompt: [1], max_tokens: 40, temperature: 0, ignore_eos: true } }, undefined, () => child.kill('SIGTERM'));
+    const r = await reply;
+    expect(r.aborted).toBe(false);
+    expect(r.completionTokens).toBe(40);
+    expect(await exited).toBe(0);
+    expect(err).toMatch(/SIGTERM: draining 1 running/);
+    expect(err).toMatch(/stopped/);
+  }, 120_000);
+});
