@@ -7,7 +7,7 @@ override REG_WG: u32 = 16u;
 
 fn reg_rows(wg: vec3u, lid: u32) -> vec4u {
   let n0 = (wg.x * REG_WG + lid) * 4u;
-  return min(vec4u(n0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.n - 1u));
+  return min(row_map(n0), vec4u(p.n - 1u));
 }
 
 fn reg_scales(r: vec4u, b: u32) -> vec4f {
@@ -23,13 +23,7 @@ fn dots4(w0: Chunk, w1: Chunk, w2: Chunk, w3: Chunk, xc: Chunk) -> vec4f {
   return vec4f(chunk_dot(w0, xc), chunk_dot(w1, xc), chunk_dot(w2, xc), chunk_dot(w3, xc));
 }
 
-// Columns n0 .. n0 + 3 of output row m, those that exist.
-fn store4(m: u32, n0: u32, v: vec4f) {
-  store_y(m, n0, v.x);
-  if (n0 + 1u < p.n) { store_y(m, n0 + 1u, v.y); }
-  if (n0 + 2u < p.n) { store_y(m, n0 + 2u, v.z); }
-  if (n0 + 3u < p.n) { store_y(m, n0 + 3u, v.w); }
-}
+// store4 (matmul_epilogue*.wgsl) writes columns n0 .. n0 + 3 of an output row.
 
 @compute @workgroup_size(REG_WG)
 fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -94,18 +88,21 @@ fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   let r = reg_rows(wg, lid);
   let xb = (step.tokens - 1u) * p.k;
   var acc = vec4f(0.0);
+  var ss = 0.0; // the raw row's sum of squares, for a norm prologue (dropped without one)
   let cpr = chunks_per_row();
   for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
     var s = vec4f(0.0);
     var t = 0.0; // the block's sum of x
     let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
     for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
-      let xc = x_chunk(xb, c);
+      let xr = x_chunk(xb, c);
+      ss += chunk_dot(xr, xr);
+      let xc = x_pro(xr, c);
       s += dots4(w_chunk(r.x, c), w_chunk(r.y, c), w_chunk(r.z, c), w_chunk(r.w, c), xc);
       if (HAS_MIN) { t += chunk_sum(xc); }
     }
     acc += s * reg_scales(r, b);
     if (HAS_MIN) { acc += t * reg_mins(r, b); }
   }
-  store4(0u, n0, acc);
+  store4(0u, n0, acc * x_row_scale(ss));
 }

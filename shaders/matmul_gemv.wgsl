@@ -1,7 +1,8 @@
 // Decode GEMV, y[0, :] = x[tokens - 1, :] @ w^T: bound by reading w once. A workgroup owns
 // GEMV_ROWS rows and its threads stride over their chunks together, so each step's loads are
 // contiguous across threads and one x chunk feeds every row. The per-thread partial sums are
-// reduced by the entry point (matmul_gemv_sg.wgsl or matmul_gemv_wg.wgsl).
+// reduced by the entry point (matmul_gemv_sg.wgsl or matmul_gemv_wg.wgsl), whose first thread
+// stores the workgroup's GEMV_ROWS outputs through store4 (matmul_epilogue*.wgsl).
 
 const GEMV_ROWS: u32 = 4u;
 override GEMV_WG: u32 = 64u; // a power of two
@@ -10,14 +11,17 @@ fn gemv_row0(wg: vec3u) -> u32 {
   return (wg.x + wg.y * 65535u) * GEMV_ROWS;
 }
 
-fn gemv_partial(row0: u32, lid: u32) -> vec4f {
+// Also adds the sum of squares of the raw x chunks it read to *ss (for a norm prologue).
+fn gemv_partial(row0: u32, lid: u32, ss: ptr<function, f32>) -> vec4f {
   let xbase = (step.tokens - 1u) * p.k;
   // rows past the end repeat the last one: their sums are never stored
-  let r = min(vec4u(row0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.n - 1u));
+  let r = min(row_map(row0), vec4u(p.n - 1u));
   let cpr = chunks_per_row();
   var acc = vec4f(0.0);
   for (var c = lid; c < cpr; c += GEMV_WG) {
-    let xc = x_chunk(xbase, c);
+    let xr = x_chunk(xbase, c);
+    *ss += chunk_dot(xr, xr);
+    let xc = x_pro(xr, c);
     let b = c / CHUNKS_PER_BLOCK;
     acc += vec4f(
       chunk_dot(w_chunk(r.x, c), xc) * w_scale(r.x, b),

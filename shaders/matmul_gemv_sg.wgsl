@@ -5,6 +5,7 @@ enable subgroups;
 // i.e. subgroups are taken to be consecutive runs of invocations, as every backend lays them out.
 
 var<workgroup> gemv_red: array<vec4f, GEMV_WG>;
+var<workgroup> gemv_ss: array<f32, GEMV_WG>;
 
 @compute @workgroup_size(GEMV_WG)
 fn gemv(
@@ -14,13 +15,22 @@ fn gemv(
   @builtin(subgroup_size) sg_size: u32,
 ) {
   let row0 = gemv_row0(wg);
-  let s = subgroupAdd(gemv_partial(row0, lid));
-  if (lane == 0u) { gemv_red[lid / sg_size] = s; }
+  var ss = 0.0;
+  let s = subgroupAdd(gemv_partial(row0, lid, &ss));
+  let sq = subgroupAdd(ss);
+  if (lane == 0u) {
+    gemv_red[lid / sg_size] = s;
+    gemv_ss[lid / sg_size] = sq;
+  }
   workgroupBarrier();
-  if (lid < GEMV_ROWS && row0 + lid < p.n) {
-    var t = 0.0;
+  if (lid == 0u) {
+    var t = vec4f(0.0);
+    var tss = 0.0;
     let groups = (GEMV_WG + sg_size - 1u) / sg_size;
-    for (var i = 0u; i < groups; i++) { t += gemv_red[i][lid]; }
-    store_y(0u, row0 + lid, t);
+    for (var i = 0u; i < groups; i++) {
+      t += gemv_red[i];
+      tss += gemv_ss[i];
+    }
+    store4(0u, row0, t * x_row_scale(tss));
   }
 }

@@ -4,8 +4,10 @@
 // y's columns may be cut into up to three sections, each stored as its own row-major block
 // [M, width] at its own offset: a fused Q|K|V projection writes q, k and v where the next
 // kernels read them. Unsectioned, section 0 is all of y (s1 = s2 = N).
-// Composed in src/kernels/matmul.ts as common + matmul_io + matmul_x_{vec4|scalar} + weights_<format>
-// + one kernel family: matmul_gemv + matmul_gemv_{sg|wg}, matmul_gemm_tiled or matmul_gemm_register.
+// Composed in src/kernels/matmul.ts as common + matmul_io + matmul_x_{vec4|scalar|gated}
+// + matmul_prologue{,_norm} + matmul_epilogue{,_rope_kv} + weights_<format> + one kernel family:
+// matmul_gemv + matmul_gemv_{sg|wg}, matmul_gemm_tiled or matmul_gemm_register. The prologue and
+// epilogue pieces other than the plain ones are decode fusions, used by the GEMVs alone.
 
 struct Params {
   k: u32,        // inner dimension (row length of x and w)
@@ -23,6 +25,21 @@ struct Params {
   w1: u32,
   w2: u32,
 }
+
+// Decode fusions' parameters (src/kernels/matmul.ts, MatmulFusion), bound only by the pieces that
+// read them: matmul_prologue_norm (eps), matmul_x_gated (up_stride, up_offset),
+// matmul_epilogue_rope_kv (head_dim, half_rot, max_ctx, inv_freq).
+struct Fused {
+  eps: f32,
+  up_stride: u32,
+  up_offset: u32,
+  head_dim: u32,
+  half_rot: u32,
+  max_ctx: u32,
+  inv_freq: array<vec4f, 32>, // rotary_dim / 2 <= 128 inverse frequencies
+}
+
+@group(0) @binding(12) var<uniform> f: Fused;
 
 // Uniform flags rather than override constants: one pipeline serves every use of a shape, and
 // the branch is taken once per output.

@@ -1,6 +1,7 @@
 // RMSNorm over rows of `cols` floats: y = x / sqrt(mean(x^2) + eps) * w.
 // `main_residual` first adds r into x (the residual stream, updated in place), then normalizes:
-// the fused "residual add + norm" between transformer blocks.
+// the fused "residual add + norm" between transformer blocks. `main_post_add` norms a block's output
+// r and adds it into x (Gemma 3's post-norms before the residual add): x += rmsnorm(r) * w.
 // One workgroup per row; rows = step.tokens * rows_per_token (rows_per_token > 1 for per-head norms).
 
 struct Params {
@@ -61,4 +62,18 @@ fn main_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
     ss += v * v;
   }
   normalize_row(row, lid, reduce_sum(lid, ss));
+}
+
+@compute @workgroup_size(WG)
+fn main_post_add(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= step.tokens * p.rows_per_token) { return; }
+  let base = row * p.cols;
+  var ss = 0.0;
+  for (var i = lid; i < p.cols; i += WG) { let v = r[base + i]; ss += v * v; }
+  let inv = inverseSqrt(reduce_sum(lid, ss) / f32(p.cols) + p.eps);
+  for (var i = lid; i < p.cols; i += WG) {
+    let g = select(w[i], 1.0 + w[i], p.add_one == 1u);
+    x[base + i] = x[base + i] + r[base + i] * inv * g;
+  }
 }

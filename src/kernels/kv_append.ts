@@ -1,4 +1,5 @@
 import common from '../../shaders/common.wgsl?raw';
+import ropeMath from '../../shaders/rope_math.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
 import source from '../../shaders/kv_append.wgsl?raw';
 import { check, HearthError } from '../errors.js';
@@ -7,7 +8,7 @@ import type { BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 import { checkRopeShape, ropeParams, type RopeStyle } from './rope.js';
 
-const code = `${common}\n${rope}\n${source}`;
+const code = `${common}\n${ropeMath}\n${rope}\n${source}`;
 
 export interface KvAppendArgs {
   step: GPUBuffer;

@@ -7,13 +7,22 @@ import gemvSubgroup from '../../shaders/matmul_gemv_sg.wgsl?raw';
 import gemvWorkgroup from '../../shaders/matmul_gemv_wg.wgsl?raw';
 import gemmTiled from '../../shaders/matmul_gemm_tiled.wgsl?raw';
 import gemmRegister from '../../shaders/matmul_gemm_register.wgsl?raw';
+import xGated from '../../shaders/matmul_x_gated.wgsl?raw';
+import activations from '../../shaders/activations.wgsl?raw';
+import prologuePlain from '../../shaders/matmul_prologue.wgsl?raw';
+import prologueNorm from '../../shaders/matmul_prologue_norm.wgsl?raw';
+import epiloguePlain from '../../shaders/matmul_epilogue.wgsl?raw';
+import epilogueRopeKv from '../../shaders/matmul_epilogue_rope_kv.wgsl?raw';
+import ropeMath from '../../shaders/rope_math.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { isCpuAdapter } from '../gpu/device.js';
-import { createStorage, uploadUniform } from '../gpu/buffers.js';
+import { createStorage, createUniform, uploadUniform, writeBuffer } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
 import type { GpuWeight, WeightPart } from '../gpu/weights.js';
 import { FORMATS, type WeightFormat } from '../quant/formats.js';
+import type { GatedActivation } from './silu_mul.js';
+import type { RopeStyle } from './rope.js';
 
 /**
  * 'tiled': cooperative GEMV (subgroup or workgroup reduction) and a workgroup-memory tiled GEMM,
@@ -47,6 +56,30 @@ export interface MatmulArgs {
    * Widths must add up to N.
    */
   sections?: { width: number; offset: number }[];
+  /**
+   * Decode fusions: what the GEMV does on the way in and out so that the memory-bound steps around a
+   * matmul are not launches of their own. With a fusion only the GEMV is prepared (it runs when
+   * step.tokens == 1, or at every step with lastRowOnly); prefill records the unfused launches.
+   */
+  fusion?: MatmulFusion;
+  /** Prepare the GEMM alone (prefill), for a caller whose decode GEMV is a fused one of its own. */
+  gemmOnly?: boolean;
+}
+
+export interface MatmulFusion {
+  /** Prologue: y = (rmsnorm(x) * weight) @ w^T; x is the raw residual row, never normed in memory. */
+  norm?: { weight: GPUBuffer; eps: number };
+  /**
+   * Prologue: the input is act(gate) * up. `x` holds gate rows `stride` floats apart; up sits
+   * `upOffset` floats into the same row of `up` (the fused gate|up buffer again: stride 2K, offset K).
+   */
+  gated?: { up: GPUBuffer; stride: number; upOffset: number; activation: GatedActivation };
+  /**
+   * Epilogue of a fused Q|K|V projection (three sections): rotate q and k by the step's position
+   * (either pair convention; rotate-half needs rotaryDim % 4 == 0), store q into section 0 of y, k
+   * and v into the layer's caches [kvHeads, maxCtx, headDim] at that position.
+   */
+  ropeKv?: { invFreq: GPUBuffer; rotaryDim: number; style: RopeStyle; headDim: number; kCache: GPUBuffer; vCache: GPUBuffer; maxCtx: number };
 }
 
 const FLAG_BIAS = 1; // shaders/matmul_io.wgsl
@@ -61,7 +94,7 @@ const REG_WG = 16;
 
 type Family = 'gemv' | 'tiled' | 'register';
 
-function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: boolean): string {
+function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: boolean, fusion: MatmulFusion = {}): string {
   // whole vec4 loads of x need rows starting on a vec4 and chunks that never run past a row
   const xAligned = k % (format === 'f32' ? 4 : 8) === 0;
   const kernel = { gemv: [gemvCommon], tiled: [gemmTiled], register: [gemmRegister] }[family];
@@ -70,7 +103,9 @@ function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: 
     ...(family === 'gemv' ? [subgroups ? gemvSubgroup : gemvWorkgroup] : []),
     common,
     io,
-    xAligned ? xVec4 : xScalar,
+    ...(fusion.gated ? [activations, xGated] : [xAligned ? xVec4 : xScalar]),
+    fusion.norm ? prologueNorm : prologuePlain,
+    ...(fusion.ropeKv ? [ropeMath, epilogueRopeKv] : [epiloguePlain]),
     FORMATS[format].wgsl, // src/quant/: the format's piece (shaders/weights_<format>.wgsl)
     ...kernel,
   ].join('\n');
@@ -126,12 +161,68 @@ function tokensOf(s: StepParams, maxTokens: number, label: string): number {
 
 const NONE: Grid = [0, 0, 0];
 
+const FUSED_BYTES = 32 + 128 * 4; // shaders/matmul_io.wgsl, struct Fused
+
+/** The Fused uniform and the extra bindings of a fused GEMV (none without a fusion). */
+function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers: Record<number, GPUBuffer>; owned: GPUBuffer[] } {
+  const f = a.fusion;
+  if (!f || (!f.norm && !f.gated && !f.ropeKv)) return { buffers: {}, owned: [] };
+  const { cols: k, rows: n } = a.w;
+  check(!(f.norm && f.gated), `${label}: a fused matmul takes one prologue, norm or gated.`);
+  const data = new DataView(new ArrayBuffer(32));
+  const buffers: Record<number, GPUBuffer> = {};
+  if (f.norm) {
+    check(f.norm.weight.size >= k * 4, `${label}: the norm weight holds ${f.norm.weight.size / 4} floats, fewer than K (${k}).`);
+    check(Number.isFinite(f.norm.eps) && f.norm.eps >= 0, `${label}: the norm's eps must be a non-negative number, got ${f.norm.eps}.`);
+    data.setFloat32(0, f.norm.eps, true);
+    buffers[10] = f.norm.weight;
+  }
+  if (f.gated) {
+    const { stride, upOffset, up } = f.gated;
+    check(Number.isInteger(stride) && stride >= k && Number.isInteger(upOffset) && upOffset >= 0, `${label}: gated rows need a stride of at least K (${k}) floats and a non-negative up offset.`);
+    check(a.x.size >= ((a.maxTokens - 1) * stride + k) * 4 && up.size >= ((a.maxTokens - 1) * stride + upOffset + k) * 4, `${label}: gate and up must hold maxTokens rows of ${stride} floats.`);
+    data.setUint32(4, stride, true);
+    data.setUint32(8, upOffset, true);
+    buffers[11] = up;
+  }
+  const r = f.ropeKv;
+  if (r) {
+    const s = a.sections;
+    check(!a.bias && !a.accumulate && !a.lastRowOnly, `${label}: the RoPE/KV epilogue takes no bias, accumulate or lastRowOnly.`);
+    check(a.w.parts.length === 1 && s?.length === 3, `${label}: the RoPE/KV epilogue needs one Q|K|V weight part with three output sections.`);
+    check(Number.isInteger(r.headDim) && r.headDim > 0 && r.headDim % 4 === 0, `${label}: the RoPE/KV epilogue needs a head size that is a multiple of 4, got ${r.headDim}.`);
+    check(Number.isInteger(r.rotaryDim) && r.rotaryDim > 0 && r.rotaryDim % 2 === 0 && r.rotaryDim <= r.headDim && r.rotaryDim <= 256, `${label}: rotary dimension ${r.rotaryDim} must be even and within the head (${r.headDim}) and 256.`);
+    check(r.style === 'interleaved' || r.rotaryDim % 4 === 0, `${label}: the rotate-half RoPE/KV epilogue needs a rotary dimension that is a multiple of 4, got ${r.rotaryDim}.`);
+    check(s!.every((x) => x.width % r.headDim === 0) && s![1]!.width === s![2]!.width, `${label}: q, k and v sections must be whole heads, k and v alike.`);
+    const cache = (s![1]!.width / r.headDim) * r.maxCtx * r.headDim * 4;
+    check(r.kCache.size >= cache && r.vCache.size >= cache, `${label}: the caches must hold kvHeads x maxCtx x headDim floats.`);
+    check(r.invFreq.size >= (r.rotaryDim / 2) * 4, `${label}: the inverse-frequency table holds ${r.invFreq.size / 4} floats, needs ${r.rotaryDim / 2}.`);
+    void n;
+    data.setUint32(12, r.headDim, true);
+    data.setUint32(16, r.rotaryDim / 2, true);
+    data.setUint32(20, r.maxCtx, true);
+    buffers[7] = r.kCache;
+    buffers[8] = r.vCache;
+  }
+  const fbuf = createUniform(ctx, FUSED_BYTES, `${label}.fused`);
+  writeBuffer(ctx, fbuf, 0, data);
+  if (r) {
+    // the inverse frequencies live in a storage buffer; the epilogue reads them from the uniform
+    const enc = ctx.device.createCommandEncoder({ label: `${label}.inv_freq` });
+    enc.copyBufferToBuffer(r.invFreq, 0, fbuf, 32, (r.rotaryDim / 2) * 4);
+    ctx.device.queue.submit([enc.finish()]);
+  }
+  buffers[12] = fbuf;
+  return { buffers, owned: [fbuf] };
+}
+
 /**
  * y (+)= x @ w^T (+ bias). Prepares, per part of `w`, a GEMV launch (runs when step.tokens == 1
  * or with lastRowOnly) and a GEMM launch (runs when step.tokens > 1); the other returns grid [0,0,0].
  */
 export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispatch[] {
   checkArgs(a);
+  check(!a.gemmOnly || (!a.lastRowOnly && !a.fusion && a.maxTokens > 1), `${label}: gemmOnly prepares the prefill GEMM: no lastRowOnly, no fusion, maxTokens above 1.`);
   const { format, cols: k, rows: n } = a.w;
   const variant = a.variant ?? (isCpuAdapter(ctx) ? 'register' : 'tiled');
   const flags = (a.bias ? FLAG_BIAS : 0) | (a.accumulate ? FLAG_ACCUMULATE : 0);
@@ -139,17 +230,24 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
   const bias = a.bias ?? dummyBias(ctx);
   const out: Dispatch[] = [];
 
+  const fusion = a.fusion ?? {};
+  const fused = fusionBuffers(ctx, a, label);
+
   const launch = (part: WeightPart, params: GPUBuffer, family: Family, entry: string, constants: Record<string, number>, tag: string, grid: (s: StepParams) => Grid): Dispatch => {
-    const code = shaderCode(format, k, family, ctx.features.subgroups);
-    const pipeline = ctx.pipelines.get(code, entry, `matmul.${entry}`, constants);
-    const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, 2: a.x, 3: part.data, 5: a.y, 6: bias };
+    const code = shaderCode(format, k, family, ctx.features.subgroups, fusion);
+    const fusedConstants = { ...(fusion.gated?.activation === 'gelu_tanh' ? { GATED_GELU: 1 } : {}), ...(fusion.ropeKv?.style === 'half' ? { ROPE_HALF: 1 } : {}) };
+    const pipeline = ctx.pipelines.get(code, entry, `matmul.${entry}`, { ...constants, ...fusedConstants });
+    const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, 2: a.x, 3: part.data, 5: a.y, ...fused.buffers };
+    // the rope/KV epilogue stores without store_y: no bias binding
+    if (!fusion.ropeKv) buffers[6] = bias;
     if (part.scales) buffers[4] = part.scales;
     const l = a.w.parts.length > 1 ? `${label}.${tag}[${part.rowStart}]` : `${label}.${tag}`;
-    return { label: l, pipeline, bindGroup: bindBuffers(ctx, pipeline, l, buffers), grid, owned: [params] };
+    return { label: l, pipeline, bindGroup: bindBuffers(ctx, pipeline, l, buffers), grid, owned: part === a.w.parts[0] ? [params, ...fused.owned] : [params] };
   };
 
-  // a decode-only launch never needs the GEMM, whose pipeline is slow to build on CPU drivers
-  const gemmPossible = !a.lastRowOnly && maxTokens > 1;
+  // a decode-only launch never needs the GEMM, whose pipeline is slow to build on CPU drivers;
+  // fused launches are GEMVs alone (prefill records the unfused steps)
+  const gemmPossible = !a.lastRowOnly && maxTokens > 1 && !a.fusion;
   for (const part of a.w.parts) {
     const params = new Uint32Array([k, part.rows, part.rowStart, a.w.strideWords / FORMATS[format].wgslWords, Math.floor(k / 32), flags, ...sectionFields(n, a.sections), 0, 0]);
     const pbuf = uploadUniform(ctx, params, `${label}.params`);
@@ -159,13 +257,13 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
 
     check(Math.ceil(rows / Math.min(TILE, REG_N * REG_WG)) <= ctx.limits.maxComputeWorkgroupsPerDimension, `${label}: ${rows} rows in one part are too many for one launch.`, 'Upload the weight with a smaller maxPartBytes.');
     if (variant === 'tiled') {
-      out.push(launch(part, pbuf, 'gemv', 'gemv', { GEMV_WG }, 'gemv', (s) => (useGemv(s) ? grid1d(ctx, Math.ceil(rows / GEMV_ROWS)) : NONE)));
+      if (!a.gemmOnly) out.push(launch(part, pbuf, 'gemv', 'gemv', { GEMV_WG }, 'gemv', (s) => (useGemv(s) ? grid1d(ctx, Math.ceil(rows / GEMV_ROWS)) : NONE)));
       if (gemmPossible) {
         out.push(launch(part, pbuf, 'tiled', 'gemm_tiled', {}, 'gemm', (s) => (useGemm(s) ? [Math.ceil(rows / TILE), Math.ceil(s.tokens / TILE), 1] : NONE)));
       }
     } else {
       const wgx = Math.ceil(rows / (REG_N * REG_WG));
-      out.push(launch(part, pbuf, 'register', 'gemv_register', { REG_WG }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
+      if (!a.gemmOnly) out.push(launch(part, pbuf, 'register', 'gemv_register', { REG_WG }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
       if (gemmPossible) {
         out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
       }

@@ -2,6 +2,7 @@ import common from '../../shaders/common.wgsl?raw';
 import source from '../../shaders/rmsnorm.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadUniform, type BufferRange } from '../gpu/buffers.js';
+import { check } from '../errors.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
 const code = `${common}\n${source}`;
@@ -12,9 +13,15 @@ export interface RmsNormArgs {
   x: BufferRange;
   /** Norm weight [cols], f32. */
   weight: GPUBuffer;
-  out: GPUBuffer;
+  /** The normed rows (not with mode 'post-add'). */
+  out?: GPUBuffer;
   /** Added into x before normalizing (the fused residual add). */
   residual?: GPUBuffer;
+  /**
+   * 'post-add': normalize `residual` (a block's output) and add it into x, writing no `out`:
+   * x += rmsnorm(residual) * weight (Gemma 3's post-norms). Default: out = rmsnorm(x [+= residual]).
+   */
+  mode?: 'norm' | 'post-add';
   cols: number;
   rowsPerToken?: number;
   eps: number;
@@ -24,7 +31,10 @@ export interface RmsNormArgs {
 
 /** RMSNorm (optionally fused with the residual add). Rows = step.tokens * rowsPerToken. */
 export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dispatch {
-  const pipeline = ctx.pipelines.get(code, a.residual ? 'main_residual' : 'main', 'rmsnorm', { WG: 64 });
+  const postAdd = a.mode === 'post-add';
+  check(!postAdd || !!a.residual, `${label}: post-add needs the block output as residual.`);
+  check(postAdd || !!a.out, `${label}: an output buffer is needed.`);
+  const pipeline = ctx.pipelines.get(code, postAdd ? 'main_post_add' : a.residual ? 'main_residual' : 'main', 'rmsnorm', { WG: 64 });
   const params = new ArrayBuffer(16);
   const dv = new DataView(params);
   const rowsPerToken = a.rowsPerToken ?? 1;
@@ -33,7 +43,8 @@ export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dis
   dv.setFloat32(8, a.eps, true);
   dv.setUint32(12, a.addOne ? 1 : 0, true);
   const pbuf = uploadUniform(ctx, dv, `${label}.params`);
-  const buffers: Record<number, BufferRange> = { 0: a.step, 1: pbuf, 2: a.x, 3: a.weight, 4: a.out };
+  const buffers: Record<number, BufferRange> = { 0: a.step, 1: pbuf, 2: a.x, 3: a.weight };
+  if (!postAdd) buffers[4] = a.out!;
   if (a.residual) buffers[5] = a.residual;
   return {
     label,

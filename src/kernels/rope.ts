@@ -1,4 +1,5 @@
 import common from '../../shaders/common.wgsl?raw';
+import ropeMath from '../../shaders/rope_math.wgsl?raw';
 import source from '../../shaders/rope.wgsl?raw';
 import { check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
@@ -7,7 +8,7 @@ import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
 export { ropeInvFreq, type RopeScaling } from './rope-freq.js';
 
-const code = `${common}\n${source}`;
+const code = `${common}\n${ropeMath}\n${source}`;
 
 /** Which elements of a head form a rotary pair: Hugging Face rotate-half, or adjacent (GGUF). */
 export type RopeStyle = 'half' | 'interleaved';

@@ -1,11 +1,12 @@
 import common from '../../shaders/common.wgsl?raw';
+import activations from '../../shaders/activations.wgsl?raw';
 import source from '../../shaders/silu_mul.wgsl?raw';
 import { check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
-const code = `${common}\n${source}`;
+const code = `${common}\n${activations}\n${source}`;
 
 /** The activation of a gated MLP: SiLU (Llama, Qwen, ...) or GELU with the tanh approximation (Gemma). */
 export type GatedActivation = 'silu' | 'gelu_tanh';

@@ -78,7 +78,7 @@ export class Forward {
 
   /**
    * Launches computing the logits of every row of the submit (after the forward's own launches,
-   * which leave every row's final-normed hidden state in xn) into a [rows, vocab] buffer. Rows are
+   * which leave every row's final hidden state in x) into a [rows, vocab] buffer. Rows are
    * capped so the buffer stays near 64 MB at large vocabularies: submit at most `rows` tokens.
    */
   logitsOfEveryRow(): { logits: GPUBuffer; dispatches: Dispatch[]; rows: number } {
@@ -86,7 +86,8 @@ export class Forward {
       const c = this.config;
       const rows = Math.max(1, Math.min(this.options.maxTokens, Math.floor((64 << 20) / (c.vocabSize * 4))));
       const logits = createStorage(this.ctx, rows * c.vocabSize * 4, 'logits.every_row');
-      const dispatches = matmul(this.ctx, { step: this.stepBuffer, x: this.steps.lmHeadInput ?? this.act.xn, w: this.weights.lmHead, y: logits, maxTokens: rows }, 'lm_head.every_row');
+      const input = this.steps.everyRowInput();
+      const dispatches = [...input.dispatches, ...matmul(this.ctx, { step: this.stepBuffer, x: input.x, w: this.weights.lmHead, y: logits, maxTokens: rows }, 'lm_head.every_row')];
       this.everyRow = { logits, dispatches, rows };
     }
     return this.everyRow;

@@ -46,16 +46,14 @@ export class Activations {
   readonly qn: GPUBuffer | null;
   readonly kn: GPUBuffer | null;
   readonly att: GPUBuffer;
-  /** Attention's output projection. */
+  /** Attention's output projection, before its post-norm (where the block has one; else it adds into x). */
   readonly o: GPUBuffer;
   /** gate|up rows of the fused matmul; gate alone when a layer keeps them apart. */
   readonly gate: GPUBuffer;
   readonly up: GPUBuffer | null;
   readonly act: GPUBuffer;
-  /** The MLP's output. */
+  /** The MLP's output, before its post-norm (where the block has one; else it adds into x). */
   readonly mlp: GPUBuffer;
-  /** A block's output after its post-norm (Gemma 3's sandwich norms), before the residual add. */
-  readonly post: GPUBuffer | null;
   /** The last row's logits, which the sampler reads. */
   readonly logits: GPUBuffer;
   /** Matmul inputs quantized as llama.cpp would, per kind in use. */
@@ -78,14 +76,13 @@ export class Activations {
     this.up = needs.separateUp ? f32(T * c.intermediateSize, 'up') : null;
     this.act = f32(T * c.intermediateSize, 'act');
     this.mlp = f32(T * c.hiddenSize, 'mlp');
-    this.post = c.postNorms ? f32(T * c.hiddenSize, 'post') : null;
     this.logits = f32(c.vocabSize, 'logits');
     const widest = Math.max(c.hiddenSize, qDim, c.intermediateSize);
     for (const kind of needs.quantized) this.quantized.set(kind, f32(T * widest, `x.${kind}`));
   }
 
   private all(): GPUBuffer[] {
-    return [this.ids, this.x, this.xn, this.qkv, this.qn, this.kn, this.att, this.o, this.gate, this.up, this.act, this.mlp, this.post, this.logits, ...this.quantized.values()].filter((b): b is GPUBuffer => b !== null);
+    return [this.ids, this.x, this.xn, this.qkv, this.qn, this.kn, this.att, this.o, this.gate, this.up, this.act, this.mlp, this.logits, ...this.quantized.values()].filter((b): b is GPUBuffer => b !== null);
   }
 
   get bytes(): number {

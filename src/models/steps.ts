@@ -5,18 +5,25 @@
  * projections) lives here so that a recipe reads like llama2.c's forward().
  *
  * Data flow between steps goes through the Activations: norm() reads the residual stream x and
- * writes xn; the projections read xn; attention writes att; the output projection writes o; the
- * MLP writes mlp; postNorm() writes post. A step returns the buffer it wrote, for the next one.
+ * writes xn; the projections read xn; attention writes att; the output projection and the MLP add
+ * their outputs into x (through o and mlp, normed first, where the block has a post-norm).
+ *
+ * Decode (one token) is fused down to a few launches per layer: the norm is the next matmul's
+ * prologue (the GEMV reads x and computes the row's scale itself), RoPE and the KV append are the
+ * Q|K|V GEMV's epilogue (interleaved RoPE, no q/k norm), act(gate) * up is the down GEMV's prologue
+ * and the residual adds are the output and down projections' epilogues. Prefill keeps the norm,
+ * RoPE/append and gated product as launches of their own (their cost is shared by the chunk's
+ * tokens); those launches idle at decode steps, and the fused GEMVs idle at prefill steps.
  */
 import type { GpuContext } from '../gpu/device.js';
 import { createStorage, type BufferRange } from '../gpu/buffers.js';
-import type { Dispatch } from '../gpu/dispatch.js';
+import type { Dispatch, Grid } from '../gpu/dispatch.js';
 import type { GpuWeight } from '../gpu/weights.js';
 import type { ModelConfig } from '../formats/config.js';
 import type { ActQuant } from '../quant/formats.js';
 import { embed } from '../kernels/embed.js';
 import { rmsNorm } from '../kernels/rmsnorm.js';
-import { matmul } from '../kernels/matmul.js';
+import { matmul, type MatmulArgs, type MatmulFusion } from '../kernels/matmul.js';
 import { rope } from '../kernels/rope.js';
 import { kvAppend } from '../kernels/kv_append.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
@@ -32,6 +39,16 @@ export interface StepsOptions {
   quantizeInputs: boolean;
   /** q8_0 blocks only: round q toward zero, as ggml's wasm SIMD build does. */
   truncateActivations?: boolean;
+  /** Fuse decode steps into the GEMVs (default true; never with quantizeInputs). */
+  fuse?: boolean;
+}
+
+const IDLE: Grid = [0, 0, 0];
+
+/** The launch, idle at decode steps (one token): its work is fused into a GEMV there. */
+function prefillOnly(d: Dispatch): Dispatch {
+  const grid = d.grid;
+  return { ...d, grid: (s) => (s.tokens > 1 ? (typeof grid === 'function' ? grid(s) : grid) : IDLE) };
 }
 
 export class Steps {
@@ -48,6 +65,12 @@ export class Steps {
   private layer = -1;
   /** Inputs already quantized since their buffer was last written: buffer -> kind -> copy. */
   private quantized = new Map<GPUBuffer, Map<ActQuant, GPUBuffer>>();
+  /** Decode steps are fused into the GEMVs. */
+  readonly fuse: boolean;
+  /** The norm whose output xn the next projection reads: its decode GEMV applies it as a prologue. */
+  private pendingNorm: { weight: GPUBuffer; eps: number } | null = null;
+  /** The final norm, for the LM head over every row (logitsOfEveryRow). */
+  finalNorm: GPUBuffer | null = null;
 
   constructor(
     private ctx: GpuContext,
@@ -60,6 +83,32 @@ export class Steps {
     this.sections = qkvSections(this.T, c.numHeads * c.headDim, c.numKvHeads * c.headDim).sections;
     const shape = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: kv.contextLength };
     this.attnScratch = createStorage(ctx, attentionScratchBytes(ctx, shape), 'attention.scratch');
+    this.fuse = (o.fuse ?? true) && !o.quantizeInputs;
+  }
+
+  /** A launch fused away at decode steps when fusing, else always run. */
+  private unfusedInDecode(d: Dispatch): Dispatch {
+    return this.fuse ? prefillOnly(d) : d;
+  }
+
+  /**
+   * y = x @ w: unfused, the matmul as it is (GEMV and GEMM); fused, the GEMM for prefill reading
+   * `x` and the GEMV for decode with `fusion` (reading `decodeX`).
+   */
+  private matmulSteps(a: MatmulArgs, label: string, fusion: MatmulFusion | null, decodeX: GPUBuffer = a.x): void {
+    if (!this.fuse || !fusion) {
+      this.push(matmul(this.ctx, a, label));
+      return;
+    }
+    if (this.T > 1) this.push(matmul(this.ctx, { ...a, gemmOnly: true }, label));
+    this.push(matmul(this.ctx, { ...a, x: decodeX, fusion }, label));
+  }
+
+  /** The decode prologue of a projection reading xn: the pending norm, consumed. */
+  private takeNorm(): MatmulFusion | null {
+    const n = this.pendingNorm;
+    this.pendingNorm = null;
+    return n ? { norm: n } : null;
   }
 
   private push(d: Dispatch | Dispatch[]): void {
@@ -103,30 +152,60 @@ export class Steps {
     this.layer = l;
   }
 
-  /** x += add (when given); xn = rmsnorm(x) * weight. */
-  norm(weight: GPUBuffer, add: GPUBuffer | null, name: string): GPUBuffer {
-    this.push(rmsNorm(this.ctx, { step: this.o.step, x: this.a.x, weight, out: this.a.xn, cols: this.c.hiddenSize, eps: this.c.rmsNormEps, residual: add ?? undefined }, `${this.label}${name}`));
-    this.wrote(this.a.x);
+  /** xn = rmsnorm(x) * weight (at decode steps, the next projection's prologue). */
+  norm(weight: GPUBuffer, name: string): GPUBuffer {
+    this.push(this.unfusedInDecode(rmsNorm(this.ctx, { step: this.o.step, x: this.a.x, weight, out: this.a.xn, cols: this.c.hiddenSize, eps: this.c.rmsNormEps }, `${this.label}${name}`)));
+    this.pendingNorm = { weight, eps: this.c.rmsNormEps };
     return this.wrote(this.a.xn);
   }
 
-  /** post = rmsnorm(y) * weight: a block's output normed before it joins the residual stream. */
-  postNorm(weight: GPUBuffer, y: GPUBuffer, name: string): GPUBuffer {
-    const post = this.a.post!;
-    this.push(rmsNorm(this.ctx, { step: this.o.step, x: y, weight, out: post, cols: this.c.hiddenSize, eps: this.c.rmsNormEps }, `${this.label}${name}`));
-    return this.wrote(post);
+  /** x += y, or x += rmsnorm(y) * postNorm: a block's output joins the residual stream. */
+  private residual(y: GPUBuffer, postNorm: GPUBuffer | null, name: string): void {
+    if (postNorm) {
+      this.push(rmsNorm(this.ctx, { step: this.o.step, x: this.a.x, weight: postNorm, residual: y, mode: 'post-add', cols: this.c.hiddenSize, eps: this.c.rmsNormEps }, `${this.label}${name}`));
+    }
+    this.wrote(this.a.x);
   }
 
-  /** q, k, v = xn @ W (+ bias), each into its section of qkv. */
-  qkv(P: Projection): void {
-    this.project(P, this.a.xn, this.c.hiddenSize, this.a.qkv, this.sections, 'qkv');
+  /**
+   * q, k, v = xn @ W (+ bias), each into its section of qkv; then, with q/k norms, per-head
+   * rmsnorm(q) * qNorm, rmsnorm(k) * kNorm; q and k rotated by their positions; k and v appended
+   * to layer l's cache.
+   */
+  qkv(l: number, P: Projection, rope: { invFreq: GPUBuffer; qNorm: GPUBuffer | null; kNorm: GPUBuffer | null }): void {
     const range = (i: number): BufferRange => ({ buffer: this.a.qkv, offset: this.sections[i]!.offset * 4, size: this.T * this.sections[i]!.width * 4 });
     this.q = range(0);
     this.k = range(1);
+    const { headDim, rotaryDim, ropeStyle } = this.c;
+    const part = P.parts[0]!;
+    // the Q|K|V GEMV's epilogue rotates q and k and writes the caches (one matrix, no bias, no q/k norm)
+    const epilogue = this.fuse && P.parts.length === 1 && part.weight.parts.length === 1 && !part.bias && !rope.qNorm && headDim % 4 === 0 && (ropeStyle === 'interleaved' || rotaryDim % 4 === 0);
+    const norm = this.takeNorm();
+    if (epilogue) {
+      const ropeKv = { invFreq: rope.invFreq, rotaryDim, style: ropeStyle, headDim, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, maxCtx: this.kv.contextLength };
+      this.matmulSteps({ step: this.o.step, x: this.a.xn, w: part.weight, y: this.a.qkv, maxTokens: this.T, sections: this.sections }, `${this.label}qkv`, { ...norm, ropeKv }, this.a.x);
+      this.wrote(this.a.qkv);
+      this.unfused(() => {
+        this.ropeQ(rope.invFreq);
+        this.appendKv(l, rope.invFreq);
+      });
+      return;
+    }
+    this.project(P, this.a.xn, this.c.hiddenSize, this.a.qkv, this.sections, 'qkv', norm);
+    if (rope.qNorm && rope.kNorm) this.qkNorm(rope.qNorm, rope.kNorm);
+    this.ropeQ(rope.invFreq);
+    this.appendKv(l, rope.invFreq);
+  }
+
+  /** Launches recorded by `record` idle at decode steps (fused there). */
+  private unfused(record: () => void): void {
+    const from = this.dispatches.length;
+    record();
+    for (let i = from; i < this.dispatches.length; i++) this.dispatches[i] = prefillOnly(this.dispatches[i]!);
   }
 
   /** q, k = per-head rmsnorm(q) * qNorm, rmsnorm(k) * kNorm. */
-  qkNorm(qNorm: GPUBuffer, kNorm: GPUBuffer): void {
+  private qkNorm(qNorm: GPUBuffer, kNorm: GPUBuffer): void {
     const { numHeads, numKvHeads, headDim, rmsNormEps: eps } = this.c;
     this.push(rmsNorm(this.ctx, { step: this.o.step, x: this.q, weight: qNorm, out: this.a.qn!, cols: headDim, rowsPerToken: numHeads, eps }, `${this.label}q_norm`));
     this.push(rmsNorm(this.ctx, { step: this.o.step, x: this.k, weight: kNorm, out: this.a.kn!, cols: headDim, rowsPerToken: numKvHeads, eps }, `${this.label}k_norm`));
@@ -139,12 +218,12 @@ export class Steps {
   }
 
   /** Rotate q by its positions. */
-  ropeQ(invFreq: GPUBuffer): void {
+  private ropeQ(invFreq: GPUBuffer): void {
     this.push(rope(this.ctx, { step: this.o.step, x: this.q, nHeads: this.c.numHeads, headDim: this.c.headDim, maxTokens: this.T, ...this.ropeArgs(invFreq) }, `${this.label}rope_q`));
   }
 
   /** Rotate k by its positions and append k and v to layer l's cache. */
-  appendKv(l: number, invFreq: GPUBuffer): void {
+  private appendKv(l: number, invFreq: GPUBuffer): void {
     const v: BufferRange = { buffer: this.a.qkv, offset: this.sections[2]!.offset * 4, size: this.T * this.sections[2]!.width * 4 };
     const { numKvHeads, headDim } = this.c;
     this.push(kvAppend(this.ctx, { step: this.o.step, k: this.k, v, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, nKvHeads: numKvHeads, headDim, maxCtx: this.kv.contextLength, maxTokens: this.T, rope: this.ropeArgs(invFreq) }, `${this.label}kv_append`));
@@ -163,41 +242,71 @@ export class Steps {
     return this.wrote(this.a.att);
   }
 
-  /** o = att @ Wo. */
-  attnOutput(w: GpuWeight): GPUBuffer {
+  /** x += att @ Wo, or x += rmsnorm(att @ Wo) * postNorm (the add is the GEMV's epilogue without a post-norm). */
+  attnOutput(w: GpuWeight, postNorm: GPUBuffer | null = null): void {
     const cols = this.c.numHeads * this.c.headDim;
-    this.push(matmul(this.ctx, { step: this.o.step, x: this.input(this.a.att, cols, w), w, y: this.a.o, maxTokens: this.T }, `${this.label}o`));
-    return this.wrote(this.a.o);
+    const y = postNorm ? this.a.o : this.a.x;
+    this.push(matmul(this.ctx, { step: this.o.step, x: this.input(this.a.att, cols, w), w, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}o`));
+    this.wrote(y);
+    this.residual(y, postNorm, 'post_attn_norm');
   }
 
-  /** mlp = (act(xn @ Wgate) * (xn @ Wup)) @ Wdown. */
-  gatedMlp(gateUp: Projection, down: GpuWeight, activation: GatedActivation): GPUBuffer {
+  /**
+   * x += (act(xn @ Wgate) * (xn @ Wup)) @ Wdown, or x += rmsnorm(that) * postNorm. At decode steps
+   * act(gate) * up is the down GEMV's prologue.
+   */
+  gatedMlp(gateUp: Projection, down: GpuWeight, activation: GatedActivation, postNorm: GPUBuffer | null = null): void {
     const I = this.c.intermediateSize;
     const fused = gateUp.parts.length === 1;
     // fused: each row of `gate` is gate then up; apart: gate and up in their own buffers
     const outs = fused ? [this.a.gate] : [this.a.gate, this.a.up!];
+    const norm = this.takeNorm();
     gateUp.parts.forEach((part, i) => {
       const x = this.input(this.a.xn, this.c.hiddenSize, part.weight);
-      this.push(matmul(this.ctx, { step: this.o.step, x, w: part.weight, y: outs[i]!, bias: part.bias ?? undefined, maxTokens: this.T }, `${this.label}${fused ? 'gate_up' : i === 0 ? 'gate' : 'up'}`));
+      this.matmulSteps({ step: this.o.step, x, w: part.weight, y: outs[i]!, bias: part.bias ?? undefined, maxTokens: this.T }, `${this.label}${fused ? 'gate_up' : i === 0 ? 'gate' : 'up'}`, norm, this.a.x);
     });
-    this.push(siluMul(this.ctx, { step: this.o.step, gate: this.a.gate, up: fused ? this.a.gate : this.a.up!, out: this.a.act, n: I, maxTokens: this.T, fused, activation }, `${this.label}${activation}_mul`));
+    this.push(this.unfusedInDecode(siluMul(this.ctx, { step: this.o.step, gate: this.a.gate, up: fused ? this.a.gate : this.a.up!, out: this.a.act, n: I, maxTokens: this.T, fused, activation }, `${this.label}${activation}_mul`)));
     this.wrote(this.a.act);
-    this.push(matmul(this.ctx, { step: this.o.step, x: this.input(this.a.act, I, down), w: down, y: this.a.mlp, maxTokens: this.T }, `${this.label}down`));
-    return this.wrote(this.a.mlp);
+    const y = postNorm ? this.a.mlp : this.a.x;
+    const gated = fused ? { up: this.a.gate, stride: 2 * I, upOffset: I, activation } : { up: this.a.up!, stride: I, upOffset: 0, activation };
+    this.matmulSteps({ step: this.o.step, x: this.input(this.a.act, I, down), w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`, { gated }, this.a.gate);
+    this.wrote(y);
+    this.residual(y, postNorm, 'post_ffn_norm');
   }
 
-  /** logits = xn[last] @ Wlm (every row is left in xn for logitsOfEveryRow). */
-  logits(lmHead: GpuWeight): void {
+  /**
+   * logits = (rmsnorm(x[last]) * finalNorm) @ Wlm. Fused, the norm is the LM head GEMV's prologue at
+   * every step; unfused, xn keeps every row's normed state (logitsOfEveryRow reads it).
+   */
+  logits(finalNorm: GPUBuffer, lmHead: GpuWeight): void {
     this.layer = -1;
+    this.finalNorm = finalNorm;
+    const a: MatmulArgs = { step: this.o.step, x: this.a.x, w: lmHead, y: this.a.logits, maxTokens: this.T, lastRowOnly: true };
+    if (this.fuse) {
+      this.push(matmul(this.ctx, { ...a, fusion: { norm: { weight: finalNorm, eps: this.c.rmsNormEps } } }, 'lm_head'));
+      return;
+    }
+    this.norm(finalNorm, 'final_norm');
+    this.pendingNorm = null;
     this.lmHeadInput = this.input(this.a.xn, this.c.hiddenSize, lmHead);
-    this.push(matmul(this.ctx, { step: this.o.step, x: this.lmHeadInput, w: lmHead, y: this.a.logits, maxTokens: this.T, lastRowOnly: true }, 'lm_head'));
+    this.push(matmul(this.ctx, { ...a, x: this.lmHeadInput }, 'lm_head'));
   }
 
-  /** A projection's parts, each writing its outputs' sections of y. */
-  private project(P: Projection, x: GPUBuffer, cols: number, y: GPUBuffer, sections: { width: number; offset: number }[], name: string): void {
+  /**
+   * Launches leaving every row of the submit's final-normed state in xn (after the forward's own),
+   * and the buffer the LM head over every row reads: none when the forward left it there already.
+   */
+  everyRowInput(): { x: GPUBuffer; dispatches: Dispatch[] } {
+    if (!this.fuse) return { x: this.lmHeadInput ?? this.a.xn, dispatches: [] };
+    const d = rmsNorm(this.ctx, { step: this.o.step, x: this.a.x, weight: this.finalNorm!, out: this.a.xn, cols: this.c.hiddenSize, eps: this.c.rmsNormEps }, 'final_norm.every_row');
+    return { x: this.a.xn, dispatches: [d] };
+  }
+
+  /** A projection's parts, each writing its outputs' sections of y (at decode steps with `fusion` as prologue). */
+  private project(P: Projection, x: GPUBuffer, cols: number, y: GPUBuffer, sections: { width: number; offset: number }[], name: string, fusion: MatmulFusion | null = null): void {
     for (const part of P.parts) {
       const label = P.parts.length === 1 ? name : name[part.outputs[0]!] ?? name;
-      this.push(matmul(this.ctx, { step: this.o.step, x: this.input(x, cols, part.weight), w: part.weight, y, bias: part.bias ?? undefined, maxTokens: this.T, sections: part.outputs.map((i) => sections[i]!) }, `${this.label}${label}`));
+      this.matmulSteps({ step: this.o.step, x: this.input(x, cols, part.weight), w: part.weight, y, bias: part.bias ?? undefined, maxTokens: this.T, sections: part.outputs.map((i) => sections[i]!) }, `${this.label}${label}`, fusion, this.a.x);
     }
     this.wrote(y);
   }

@@ -15,7 +15,7 @@ describe('rmsnorm kernel', () => {
     [3, 4, 8],
     [5, 2, 129],
   ] as const) {
-    it(`matches the reference at ${tokens}x${rowsPerToken}x${cols}, with and without residual`, async () => {
+    it(`matches the reference at ${tokens}x${rowsPerToken}x${cols}, with and without residual, and as post-add`, async () => {
       const ctx = await testGpu();
       const step = await testStep();
       const rows = tokens * rowsPerToken;
@@ -36,6 +36,13 @@ describe('rmsnorm kernel', () => {
           expect(compare(await readF32(ctx, out, rows * cols), want).maxRel).toBeLessThan(TOL);
           if (residual) expect(compare(await readF32(ctx, xb, rows * cols), xr).maxAbs).toBe(0);
         }
+      }
+      // post-add (Gemma 3's post-norms): x += rmsnorm(r) * w, no output written
+      for (const addOne of [false, true]) {
+        const xb = uploadStorage(ctx, x, 'x');
+        await run(rmsNorm(ctx, { step: step.buffer, x: xb, weight: uploadStorage(ctx, w, 'w'), residual: uploadStorage(ctx, r, 'r'), mode: 'post-add', cols, rowsPerToken, eps: 1e-5, addOne }), { tokens });
+        const want = addInPlace(new Float32Array(x), rmsNormRef(r, w, rows, cols, 1e-5, addOne));
+        expect(compare(await readF32(ctx, xb, rows * cols), want).maxRel, `post-add, addOne ${addOne}`).toBeLessThan(TOL);
       }
     });
   }
