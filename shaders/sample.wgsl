@@ -108,6 +108,10 @@ struct AddParams { n: u32 }
 @group(0) @binding(11) var<uniform> lvl: LevelIndex;
 @group(0) @binding(12) var<storage, read> ids: array<u32>;
 @group(0) @binding(13) var<uniform> add: AddParams;
+// Constrained decoding: word 0 is 1 when a mask is on; then bit (i & 31) of word 1 + (i >> 5) is
+// set when token i is allowed. A disallowed token's logit counts as NEG everywhere (z, the
+// log-sum-exp that logprobs are taken against, top logprobs), before every sampling mode.
+@group(0) @binding(14) var<storage, read> mask: array<u32>;
 
 var<workgroup> red_v: array<f32, WG>;
 var<workgroup> red_i: array<u32, WG>;
@@ -133,6 +137,16 @@ fn key_of(x: f32) -> u32 {
   if (b == 0x80000000u) { b = 0u; }
   if ((b & 0x80000000u) != 0u) { return ~b; }
   return b | 0x80000000u;
+}
+
+fn allowed(i: u32) -> bool {
+  return mask[0] == 0u || ((mask[1u + (i >> 5u)] >> (i & 31u)) & 1u) == 1u;
+}
+
+// The logit of token i as sampling sees it: cleaned, and NEG when the mask rules it out.
+fn logit_of(i: u32) -> f32 {
+  if (!allowed(i)) { return NEG; }
+  return clean(logits[i]);
 }
 
 fn penalized(x: f32, n: u32) -> f32 {
@@ -368,7 +382,7 @@ fn prepare(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
   for (var j = 0u; j < PER_THREAD; j++) {
     let i = wg.x * CHUNK + j * WG + lid;
     if (i < p.vocab) {
-      let x = clean(logits[i]);
+      let x = logit_of(i);
       let zi = clamp(penalized(x, atomicLoad(&counts[i])) * p.inv_temp, NEG, -NEG);
       z[i] = zi;
       zs = push(zs, zi);
@@ -486,7 +500,7 @@ fn pick(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     let i = wg.x * CHUNK + j * WG + lid;
     if (i < p.vocab) {
       let zi = z[i];
-      if (key_of(zi) >= cut) {
+      if (key_of(zi) >= cut && allowed(i)) {
         var v = zi;
         if (p.greedy == 0u) { v = zi + gumbel(step.seed, i); }
         if (better(v, i, bv, bi)) {
@@ -514,7 +528,7 @@ fn top_raw(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
     for (var j = 0u; j < PER_THREAD; j++) {
       let i = wg.x * CHUNK + j * WG + lid;
       if (i < p.vocab) {
-        let x = clean(logits[i]);
+        let x = logit_of(i);
         if ((!has_last || better(last_v, last_i, x, i)) && better(x, i, v, id)) {
           v = x;
           id = i;
@@ -547,7 +561,7 @@ fn finish(@builtin(local_invocation_index) lid: u32) {
   if (lid == 0u) {
     let token = select(w.index, 0u, w.index == NONE);
     result.token = token;
-    result.logprob = clean(logits[token]) - rlse;
+    result.logprob = logit_of(token) - rlse;
     result.count = p.top_n;
     result.cut = state.cut;
     atomicAdd(&counts[token], 1u);

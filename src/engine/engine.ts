@@ -14,6 +14,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { StopStringMatcher } from './stop.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import { identityWithoutWeights, type ModelIdentity } from './identity.js';
+import type { TokenConstraint } from './constraint.js';
 
 export { DEFAULT_SAMPLING, validateSampling } from '../kernels/sampling.js';
 
@@ -30,6 +31,11 @@ export interface GenerateRequest {
   stopStrings?: string[];
   signal?: AbortSignal;
   onToken?: (e: TokenEvent) => void;
+  /**
+   * Constrained decoding (src/engine/constraint.ts): each token is drawn from the ids its mask
+   * allows, stop ids only where it may stop; a request with one decodes step by step.
+   */
+  constraint?: TokenConstraint;
 }
 
 export interface TokenEvent {
@@ -256,6 +262,8 @@ export class Engine {
     this.cached = this.cached.slice(0, reuse);
 
     this.sampler.setParams(sampling);
+    const constraint = req.constraint;
+    this.sampler.setMask(constraint?.nextMask() ?? null);
     this.sampler.resetCounts();
     if (sampling.repetitionPenalty !== 1 || sampling.frequencyPenalty !== 0 || sampling.presencePenalty !== 0) this.sampler.addCounts(prompt);
 
@@ -292,19 +300,22 @@ export class Engine {
           finishReason = 'stop';
           break;
         }
+        constraint?.accept(id);
         ids.push(id);
         const { emit, stopped } = stops.push(decoder.push(id));
-        const ev: TokenEvent = { id, text: emit, logprob: next.logprob, top: next.top };
+        // under a mask, fewer tokens may be allowed than top logprobs asked for: the rest are not candidates
+        const ev: TokenEvent = { id, text: emit, logprob: next.logprob, top: constraint ? next.top.filter((t) => t.logprob > -1e30) : next.top };
         text += emit;
         tokens.push(ev);
         req.onToken?.(ev);
-        if (stopped) {
+        if (stopped || constraint?.isTerminated()) {
           finishReason = 'stop';
           break;
         }
         if (i + 1 >= maxTokens) break;
         if (pos >= this.contextLength) break; // context full
         abortCheck();
+        if (constraint) this.sampler.setMask(constraint.nextMask());
         next = await this.submit([id], pos, stepSeed(seed, i + 1));
         this.cached.push(id);
         pos++;

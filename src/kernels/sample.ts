@@ -49,6 +49,12 @@ export interface Sampler {
   dispatches: Dispatch[];
   /** Writes a uniform; call once per request (queue.writeBuffer). */
   setParams(p: SamplingParams): void;
+  /**
+   * Allowed ids for the next draw, as a bitmask (bit id & 31 of word id >> 5), or null for all.
+   * Written before the submit that samples; disallowed tokens are ruled out before every
+   * sampling mode, and logprobs are taken over the allowed ones.
+   */
+  setMask(mask: Uint32Array | null): void;
   /** Zero the per-token occurrence counts (new request). */
   resetCounts(): void;
   /** Add tokens to the counts (e.g. the prompt, for penalties). */
@@ -128,6 +134,11 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   const cands = createStorage(ctx, chunks * Math.max(1, maxTop) * 8, 'sample.cands');
   const result = createStorage(ctx, resultBytes, 'sample.result');
   const addParams = createUniform(ctx, 16, 'sample.add');
+  const maskWords = Math.ceil(vocab / 32);
+  // word 0: whether a mask is on; then the bits (shaders/sample.wgsl)
+  const mask = createStorage(ctx, (1 + maskWords) * 4, 'sample.mask');
+  const maskData = new Uint32Array(1 + maskWords);
+  let maskOn = true; // until the first setMask(null) below
   let ids: GPUBuffer | null = null;
   let addGroup: GPUBindGroup | null = null;
   const readback = new Readback(ctx, resultBytes, 'sample.readback');
@@ -145,7 +156,7 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   const one: Grid = [1, 1, 1];
 
   const dispatches: Dispatch[] = [
-    launch('prepare', { 1: params, 2: a.logits, 3: counts, 4: z, 5: stats }, () => perChunk),
+    launch('prepare', { 1: params, 2: a.logits, 3: counts, 4: z, 5: stats, 14: mask }, () => perChunk),
     launch('combine', { 1: params, 5: stats, 6: state, 7: hist }, () => one),
   ];
   for (let s = 0; s < SEARCH_LEVELS; s++) {
@@ -158,9 +169,9 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   }
   if (!folded) dispatches.push(launch('select_final', { 1: params, 6: state, 7: hist }, () => one));
   dispatches.push(
-    launch('pick', { 0: a.step, 1: params, 4: z, 6: state, 7: hist, 8: best }, () => perChunk),
-    launch('top_raw', { 1: params, 2: a.logits, 9: cands }, () => (on.topN ? perChunk : none)),
-    launch('finish', { 1: params, 2: a.logits, 3: counts, 6: state, 8: best, 9: cands, 10: result }, () => one),
+    launch('pick', { 0: a.step, 1: params, 4: z, 6: state, 7: hist, 8: best, 14: mask }, () => perChunk),
+    launch('top_raw', { 1: params, 2: a.logits, 9: cands, 14: mask }, () => (on.topN ? perChunk : none)),
+    launch('finish', { 1: params, 2: a.logits, 3: counts, 6: state, 8: best, 9: cands, 10: result, 14: mask }, () => one),
   );
 
   const paramData = new ArrayBuffer(PARAMS_BYTES);
@@ -193,9 +204,26 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   };
   setParams(GREEDY);
 
+  const setMask = (bits: Uint32Array | null): void => {
+    if (bits === null) {
+      if (!maskOn) return;
+      maskOn = false;
+      maskData[0] = 0;
+      writeBuffer(ctx, mask, 0, maskData.subarray(0, 1));
+      return;
+    }
+    if (bits.length < maskWords) throw new HearthError('INVALID_ARGUMENT', `A token mask for ${vocab} tokens needs ${maskWords} words, got ${bits.length}.`);
+    maskOn = true;
+    maskData[0] = 1;
+    maskData.set(bits.subarray(0, maskWords), 1);
+    writeBuffer(ctx, mask, 0, maskData);
+  };
+  setMask(null);
+
   return {
     dispatches,
     setParams,
+    setMask,
     resetCounts() {
       const enc = ctx.device.createCommandEncoder({ label: 'sample.reset' });
       enc.clearBuffer(counts);
@@ -233,7 +261,7 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
       return decodeSampleResult(await readback.read());
     },
     destroy() {
-      for (const b of [params, levels, counts, z, stats, state, hist, best, cands, result, addParams]) b.destroy();
+      for (const b of [params, levels, counts, z, stats, state, hist, best, cands, result, addParams, mask]) b.destroy();
       ids?.destroy();
       readback.destroy();
     },

@@ -128,6 +128,14 @@ function argmax(n: number, value: (i: number) => number, keep: (i: number) => bo
   return Math.max(best, 0);
 }
 
+/**
+ * Constrained decoding: the logits with every token outside `mask` (bit id & 31 of word id >> 5)
+ * set to -inf, which every step above then reads as the lowest f32, as the shader does.
+ */
+export function maskLogitsRef(logits: ArrayLike<number>, mask: Uint32Array): Float32Array {
+  return Float32Array.from(logits, (x, i) => (((mask[i >>> 5]! >>> (i & 31)) & 1) === 1 ? x : -Infinity));
+}
+
 /** log-softmax of the raw logits, in f64. */
 export function logSoftmaxRef(logits: ArrayLike<number>): Float64Array {
   const x = Array.from(logits, cleanLogit);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_WGSL, createSampler, decodeSampleResult, type Sampler, type SamplingParams, type SampleResult } from '../../src/kernels/sample.js';
-import { cutoffRef, gumbelRef, logSoftmaxRef, processLogitsRef, sampleRef, samplingProbsRef, topLogprobsRef, uniformRef } from '../../src/reference/sample.js';
+import { cutoffRef, gumbelRef, logSoftmaxRef, maskLogitsRef, processLogitsRef, sampleRef, samplingProbsRef, topLogprobsRef, uniformRef } from '../../src/reference/sample.js';
 import { roundUp, uploadStorage } from '../../src/gpu/buffers.js';
 import { encodeDispatches } from '../../src/gpu/dispatch.js';
 import { isHearthError } from '../../src/errors.js';
@@ -354,6 +354,61 @@ describe('sample kernel', () => {
       expect(isHearthError(e, 'INVALID_ARGUMENT')).toBe(true);
     }
     sampler.destroy();
+  });
+
+  it('a token mask (constrained decoding) rules tokens out before every sampling mode; logprobs over the allowed ones', async () => {
+    for (const [vocab, gpu] of [[3001, false], [2085, true]] as const) {
+      const logits = randomF32(vocab, 71 + vocab, 5);
+      const r = rng(vocab);
+      const mask = new Uint32Array(Math.ceil(vocab / 32));
+      const allow = (i: number) => (mask[i >>> 5]! |= 1 << (i & 31));
+      for (let i = 0; i < vocab; i++) if (r() < 0.05) allow(i);
+      allow(vocab - 1); // the ragged last word
+      let best = 0;
+      for (let i = 1; i < vocab; i++) if (logits[i]! > logits[best]!) best = i;
+      mask[best >>> 5]! &= ~(1 << (best & 31)); // the unmasked argmax is ruled out
+      const masked = maskLogitsRef(logits, mask);
+      const counts = Uint32Array.from({ length: vocab }, (_, i) => (i % 7 === 0 ? 2 : 0));
+      const sampler = await makeSampler(logits, 5, gpu);
+      sampler.setMask(mask);
+      const seeds = seedsFrom(6, 5);
+      for (const p of [
+        { ...GREEDY, topLogprobs: 5 },
+        plain({ temperature: 0.8, topLogprobs: 3 }),
+        plain({ temperature: 1.2, topK: 20, topP: 0.9, minP: 0.02 }),
+        plain({ temperature: 0.7, topK: 5000 }), // k past the allowed count
+      ]) {
+        sampler.setParams(p);
+        const got = await sampleSeeds(sampler, seeds);
+        for (const [j, g] of got.entries()) {
+          const want = sampleRef(masked, zeros(vocab), p, seeds[j]!);
+          expect(g.token).toBe(want.token);
+          expect((mask[g.token >>> 5]! >>> (g.token & 31)) & 1).toBe(1);
+          expect(Math.abs(g.logprob - logSoftmaxRef(masked)[g.token]!)).toBeLessThan(LOGPROB_TOL);
+          expect(g.top.map((t) => t.id)).toEqual(topLogprobsRef(masked, p.topLogprobs).map((t) => t.id));
+        }
+      }
+      // penalties act on the allowed tokens only
+      const pen = plain({ temperature: 0.9, repetitionPenalty: 1.3, frequencyPenalty: 0.5, presencePenalty: 0.2 });
+      sampler.setParams(pen);
+      sampler.resetCounts();
+      sampler.addCounts(Array.from(counts.entries()).flatMap(([i, n]) => Array<number>(n).fill(i)));
+      const [pg] = await sampleSeeds(sampler, [9]);
+      expect(pg!.token).toBe(sampleRef(masked, counts, pen, 9).token);
+      // one allowed token: it, with logprob 0; then no mask: the plain argmax again
+      sampler.setParams(GREEDY);
+      const only = new Uint32Array(mask.length);
+      only[3] = 1 << 4;
+      sampler.setMask(only);
+      const [o] = await sampleSeeds(sampler, [1]);
+      expect(o!.token).toBe(3 * 32 + 4);
+      expect(Math.abs(o!.logprob)).toBeLessThan(LOGPROB_TOL);
+      sampler.setMask(null);
+      sampler.resetCounts();
+      expect((await sampleSeeds(sampler, [1]))[0]!.token).toBe(best);
+      expect(() => sampler.setMask(new Uint32Array(2))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      sampler.destroy();
+    }
   });
 
   it('random draws with many seeds: GPU and reference agree on a larger, skewed vocabulary', async () => {
