@@ -10,11 +10,15 @@ import type {
   CompletionChunk,
   CompletionCreateParams,
   CompletionUsage,
+  FinishReason,
   HearthExtras,
   SamplingFields,
   TokenLogprob,
 } from './types.js';
 import type { ChatMessage } from '../tokenizer/index.js';
+import { compileConstraint, type GrammarSource, type TokenConstraint } from '../engine/constraint.js';
+import { grammarOfResponseFormat } from './structured.js';
+import { checkTools, parseToolCalls, toolFormatOf, toolGrammar, toolMessages, type FunctionDefinition, type ToolCall, type ToolChoice, type ToolFormat } from './tools.js';
 
 export interface RequestOptions {
   signal?: AbortSignal;
@@ -59,7 +63,9 @@ export function checkChatMessages(messages: unknown, field = 'messages'): assert
   if (!Array.isArray(messages)) throw new HearthError('INVALID_ARGUMENT', `${field} must be an array of {role, content} messages.`, { details: { param: field } });
   messages.forEach((m: unknown, i) => {
     const x = m as Partial<ChatMessage> | null;
-    if (!x || typeof x !== 'object' || typeof x.role !== 'string' || typeof x.content !== 'string') {
+    // an assistant turn that only calls tools may have no content, as in OpenAI
+    const callsOnly = !!x && x.role === 'assistant' && Array.isArray(x.tool_calls) && (x.content === null || x.content === undefined);
+    if (!x || typeof x !== 'object' || typeof x.role !== 'string' || (typeof x.content !== 'string' && !callsOnly)) {
       throw new HearthError('INVALID_ARGUMENT', `${field}[${i}] needs a string role and a string content.`, { details: { param: `${field}[${i}]` } });
     }
     if (!CHAT_ROLES.includes(x.role)) {
@@ -71,9 +77,9 @@ export function checkChatMessages(messages: unknown, field = 'messages'): assert
   });
 }
 
-/** Messages as the chat template sees them: developer becomes system. */
+/** Messages as the chat template sees them: developer becomes system; a calls-only turn gets '' content. */
 export function templateMessages(messages: readonly ChatMessage[]): ChatMessage[] {
-  return messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m));
+  return messages.map((m) => ({ ...m, role: m.role === 'developer' ? 'system' : m.role, content: m.content ?? '' }));
 }
 
 type ParamRule = (v: unknown) => string | null;
@@ -101,6 +107,7 @@ const COMMON_PARAMS: Record<string, ParamRule> = {
   max_tokens: integerOrNull,
   seed: integerOrNull,
   stop: anything, // checked in toGenerateRequest
+  response_format: (v) => (grammarOfResponseFormat(v), null), // throws, naming the offending part
   user: anything,
   n: intRange(1, 1),
   logit_bias: unsupported(emptyObject),
@@ -124,14 +131,13 @@ const CHAT_PARAMS: Record<string, ParamRule> = {
   metadata: anything,
   store: anything,
   service_tier: anything,
-  parallel_tool_calls: anything,
+  parallel_tool_calls: boolOrNull,
   prompt_cache_key: anything,
   safety_identifier: anything,
   reasoning_effort: anything,
   verbosity: anything,
-  response_format: unsupported((v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'text'),
-  tools: unsupported(emptyList),
-  tool_choice: unsupported((v) => v === 'none' || v === 'auto'),
+  tools: anything, // checkTools, with tool_choice
+  tool_choice: anything,
   functions: unsupported(emptyList),
   function_call: unsupported((v) => v === 'none' || v === 'auto'),
   modalities: unsupported((v) => Array.isArray(v) && v.every((x) => x === 'text')),
@@ -183,8 +189,11 @@ function checkParams(p: unknown, rules: Record<string, ParamRule>, endpoint: str
  * request at once (400) instead of after it has waited for the engine.
  */
 export function checkRequestParams(endpoint: 'chat.completions' | 'completions', p: unknown): void {
-  if (endpoint === 'chat.completions') checkParams(p, CHAT_PARAMS, 'chat.completions.create');
-  else checkParams(p, COMPLETION_PARAMS, 'completions.create');
+  if (endpoint === 'chat.completions') {
+    checkParams(p, CHAT_PARAMS, 'chat.completions.create');
+    const c = p as ChatCompletionCreateParams;
+    checkTools(c.tools, c.tool_choice);
+  } else checkParams(p, COMPLETION_PARAMS, 'completions.create');
 }
 
 function describe(v: unknown): string {
@@ -278,15 +287,103 @@ function tokenLogprob(engine: Engine, e: TokenEvent): TokenLogprob {
 const streamOf = <T>(start: (push: (v: T) => void, signal: AbortSignal) => Promise<T | null>, outer?: AbortSignal): AsyncIterable<T> =>
   pushToPull(start, outer, () => new HearthError('ABORTED', 'The stream was closed by the caller.'));
 
+interface RequestGrammar {
+  source: GrammarSource;
+  /** The request field the grammar comes from, named in errors. */
+  param: string;
+}
+
+interface ChatPlan {
+  promptIds: number[];
+  grammar: RequestGrammar | null;
+  calls: { fmt: ToolFormat; functions: FunctionDefinition[]; choice: ToolChoice } | null;
+}
+
+/**
+ * Streamed text while a tool call may come (tool_choice auto): passed on until the call's trigger
+ * appears, holding back a tail that could be its start; with no trigger (required, named) all of
+ * it is held (the reply is only calls).
+ */
+class CallTextGate {
+  private text = '';
+  private sent = 0;
+  private closed: boolean;
+
+  constructor(private readonly trigger: string | null) {
+    this.closed = trigger === null;
+  }
+
+  push(piece: string): string {
+    this.text += piece;
+    if (this.closed) return '';
+    const t = this.trigger!;
+    const at = this.text.indexOf(t, Math.max(0, this.sent - t.length));
+    let until = this.text.length;
+    if (at >= 0) {
+      this.closed = true;
+      until = at;
+    } else {
+      for (let k = Math.min(t.length - 1, this.text.length); k > 0; k--) {
+        if (this.text.endsWith(t.slice(0, k))) {
+          until = this.text.length - k;
+          break;
+        }
+      }
+    }
+    const out = this.text.slice(this.sent, Math.max(this.sent, until));
+    this.sent = Math.max(this.sent, until);
+    return out;
+  }
+
+  /** What was held back, when no call came. */
+  rest(): string {
+    const out = this.text.slice(this.sent);
+    this.sent = this.text.length;
+    return out;
+  }
+}
+
 /** The OpenAI-style surface over one engine. */
 export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
-  const chatPrompt = (p: ChatCompletionCreateParams): number[] => {
+  let toolFormat: ToolFormat | null = null;
+  const formatOf = (): ToolFormat => (toolFormat ??= toolFormatOf(engine.tokenizer));
+
+  /** The request's prompt, the grammar its reply follows (response_format or tools), and the tools a reply may call. */
+  const chatPlan = (p: ChatCompletionCreateParams): ChatPlan => {
     if (p.messages === undefined || p.messages === null || (Array.isArray(p.messages) && p.messages.length === 0)) {
       throw new HearthError('EMPTY_PROMPT', 'messages is empty.', { hint: 'Send at least one message.', details: { param: 'messages' } });
     }
     checkChatMessages(p.messages);
+    const { functions, choice } = checkTools(p.tools, p.tool_choice);
+    const active = choice !== 'none' && functions.length > 0;
+    let messages = templateMessages(p.messages);
+    let tools: unknown;
+    let fmt: ToolFormat | null = null;
+    // tool_choice none leaves the tools out of the prompt; earlier calls and results still render
+    if (active || messages.some((m) => m.role === 'tool' || m.tool_calls?.length)) {
+      fmt = formatOf();
+      ({ messages, tools } = toolMessages(fmt, messages, active ? functions : []));
+    }
     // BOS is added unless the rendered template already starts with it
-    return engine.tokenizer.encodeChat(templateMessages(p.messages), { addGenerationPrompt: true });
+    const promptIds = engine.tokenizer.encodeChat(messages, { addGenerationPrompt: true, ...(tools ? { tools } : {}) });
+    if (!active) return { promptIds, grammar: grammarOfResponseFormat(p.response_format), calls: null };
+    const format = toolGrammar(fmt!, functions, choice, p.parallel_tool_calls ?? true);
+    return { promptIds, grammar: { source: { type: 'structural_tag', format }, param: 'tools' }, calls: { fmt: fmt!, functions, choice } };
+  };
+
+  /** Compiles the grammar (cached; a bad one fails here, before any token) and starts a matcher for this request. */
+  const constraintFor = async (g: RequestGrammar | null): Promise<TokenConstraint | undefined> => {
+    if (!g) return undefined;
+    return (await compileConstraint(engine.tokenizer, engine.config.vocabSize, g.source, g.param)).create();
+  };
+
+  /** The reply's message: tool calls parsed out of the text when the grammar allowed them and the reply is whole. */
+  const replyOf = (calls: ChatPlan['calls'], text: string, finish: GenerateResult['finishReason']): { message: ChatCompletion['choices'][0]['message']; finish: FinishReason } => {
+    if (!calls || finish !== 'stop') return { message: { role: 'assistant', content: text }, finish };
+    const parsed = parseToolCalls(calls.fmt, calls.functions, text);
+    if (!parsed.calls.length) return { message: { role: 'assistant', content: text }, finish };
+    const toolCalls: ToolCall[] = parsed.calls.map((c) => ({ id: newId('call'), type: 'function', function: { name: c.name, arguments: c.arguments } }));
+    return { message: { role: 'assistant', content: parsed.content || null, tool_calls: toolCalls }, finish: 'tool_calls' };
   };
 
   const completionPrompt = (p: CompletionCreateParams): number[] => {
@@ -297,48 +394,71 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
 
   async function chatCreate(p: ChatCompletionCreateParams, o?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     checkParams(p, CHAT_PARAMS, 'chat.completions.create');
-    const promptIds = chatPrompt(p);
+    const { promptIds, grammar, calls } = chatPlan(p);
+    const constraint = await constraintFor(grammar);
     const wantLogprobs = !!p.logprobs;
     const top = wantLogprobs ? (p.top_logprobs ?? 0) : 0;
     const id = newId('chatcmpl');
     const created = now();
     if (!p.stream) {
-      const r = await engine.generate(toGenerateRequest(engine, p, promptIds, top, o?.signal));
+      const r = await engine.generate({ ...toGenerateRequest(engine, p, promptIds, top, o?.signal), constraint });
+      const { message, finish } = replyOf(calls, r.text, r.finishReason);
       return {
         id,
         object: 'chat.completion',
         created,
         model: modelName,
-        choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finishReason, logprobs: wantLogprobs ? { content: r.tokens.map((t) => tokenLogprob(engine, t)) } : null }],
+        choices: [{ index: 0, message, finish_reason: finish, logprobs: wantLogprobs ? { content: r.tokens.map((t) => tokenLogprob(engine, t)) } : null }],
         usage: usageOf(r),
         hearth: extrasOf(promptIds, r),
       };
     }
     return streamOf<ChatCompletionChunk>(async (push, signal) => {
       push({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }] });
-      const req = toGenerateRequest(engine, p, promptIds, top, signal);
+      const req = { ...toGenerateRequest(engine, p, promptIds, top, signal), constraint };
+      const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], logprobs: ChatCompletionChunk['choices'][0]['logprobs'] = null): ChatCompletionChunk => ({
+        id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: null, logprobs }],
+      });
+      // with tools, text is streamed until a call may be starting (held back while it could be the trigger)
+      const held = calls ? new CallTextGate(calls.choice === 'auto' ? calls.fmt.trigger : null) : null;
       req.onToken = (t) => {
+        if (held) {
+          const text = held.push(t.text);
+          if (text) push(chunk({ content: text }));
+          return;
+        }
         if (!t.text && !wantLogprobs) return;
-        push({
-          id, object: 'chat.completion.chunk', created, model: modelName,
-          choices: [{ index: 0, delta: { content: t.text }, finish_reason: null, logprobs: wantLogprobs && t.id >= 0 ? { content: [tokenLogprob(engine, t)] } : null }],
-        });
+        push(chunk({ content: t.text }, wantLogprobs && t.id >= 0 ? { content: [tokenLogprob(engine, t)] } : null));
       };
       const r = await engine.generate(req);
-      return { id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta: {}, finish_reason: r.finishReason, logprobs: null }], usage: usageOf(r), hearth: extrasOf(promptIds, r) };
+      const { message, finish } = replyOf(calls, r.text, r.finishReason);
+      if (held) {
+        if (message.tool_calls) {
+          // as OpenAI streams them: id, type and name with empty arguments, then the arguments
+          message.tool_calls.forEach((c, index) => {
+            push(chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }] }));
+            push(chunk({ tool_calls: [{ index, function: { arguments: c.function.arguments } }] }));
+          });
+        } else {
+          const rest = held.rest();
+          if (rest) push(chunk({ content: rest }));
+        }
+      }
+      return { id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta: {}, finish_reason: finish, logprobs: null }], usage: usageOf(r), hearth: extrasOf(promptIds, r) };
     }, o?.signal ?? p.signal);
   }
 
   async function completionCreate(p: CompletionCreateParams, o?: RequestOptions): Promise<Completion | AsyncIterable<CompletionChunk>> {
     checkParams(p, COMPLETION_PARAMS, 'completions.create');
     const promptIds = completionPrompt(p);
+    const constraint = await constraintFor(grammarOfResponseFormat(p.response_format));
     const wantLogprobs = p.logprobs !== null && p.logprobs !== undefined;
     const top = wantLogprobs ? p.logprobs! : 0;
     const id = newId('cmpl');
     const created = now();
     const fields = { ...p, max_tokens: p.max_tokens === undefined ? 16 : p.max_tokens };
     if (!p.stream) {
-      const r = await engine.generate(toGenerateRequest(engine, fields, promptIds, top, o?.signal));
+      const r = await engine.generate({ ...toGenerateRequest(engine, fields, promptIds, top, o?.signal), constraint });
       const prefix = p.echo && typeof p.prompt === 'string' ? p.prompt : '';
       let offset = prefix.length;
       const lp = wantLogprobs
@@ -361,7 +481,7 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
       };
     }
     return streamOf<CompletionChunk>(async (push, signal) => {
-      const req = toGenerateRequest(engine, fields, promptIds, top, signal);
+      const req = { ...toGenerateRequest(engine, fields, promptIds, top, signal), constraint };
       req.onToken = (t) => {
         if (t.text) push({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t.text, finish_reason: null, logprobs: null }] });
       };

@@ -1,5 +1,9 @@
 /** The OpenAI-compatible request and response shapes Hearth serves (a faithful subset, plus `hearth` extras). */
 import type { ChatMessage } from '../tokenizer/index.js';
+import type { ResponseFormat } from './structured.js';
+import type { ChatCompletionTool, ToolCall, ToolChoice } from './tools.js';
+
+export type { ResponseFormat, ChatCompletionTool, ToolCall, ToolChoice };
 
 export type { ChatMessage };
 
@@ -20,6 +24,11 @@ export interface SamplingFields {
   /** Keep generating past end-of-sequence tokens (for benchmarks). */
   ignore_eos?: boolean;
   signal?: AbortSignal;
+  /**
+   * Structured output: json_object, json_schema (OpenAI), and Hearth's grammar (EBNF) and regex.
+   * Every token is drawn from what the grammar allows; the model may stop only where it is complete.
+   */
+  response_format?: ResponseFormat | null;
 }
 
 /**
@@ -44,6 +53,12 @@ export interface ChatCompletionCreateParams extends SamplingFields, OpenAICompat
   logprobs?: boolean | null;
   /** 0..20, as OpenAI. */
   top_logprobs?: number | null;
+  /** Functions the model may call; each call's arguments follow its parameters' JSON Schema. */
+  tools?: ChatCompletionTool[] | null;
+  /** auto (text or calls), none, required (at least one call), or one named function. */
+  tool_choice?: ToolChoice | null;
+  /** More than one call in a reply (default true). */
+  parallel_tool_calls?: boolean | null;
 }
 
 export interface CompletionCreateParams extends SamplingFields, OpenAICompatFields {
@@ -91,7 +106,15 @@ export interface HearthExtras {
   timings: HearthTimings;
 }
 
-export type FinishReason = 'stop' | 'length';
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+/** A streamed piece of a tool call, as OpenAI sends it: id, type and name first, then arguments. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
 
 export interface ChatCompletion {
   id: string;
@@ -100,7 +123,7 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: number;
-    message: { role: 'assistant'; content: string };
+    message: { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] };
     finish_reason: FinishReason;
     logprobs: { content: TokenLogprob[] } | null;
   }[];
@@ -115,7 +138,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string };
+    delta: { role?: 'assistant'; content?: string; tool_calls?: ToolCallDelta[] };
     finish_reason: FinishReason | null;
     logprobs: { content: TokenLogprob[] } | null;
   }[];

@@ -2,6 +2,12 @@
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool' | string;
   content: string;
+  /** An assistant turn's function calls (OpenAI's shape; arguments is a JSON string). */
+  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[];
+  /** A 'tool' turn: the call this is the result of. */
+  tool_call_id?: string;
+  /** A 'tool' turn: the function's name (optional, as in OpenAI). */
+  name?: string;
 }
 
 export interface EncodeOptions {

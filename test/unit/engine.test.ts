@@ -176,7 +176,7 @@ describe('typed errors, and the engine stays usable', () => {
   it('chat completions render the template and answer with usage', async () => {
     const r = await api.chat.completions.create({ messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 12, temperature: 0 });
     expect(r.choices[0]!.message.role).toBe('assistant');
-    expect(r.choices[0]!.message.content.length).toBeGreaterThan(0);
+    expect(r.choices[0]!.message.content!.length).toBeGreaterThan(0);
     expect(r.hearth.prompt_ids[0]).toBe(1);
     expect(r.usage.completion_tokens).toBeGreaterThan(0);
   });

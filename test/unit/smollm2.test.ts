@@ -55,7 +55,7 @@ describe('SmolLM2-135M-Instruct', () => {
       { role: 'user', content: 'Name one fruit.' },
     ];
     const r = await engine.chat.completions.create({ messages, max_tokens: 24, temperature: 0 });
-    const text = r.choices[0]!.message.content;
+    const text = r.choices[0]!.message.content!;
     expectClean(text);
     const rendered = engine.tokenizer.decode(r.hearth!.prompt_ids, { skipSpecialTokens: false });
     expect(rendered).toContain('<|im_start|>user\nHi! My name is Ana.<|im_end|>\n<|im_start|>assistant\nHello Ana! How can I help you today?<|im_end|>\n<|im_start|>user\nName one fruit.<|im_end|>\n<|im_start|>assistant\n');
