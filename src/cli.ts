@@ -142,6 +142,8 @@ async function generate(v: Values): Promise<void> {
         ids: r.ids,
         text: r.text,
         finish_reason: r.finishReason,
+        // the weights' bytes on the GPU (matrices in their formats, norms as f32)
+        gpu_bytes: engine.info.weightBytes,
         logprobs: topLogprobs !== undefined ? r.tokens.map((t) => ({ id: t.id, logprob: t.logprob, top: t.top })) : null,
         usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens },
         timings: {

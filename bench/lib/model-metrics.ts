@@ -3,8 +3,8 @@
  * prompts, per-kernel profiles grouped by family, and decode as a fraction of the read roofline.
  */
 import type { KernelTiming } from '../../src/gpu/profiler.js';
-import { strideWords } from '../../src/gpu/weights.js';
-import { isQuantized, type WeightFormat } from '../../src/quant/formats.js';
+import { gpuByteLength } from '../../src/gpu/weights.js';
+import type { WeightFormat } from '../../src/quant/formats.js';
 
 /**
  * A prompt of `n` ids drawn from `seed` in [3, vocab). Each repeat passes a different seed, so no
@@ -43,7 +43,7 @@ export function groupKernels(t: KernelTiming[]): KernelFamily[] {
 
 /** GPU bytes of a [rows, cols] matrix in `format` (data plus block scales), as uploadWeight lays it out. */
 export function gpuMatrixBytes(format: WeightFormat, rows: number, cols: number): number {
-  return rows * strideWords(format, cols) * 4 + (isQuantized(format) ? rows * (cols / 32) * 2 : 0);
+  return gpuByteLength(format, rows, cols);
 }
 
 export interface DecodeBytesInput {

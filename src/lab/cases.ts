@@ -1,5 +1,5 @@
 import { HearthError } from '../errors.js';
-import { QK, isQuantized, nativeByteLength } from '../quant/formats.js';
+import { FORMATS, nativeByteLength } from '../quant/formats.js';
 import type { LabCase } from './types.js';
 
 /** The variant, format and shape columns of a case's row. */
@@ -60,11 +60,11 @@ export function validateCase(c: LabCase): void {
   switch (c.family) {
     case 'gemv':
     case 'gemm':
-      if (isQuantized(c.format) && c.k % QK) bad(`K must be a multiple of ${QK} for ${c.format}.`);
+      if (c.k % FORMATS[c.format].block) bad(`K must be a multiple of ${FORMATS[c.format].block} for ${c.format}.`);
       if (c.family === 'gemm' && c.m < 2) bad('a GEMM needs M of at least 2 (M = 1 is the GEMV).');
       break;
     case 'embed':
-      if (isQuantized(c.format) && c.cols % QK) bad(`the row length must be a multiple of ${QK} for ${c.format}.`);
+      if (c.cols % FORMATS[c.format].block) bad(`the row length must be a multiple of ${FORMATS[c.format].block} for ${c.format}.`);
       break;
     case 'attention-prefill':
     case 'attention-decode':
