@@ -1,9 +1,10 @@
 import common from '../../shaders/common.wgsl?raw';
 import source from '../../shaders/sample.wgsl?raw';
+import greedySource from '../../shaders/sample_greedy.wgsl?raw';
 import { HearthError } from '../errors.js';
 import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { Readback, createStorage, createUniform, writeBuffer } from '../gpu/buffers.js';
-import { bindBuffers, grid1d, type Dispatch, type Grid } from '../gpu/dispatch.js';
+import { bindBuffers, grid1d, gridFor, type Dispatch, type Grid } from '../gpu/dispatch.js';
 import { GREEDY_SAMPLING, validateSampling, type SampleResult, type SamplingParams } from './sampling.js';
 
 export type { SampleResult, SamplingParams } from './sampling.js';
@@ -11,6 +12,9 @@ export type { SampleResult, SamplingParams } from './sampling.js';
 /** The full shader source (common prelude + shaders/sample.wgsl). */
 export const SAMPLE_WGSL = `${common}\n${source}`;
 const code = SAMPLE_WGSL;
+const GREEDY_WGSL = `${SAMPLE_WGSL}\n${greedySource}`;
+/** The sampler's grids read only what setParams turned on, not the step. */
+const STEP0 = { tokens: 1, pos: 0, kvLen: 1 };
 
 // shaders/sample.wgsl
 const WG = 256;
@@ -143,19 +147,20 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   let addGroup: GPUBindGroup | null = null;
   const readback = new Readback(ctx, resultBytes, 'sample.readback');
 
-  const pipeline = (entry: string) => ctx.pipelines.get(code, entry, `sample.${entry}`, { PER_THREAD: perThread, FOLDED: folded ? 1 : 0 });
+  const pipeline = (entry: string) => ctx.pipelines.get(entry === 'greedy' ? GREEDY_WGSL : code, entry, `sample.${entry}`, { PER_THREAD: perThread, FOLDED: folded ? 1 : 0 });
   const launch = (entry: string, buffers: Record<number, GPUBuffer | GPUBufferBinding>, grid: () => Grid, label = `sample.${entry}`): Dispatch => {
     const p = pipeline(entry);
     return { label, pipeline: p, bindGroup: bindBuffers(ctx, p, label, buffers), grid };
   };
 
   // What the current request turns on; the grids read it when each step is recorded.
-  const on = { topK: false, topP: false, topN: false };
+  // fast: greedy with no top logprobs, one launch (shaders/sample_greedy.wgsl) instead of the passes
+  const on = { topK: false, topP: false, topN: false, fast: false };
   const none: Grid = [0, 0, 0];
   const perChunk: Grid = [chunks, 1, 1];
   const one: Grid = [1, 1, 1];
 
-  const dispatches: Dispatch[] = [
+  const passes: Dispatch[] = [
     launch('prepare', { 1: params, 2: a.logits, 3: counts, 4: z, 5: stats, 14: mask }, () => perChunk),
     launch('combine', { 1: params, 5: stats, 6: state, 7: hist }, () => one),
   ];
@@ -164,15 +169,19 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
     const name = `${topK ? 'top_k' : 'top_p'}${s % 4}`;
     const active = () => (topK ? on.topK : on.topP);
     const level = { buffer: levels, offset: s * align, size: 16 };
-    if (!folded) dispatches.push(launch('select_level', { 1: params, 6: state, 7: hist, 11: level }, () => (active() ? one : none), `sample.select_${name}`));
-    dispatches.push(launch('search_level', { 1: params, 4: z, 6: state, 7: hist, 11: level }, () => (active() ? perChunk : none), `sample.${name}`));
+    if (!folded) passes.push(launch('select_level', { 1: params, 6: state, 7: hist, 11: level }, () => (active() ? one : none), `sample.select_${name}`));
+    passes.push(launch('search_level', { 1: params, 4: z, 6: state, 7: hist, 11: level }, () => (active() ? perChunk : none), `sample.${name}`));
   }
-  if (!folded) dispatches.push(launch('select_final', { 1: params, 6: state, 7: hist }, () => one));
-  dispatches.push(
+  if (!folded) passes.push(launch('select_final', { 1: params, 6: state, 7: hist }, () => one));
+  passes.push(
     launch('pick', { 0: a.step, 1: params, 4: z, 6: state, 7: hist, 8: best, 14: mask }, () => perChunk),
     launch('top_raw', { 1: params, 2: a.logits, 9: cands, 14: mask }, () => (on.topN ? perChunk : none)),
     launch('finish', { 1: params, 2: a.logits, 3: counts, 6: state, 8: best, 9: cands, 10: result, 14: mask }, () => one),
   );
+  const dispatches: Dispatch[] = [
+    launch('greedy', { 1: params, 2: a.logits, 3: counts, 10: result, 14: mask }, () => (on.fast ? one : none)),
+    ...passes.map((d): Dispatch => ({ ...d, grid: () => (on.fast ? none : gridFor(d, STEP0)) })),
+  ];
 
   const paramData = new ArrayBuffer(PARAMS_BYTES);
   const setParams = (p: SamplingParams): void => {
@@ -181,6 +190,7 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
     on.topK = !greedy && p.topK > 0 && p.topK < vocab;
     on.topP = !greedy && p.topP < 1;
     on.topN = p.topLogprobs > 0;
+    on.fast = greedy && !on.topN;
     const dv = new DataView(paramData);
     const u = (o: number, v: number) => dv.setUint32(o, v, true);
     const f = (o: number, v: number) => dv.setFloat32(o, v, true);

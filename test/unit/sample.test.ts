@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SAMPLE_WGSL, createSampler, decodeSampleResult, type Sampler, type SamplingParams, type SampleResult } from '../../src/kernels/sample.js';
 import { cutoffRef, gumbelRef, logSoftmaxRef, maskLogitsRef, processLogitsRef, sampleRef, samplingProbsRef, topLogprobsRef, uniformRef } from '../../src/reference/sample.js';
 import { roundUp, uploadStorage } from '../../src/gpu/buffers.js';
-import { encodeDispatches } from '../../src/gpu/dispatch.js';
+import { encodeDispatches, gridFor } from '../../src/gpu/dispatch.js';
 import { isHearthError } from '../../src/errors.js';
 import { testGpu, testStep } from '../helpers/gpu.js';
 import { randomF32, rng } from '../helpers/random.js';
@@ -87,7 +87,7 @@ describe('sample kernel', () => {
   });
 
   for (const vocab of [1, 7, 512, 49152]) {
-    it(`greedy argmax at vocab ${vocab}, ties to the lowest id, with logprobs`, async () => {
+    it(`greedy argmax at vocab ${vocab}, ties to the lowest id, with logprobs (with top logprobs through the passes, without in one launch)`, async () => {
       const logits = randomF32(vocab, 100 + vocab, 4);
       const a = Math.floor(vocab * 0.7);
       const b = Math.floor(vocab * 0.3);
@@ -102,6 +102,13 @@ describe('sample kernel', () => {
       expect(want.token).toBe(Math.min(a, b));
       expect(Math.abs(got!.logprob - want.logprob)).toBeLessThan(LOGPROB_TOL);
       expect(got!.top.map((t) => t.id)).toEqual(want.top.map((t) => t.id));
+      // no top logprobs: the one-launch greedy kernel, same token and logprob
+      sampler.setParams(GREEDY);
+      const active = sampler.dispatches.filter((d) => gridFor(d, { tokens: 1, pos: 0, kvLen: 1 }).every((n) => n > 0));
+      expect(active.map((d) => d.label)).toEqual(['sample.greedy']);
+      const [fast] = await sampleSeeds(sampler, [1]);
+      expect(fast!.token).toBe(Math.min(a, b));
+      expect(Math.abs(fast!.logprob - want.logprob)).toBeLessThan(LOGPROB_TOL);
       sampler.destroy();
     });
   }
