@@ -65,3 +65,32 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     for (var j = 0u; j < BLOCK; j++) { y[base + j] = min(127.0, round(iscale * x[base + j])) * d; }
   }
 }
+
+// Packed 8-bit activations for the integer dot products (matmul_gemv_i8.wgsl): the GEMV's row,
+// tokens - 1, each block of 32 as 8 words of int8 q = round(x * (1 / d)), d = amax / 127 kept
+// as f32 (no f16 rounding: the activations lose only their own 8-bit step), and per block
+// (d, d * sum(q)), the sum for the formats' mins. One invocation per block.
+@group(0) @binding(4) var<storage, read_write> xq: array<u32>;
+@group(0) @binding(5) var<storage, read_write> xd: array<vec2f>;
+
+@compute @workgroup_size(64)
+fn pack_q8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let b = (wg.x + wg.y * 65535u) * 64u + lid;
+  if (b >= p.blocks) { return; }
+  let base = (step.tokens - 1u) * p.cols + b * 32u;
+  var amax = 0.0;
+  for (var j = 0u; j < 32u; j++) { amax = max(amax, abs(x[base + j])); }
+  let d = div(amax, 127.0);
+  let id = select(0.0, div(1.0, d), d != 0.0);
+  var sum = 0;
+  for (var w = 0u; w < 8u; w++) {
+    var packed = 0u;
+    for (var i = 0u; i < 4u; i++) {
+      let q = i32(round(x[base + w * 4u + i] * id));
+      sum += q;
+      packed |= (bitcast<u32>(q) & 255u) << (i * 8u);
+    }
+    xq[b * 8u + w] = packed;
+  }
+  xd[b] = vec2f(d, d * f32(sum));
+}

@@ -6,6 +6,11 @@ export interface GpuFeatures {
   shaderF16: boolean;
   subgroups: boolean;
   timestampQuery: boolean;
+  /**
+   * WGSL's packed_4x8_integer_dot_product language feature (dot4I8Packed, from
+   * navigator.gpu.wgslLanguageFeatures): the integer dot products of quantized GEMVs.
+   */
+  packedDot4x8: boolean;
 }
 
 export interface GpuAdapterInfo {
@@ -139,6 +144,7 @@ export async function createGpuContext(gpu: GPU | undefined, options: CreateGpuO
       shaderF16: device.features.has('shader-f16'),
       subgroups: device.features.has('subgroups'),
       timestampQuery: device.features.has('timestamp-query'),
+      packedDot4x8: !off.packedDot4x8 && (gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false),
     },
     limits,
     pipelines: new PipelineCache(device),

@@ -7,6 +7,7 @@ import gemvSubgroup from '../../shaders/matmul_gemv_sg.wgsl?raw';
 import gemvWorkgroup from '../../shaders/matmul_gemv_wg.wgsl?raw';
 import gemmTiled from '../../shaders/matmul_gemm_tiled.wgsl?raw';
 import gemmRegister from '../../shaders/matmul_gemm_register.wgsl?raw';
+import gemvI8 from '../../shaders/matmul_gemv_i8.wgsl?raw';
 import xGated from '../../shaders/matmul_x_gated.wgsl?raw';
 import activations from '../../shaders/activations.wgsl?raw';
 import prologuePlain from '../../shaders/matmul_prologue.wgsl?raw';
@@ -22,6 +23,7 @@ import { bindBuffers, grid1d, type Dispatch, type Grid, type StepParams } from '
 import type { GpuWeight, WeightPart } from '../gpu/weights.js';
 import { FORMATS, type WeightFormat } from '../quant/formats.js';
 import type { GatedActivation } from './silu_mul.js';
+import { packAct, packedActBytes } from './quantize_act.js';
 import type { RopeStyle } from './rope.js';
 
 /**
@@ -64,6 +66,19 @@ export interface MatmulArgs {
   fusion?: MatmulFusion;
   /** Prepare the GEMM alone (prefill), for a caller whose decode GEMV is a fused one of its own. */
   gemmOnly?: boolean;
+  /**
+   * Integer dot products in the GEMV: its input row is packed to int8 blocks of 32 (one launch
+   * before it, kernels/quantize_act.ts packAct) and meets the weights' int8 chunks in
+   * dot4I8Packed. Taken where the device has packed_4x8_integer_dot_product, the format has
+   * integer chunks (FormatSpec.intDot) and no prologue fusion reads x; the f32 GEMV otherwise.
+   * The GEMM (prefill) stays f32.
+   */
+  intDot?: boolean;
+}
+
+/** Whether a matmul with these arguments takes the integer-dot GEMV (MatmulArgs.intDot). */
+export function usesIntDot(ctx: GpuContext, a: Pick<MatmulArgs, 'intDot' | 'w' | 'fusion'>): boolean {
+  return a.intDot === true && ctx.features.packedDot4x8 && FORMATS[a.w.format].intDot && !a.fusion?.norm && !a.fusion?.gated;
 }
 
 export interface MatmulFusion {
@@ -92,12 +107,12 @@ const REG_N = 4;
 // Small workgroups so even a 576-row matrix spreads over all of a CPU's cores.
 const REG_WG = 16;
 
-type Family = 'gemv' | 'tiled' | 'register';
+type Family = 'gemv' | 'tiled' | 'register' | 'i8';
 
 function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: boolean, fusion: MatmulFusion = {}): string {
   // whole vec4 loads of x need rows starting on a vec4 and chunks that never run past a row
   const xAligned = k % (format === 'f32' ? 4 : 8) === 0;
-  const kernel = { gemv: [gemvCommon], tiled: [gemmTiled], register: [gemmRegister] }[family];
+  const kernel = { gemv: [gemvCommon], tiled: [gemmTiled], register: [gemmRegister], i8: [gemvI8] }[family];
   return [
     // first: `enable subgroups;` must precede every declaration
     ...(family === 'gemv' ? [subgroups ? gemvSubgroup : gemvWorkgroup] : []),
@@ -237,7 +252,8 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
     const code = shaderCode(format, k, family, ctx.features.subgroups, fusion);
     const fusedConstants = { ...(fusion.gated?.activation === 'gelu_tanh' ? { GATED_GELU: 1 } : {}), ...(fusion.ropeKv?.style === 'half' ? { ROPE_HALF: 1 } : {}) };
     const pipeline = ctx.pipelines.get(code, entry, `matmul.${entry}`, { ...constants, ...fusedConstants });
-    const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, 2: a.x, 3: part.data, 5: a.y, ...fused.buffers };
+    // the integer-dot GEMV reads the packed row instead of x
+    const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, ...(family === 'i8' ? packed : { 2: a.x }), 3: part.data, 5: a.y, ...fused.buffers };
     // the rope/KV epilogue stores without store_y: no bias binding
     if (!fusion.ropeKv) buffers[6] = bias;
     if (part.scales) buffers[4] = part.scales;
@@ -248,6 +264,17 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
   // a decode-only launch never needs the GEMM, whose pipeline is slow to build on CPU drivers;
   // fused launches are GEMVs alone (prefill records the unfused steps)
   const gemmPossible = !a.lastRowOnly && maxTokens > 1 && !a.fusion;
+  const intDot = !a.gemmOnly && usesIntDot(ctx, a);
+  const packed: Record<number, GPUBuffer> = {};
+  if (intDot) {
+    // the GEMV's input row packed once, read by every part
+    const bytes = packedActBytes(k);
+    packed[20] = createStorage(ctx, bytes.xq, `${label}.xq`);
+    packed[21] = createStorage(ctx, bytes.xd, `${label}.xd`);
+    const pack = packAct(ctx, { step: a.step, x: a.x, xq: packed[20], xd: packed[21], cols: k, maxTokens }, `${label}.pack`);
+    const grid = pack.grid as (s: StepParams) => Grid;
+    out.push({ ...pack, owned: [...(pack.owned ?? []), packed[20], packed[21]], grid: (s) => (tokensOf(s, maxTokens, label) >= 1 && (a.lastRowOnly === true || s.tokens === 1) ? grid(s) : NONE) });
+  }
   for (const part of a.w.parts) {
     const params = new Uint32Array([k, part.rows, part.rowStart, a.w.strideWords / FORMATS[format].wgslWords, Math.floor(k / 32), flags, ...sectionFields(n, a.sections), 0, 0]);
     const pbuf = uploadUniform(ctx, params, `${label}.params`);
@@ -257,13 +284,13 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
 
     check(Math.ceil(rows / Math.min(TILE, REG_N * REG_WG)) <= ctx.limits.maxComputeWorkgroupsPerDimension, `${label}: ${rows} rows in one part are too many for one launch.`, 'Upload the weight with a smaller maxPartBytes.');
     if (variant === 'tiled') {
-      if (!a.gemmOnly) out.push(launch(part, pbuf, 'gemv', 'gemv', { GEMV_WG }, 'gemv', (s) => (useGemv(s) ? grid1d(ctx, Math.ceil(rows / GEMV_ROWS)) : NONE)));
+      if (!a.gemmOnly) out.push(launch(part, pbuf, intDot ? 'i8' : 'gemv', intDot ? 'gemv_i8' : 'gemv', { GEMV_WG }, 'gemv', (s) => (useGemv(s) ? grid1d(ctx, Math.ceil(rows / GEMV_ROWS)) : NONE)));
       if (gemmPossible) {
         out.push(launch(part, pbuf, 'tiled', 'gemm_tiled', {}, 'gemm', (s) => (useGemm(s) ? [Math.ceil(rows / TILE), Math.ceil(s.tokens / TILE), 1] : NONE)));
       }
     } else {
       const wgx = Math.ceil(rows / (REG_N * REG_WG));
-      if (!a.gemmOnly) out.push(launch(part, pbuf, 'register', 'gemv_register', { REG_WG }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
+      if (!a.gemmOnly) out.push(launch(part, pbuf, intDot ? 'i8' : 'register', intDot ? 'gemv_i8_register' : 'gemv_register', { REG_WG }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
       if (gemmPossible) {
         out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
       }

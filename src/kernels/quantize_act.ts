@@ -49,3 +49,47 @@ export function quantizeAct(ctx: GpuContext, a: QuantizeActArgs, label = 'quanti
     },
   };
 }
+
+export interface PackActArgs {
+  step: GPUBuffer;
+  /** Rows [maxTokens, cols] f32; the packed row is step.tokens - 1 (the GEMV's). */
+  x: GPUBuffer;
+  /** cols / 4 u32: the row as int8, four per word. */
+  xq: GPUBuffer;
+  /** cols / 32 vec2f: per block of 32, (d, d * sum(q)). */
+  xd: GPUBuffer;
+  cols: number;
+  maxTokens: number;
+}
+
+/** Bytes of PackActArgs' xq and xd for rows of `cols`. */
+export function packedActBytes(cols: number): { xq: number; xd: number } {
+  return { xq: cols, xd: (cols / 32) * 8 };
+}
+
+/**
+ * The GEMV's input row as packed int8 blocks of 32 (shaders/quantize_act.wgsl pack_q8), for the
+ * integer dot products of kernels/matmul.ts (MatmulArgs.intDot).
+ */
+export function packAct(ctx: GpuContext, a: PackActArgs, label = 'pack_act'): Dispatch {
+  if (!(Number.isInteger(a.cols) && a.cols > 0 && a.cols % 32 === 0)) {
+    throw new HearthError('UNSUPPORTED_TENSOR_TYPE', `${label}: packed 8-bit activations need rows of a multiple of 32 values, got ${a.cols}.`, {
+      hint: 'Use the f32 activation path (intDot off) for this matrix.',
+    });
+  }
+  const need = packedActBytes(a.cols);
+  check(a.x.size >= a.maxTokens * a.cols * 4 && a.xq.size >= need.xq && a.xd.size >= need.xd, `${label}: x must hold maxTokens x ${a.cols} floats, xq ${need.xq} bytes, xd ${need.xd}.`);
+  const blocks = a.cols / 32;
+  const pipeline = ctx.pipelines.get(code, 'pack_q8', 'quantize_act.pack_q8');
+  const params = uploadUniform(ctx, new Uint32Array([a.cols, blocks]), `${label}.params`);
+  return {
+    label,
+    pipeline,
+    bindGroup: bindBuffers(ctx, pipeline, label, { 0: a.step, 1: params, 2: a.x, 4: a.xq, 5: a.xd }),
+    owned: [params],
+    grid: (s) => {
+      check(s.tokens >= 1 && s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for 1 to ${a.maxTokens}.`);
+      return grid1d(ctx, Math.ceil(blocks / 64));
+    },
+  };
+}

@@ -11,7 +11,8 @@
  *
  * All arithmetic in f32, rounding half to even (ggml's nearest_int and its SIMD paths; WGSL's
  * round()). `trunc` rounds q toward zero instead, as ggml's wasm SIMD build does for q8_0/q8_1
- * (wasm_i32x4_trunc_sat_f32x4 without a prior rounding).
+ * (wasm_i32x4_trunc_sat_f32x4 without a prior rounding). `f32Scale` keeps q8_0's d in f32, as the
+ * packed activations of the integer dot products do (kernels/quantize_act.ts packAct).
  */
 import { ACT_BLOCK, type ActQuant } from '../quant/formats.js';
 import { roundF16 } from '../util/f16.js';
@@ -25,7 +26,7 @@ export function roundHalfEven(v: number): number {
 }
 
 /** `rows` rows of `cols` floats (cols a multiple of the block), each block replaced by q * d. */
-export function quantizeActRef(x: Float32Array, rows: number, cols: number, kind: ActQuant, opts: { trunc?: boolean } = {}): Float32Array {
+export function quantizeActRef(x: Float32Array, rows: number, cols: number, kind: ActQuant, opts: { trunc?: boolean; f32Scale?: boolean } = {}): Float32Array {
   const B = ACT_BLOCK[kind];
   if (cols % B !== 0) throw new Error(`${kind} activations need rows of a multiple of ${B} values, got ${cols}`);
   const out = new Float32Array(rows * cols);
@@ -43,7 +44,7 @@ export function quantizeActRef(x: Float32Array, rows: number, cols: number, kind
     if (kind === 'q8_0') {
       const d = f(amax / 127);
       const id = d ? f(1 / d) : 0;
-      const dh = roundF16(d);
+      const dh = opts.f32Scale ? d : roundF16(d);
       for (let j = 0; j < B; j++) {
         const s = f(x[o + j]! * id);
         out[o + j] = f((opts.trunc ? Math.trunc(s) : roundHalfEven(s)) * dh);
