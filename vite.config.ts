@@ -34,7 +34,8 @@ function workerAsEntry(): Plugin {
       if (!WORKER_URL.test(code)) this.error("src/client.ts must create its worker with new URL('./worker/worker.ts', import.meta.url)");
       // A global name hides the URL from Vite's own worker and asset plugins until the chunk is
       // rendered; it is as long as the string that replaces it, so source maps stay exact.
-      return { code: code.replace(WORKER_URL, `new URL(${PLACEHOLDER}, import.meta.url)`), map: null };
+      // every occurrence: the same entry is started as a Worker and as a SharedWorker ({ shared: true })
+      return { code: code.replace(new RegExp(WORKER_URL.source, 'g'), `new URL(${PLACEHOLDER}, import.meta.url)`), map: null };
     },
     renderChunk(code) {
       return code.includes(PLACEHOLDER) ? { code: code.replaceAll(PLACEHOLDER, WORKER_FILE), map: null } : null;

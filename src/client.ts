@@ -23,6 +23,12 @@ export interface CreateEngineOptions extends HostLoadOptions {
   signal?: AbortSignal;
   /** A worker you created yourself (e.g. with your bundler's worker syntax) running hearth's worker entry. */
   worker?: Worker;
+  /**
+   * Share one engine among the tabs of this origin (a SharedWorker): a second tab asking for the
+   * same model uses the one already loaded; requests of all tabs are queued fairly. Where
+   * SharedWorker does not exist (Chrome on Android), a worker of this page's own, as without it.
+   */
+  shared?: boolean;
 }
 
 export interface RequestOptions {
@@ -53,8 +59,10 @@ export interface BrowserEngine {
   getInfo(): Promise<EngineInfo>;
   /** Free the model's GPU memory and end the worker (when we started it). */
   unload(): Promise<void>;
-  /** The worker behind this engine. */
+  /** The worker behind this engine (a dedicated one: for a shared engine, see sharedWorker). */
   readonly worker: Worker;
+  /** The SharedWorker behind a shared engine; null when this page has a worker of its own. */
+  readonly sharedWorker: SharedWorker | null;
 }
 
 let requestCounter = 0;
@@ -64,11 +72,22 @@ export function createWorker(): Worker {
   return new Worker(new URL('./worker/worker.ts', import.meta.url), { type: 'module', name: 'hearth' });
 }
 
+/** Start hearth's worker as a SharedWorker, one for every tab of the origin (the same entry). */
+export function createSharedWorker(): SharedWorker {
+  return new SharedWorker(new URL('./worker/worker.ts', import.meta.url), { type: 'module', name: 'hearth' });
+}
+
 export async function createEngine(options: CreateEngineOptions): Promise<BrowserEngine> {
   installErrorTransfer();
-  const ownWorker = !options.worker;
-  const worker = options.worker ?? createWorker();
-  const host = Comlink.wrap<EngineHost>(worker);
+  const sharedWorker = options.shared && !options.worker && typeof SharedWorker !== 'undefined' ? createSharedWorker() : null;
+  const ownWorker = !options.worker && !sharedWorker;
+  const worker = sharedWorker ? null : (options.worker ?? createWorker());
+  const endpoint = sharedWorker ? sharedWorker.port : worker!;
+  const host = Comlink.wrap<EngineHost>(endpoint);
+  const end = () => {
+    if (ownWorker) worker!.terminate();
+    sharedWorker?.port.close();
+  };
 
   // A worker that dies rejects every pending call instead of leaving it hanging.
   let dead: HearthError | null = null;
@@ -79,8 +98,8 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
     for (const reject of pending) reject(dead);
     pending.clear();
   };
-  worker.addEventListener('error', (e) => die((e as ErrorEvent).message || 'uncaught error'));
-  worker.addEventListener('messageerror', () => die('a message could not be deserialized'));
+  (sharedWorker ?? worker!).addEventListener('error', (e) => die((e as ErrorEvent).message || 'uncaught error'));
+  endpoint.addEventListener('messageerror', () => die('a message could not be deserialized'));
   const guard = <T>(p: Promise<T>): Promise<T> => {
     if (dead) return Promise.reject(dead);
     return new Promise<T>((resolve, reject) => {
@@ -93,12 +112,13 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
   options.signal?.addEventListener('abort', onAbortLoad, { once: true });
   let info: EngineInfo;
   try {
-    const { onProgress, signal, worker: _w, ...load } = options;
+    const { onProgress, signal, worker: _w, shared: _s, ...load } = options;
     void signal;
     void _w;
+    void _s;
     info = await guard(host.load(load, onProgress ? Comlink.proxy(onProgress) : undefined));
   } catch (e) {
-    if (ownWorker) worker.terminate();
+    end();
     throw e;
   } finally {
     options.signal?.removeEventListener('abort', onAbortLoad);
@@ -170,10 +190,14 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
         const last = await guard(host.unload()).catch(() => null);
         if (last) info = last;
       }
-      if (ownWorker) worker.terminate();
+      end();
       dead ??= new HearthError('ENGINE_UNLOADED', 'This engine has been unloaded.', { hint: 'Create a new engine.' });
     },
-    worker,
+    get worker(): Worker {
+      if (!worker) throw new HearthError('INVALID_ARGUMENT', 'This engine runs in a SharedWorker, shared with the other tabs of this site.', { hint: 'Use engine.sharedWorker.' });
+      return worker;
+    },
+    sharedWorker,
   };
   return engine;
 }

@@ -39,6 +39,8 @@ export interface RequestCounts {
   /** The client went away mid-request: its generation was aborted. */
   clientGone: number;
   error: number;
+  /** Turned away: the queue was full (429). */
+  rejected: number;
 }
 
 /** Per-request state the auth hook leaves for the routes. */

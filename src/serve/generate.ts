@@ -46,6 +46,8 @@ export async function generate(req: FastifyRequest, reply: FastifyReply, ctx: Se
     slot = await ctx.scheduler.acquire(clientOf(req), ctrl.signal);
   } catch (e) {
     reply.raw.off('close', gone);
+    // gone while it waited, or turned away (the queue is full)
+    ctx.requests[ctrl.signal.aborted ? 'clientGone' : 'rejected']++;
     return sendError(reply, e, ctx);
   }
   const queuedMs = performance.now() - t0;

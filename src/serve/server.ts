@@ -108,7 +108,7 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   await model.start();
 
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit, trustProxy: opts.trustProxy ?? false, forceCloseConnections: 'idle', return503OnClosing: true });
-  const ctx: ServeContext = { model, scheduler, keys, logContent: !!opts.logContent, sessions: !!opts.sessionsDir, log: app.log, requests: { ok: 0, clientGone: 0, error: 0 } };
+  const ctx: ServeContext = { model, scheduler, keys, logContent: !!opts.logContent, sessions: !!opts.sessionsDir, log: app.log, requests: { ok: 0, clientGone: 0, error: 0, rejected: 0 } };
   let draining = false;
 
   app.setErrorHandler((e: FastifyError, req, reply) => sendError(reply, requestError(e, req.headers['content-type']), ctx));

@@ -246,6 +246,7 @@ describe('hearth serve with API keys, CORS and a short queue', () => {
     const r = await post(`${t.url}/v1/completions`, JSON.stringify({ prompt: [1], max_tokens: 2 }), { 'content-type': 'application/json', authorization: `Bearer ${key}` });
     expect([r.status, r.json.error?.code, r.json.error?.type]).toEqual([429, 'rate_limit_exceeded', 'requests']);
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(t.server.requests.rejected).toBe(1);
     expect((await long).usage!.completion_tokens).toBe(60);
     expect((await queued).usage!.completion_tokens).toBe(2);
   }, 60_000);
