@@ -5,13 +5,18 @@
  * text in the log unless asked. Requests wait in a bounded fair queue (429 beyond it); a client
  * that goes away aborts its generation; close() drains what is in flight; a lost GPU device
  * answers 503 while the model loads again.
+ *
+ * Why fastify: it is made for Node (no adapter), parses JSON safely (prototype-poisoning guard),
+ * limits body size and answers 503 while closing out of the box, has a maintained CORS plugin and
+ * a structured logger (pino) whose request log carries no bodies. Express 5 needs middleware for
+ * each of those and is slower; Hono targets web-standard runtimes and needs @hono/node-server on
+ * Node, with SSE through its own helpers. Routes stay plain `(app, ctx) => void` modules.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import { HearthError } from '../errors.js';
 import { FairQueue } from '../util/fair-queue.js';
-import type { WeightDtype } from '../models/load.js';
-import type { ActivationMode } from '../models/forward.js';
+import type { CreateEngineOptions } from '../node.js';
 import { ApiKeys } from './auth.js';
 import { ModelHost, type ModelHostOptions } from './model.js';
 import { setAuth, type RequestCounts, type Scheduler, type ServeContext } from './context.js';
@@ -19,16 +24,8 @@ import { sendError } from './generate.js';
 import { openaiRoutes } from './routes/openai.js';
 import { sessionRoutes } from './routes/sessions.js';
 
-export interface ServeOptions {
-  /** A local file or folder, a URL, or a Hugging Face repo id (owner/name). */
-  model: string;
-  revision?: string;
-  endpoint?: string;
-  token?: string;
-  dtype?: WeightDtype;
-  activations?: ActivationMode;
-  /** KV cache length in tokens: prompts longer than this are refused (400). */
-  contextLength?: number;
+/** What to load (as createEngine in Node takes it); prompts longer than contextLength are refused (400). */
+export interface ServeOptions extends Pick<CreateEngineOptions, 'model' | 'revision' | 'endpoint' | 'token' | 'dtype' | 'activations' | 'contextLength'> {
   /** Default 127.0.0.1 (this machine only). */
   host?: string;
   /** Default 8080; 0 picks a free port. */
@@ -94,14 +91,15 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!(Number.isInteger(bodyLimit) && bodyLimit >= 1024)) throw new HearthError('INVALID_ARGUMENT', `The body limit must be an integer of at least 1024 bytes, got ${bodyLimit}.`);
   const scheduler = new FairQueue({ maxActive: opts.maxConcurrent ?? 1, maxQueued: opts.maxQueue ?? 32 });
+  const { model: source, revision, endpoint, token, dtype, activations, contextLength } = opts;
   const model = new ModelHost({
-    model: opts.model,
-    revision: opts.revision,
-    endpoint: opts.endpoint,
-    token: opts.token,
-    dtype: opts.dtype,
-    activations: opts.activations,
-    contextLength: opts.contextLength,
+    model: source,
+    revision,
+    endpoint,
+    token,
+    dtype,
+    activations,
+    contextLength,
     sessions: opts.sessionsDir ? { dir: opts.sessionsDir } : undefined,
     onEvent: opts.onModelEvent,
   });

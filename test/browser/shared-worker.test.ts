@@ -5,36 +5,18 @@
  * request; the model stays while a tab still uses it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type ViteDevServer } from 'vite';
-import type { Browser, BrowserContext, Page } from 'playwright';
+import type { Browser, BrowserContext } from 'playwright';
 import { readFileSync } from 'node:fs';
 import { launchChromium } from '../helpers/browser.js';
-import { startHubServer, type HubServer } from '../helpers/hub-server.js';
+import { callPage as call, openTestPage, servePages, type PageServers } from '../helpers/pages.js';
 import { KNOWN_TEXT, STORIES } from '../helpers/stories.js';
 
-let hub: HubServer;
-let vite: ViteDevServer;
+let servers: PageServers;
 let browser: Browser;
 let context: BrowserContext;
-let pageUrl: string;
-let endpoint: string;
-
-type Api = Record<string, (...args: unknown[]) => Promise<unknown>>;
-const call = <T>(page: Page, fn: string, ...args: unknown[]): Promise<T> =>
-  page.evaluate(([f, a]) => ((window as unknown as { hearthTest: Api }).hearthTest[f as string]!)(...(a as unknown[])), [fn, args] as const) as Promise<T>;
 
 beforeAll(async () => {
-  hub = await startHubServer({ files: { 'tinyllamas/stories260K/stories260K.gguf': readFileSync(STORIES) } });
-  vite = await createServer({
-    root: process.cwd(),
-    logLevel: 'error',
-    configFile: false,
-    server: { host: '127.0.0.1', port: 0, proxy: { '/hub': { target: hub.url, rewrite: (p) => p.replace(/^\/hub/, '') } } },
-  });
-  await vite.listen();
-  const base = vite.resolvedUrls!.local[0]!;
-  pageUrl = `${base}test/browser/pages/shared.html`;
-  endpoint = `${new URL(base).origin}/hub`;
+  servers = await servePages({ 'tinyllamas/stories260K/stories260K.gguf': readFileSync(STORIES) });
   browser = await launchChromium();
   context = await browser.newContext();
 });
@@ -42,19 +24,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close();
   await browser?.close();
-  await vite?.close();
-  await hub?.close();
+  await servers?.close();
 });
 
-async function openPage(): Promise<Page> {
-  const page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.log('[page]', m.text());
-  });
-  await page.goto(pageUrl);
-  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-  return page;
-}
+const openPage = () => openTestPage(context, `${servers.base}test/browser/pages/shared.html`);
 
 type Stats = { loads: number; tabs: number; active: number; queued: number };
 type Streamed = { text: string; chunks: number; error: { code: string } | null };
@@ -63,10 +36,10 @@ describe('one engine shared by the tabs of an origin', () => {
   it('two tabs, one model load; fair turns; an abort touches only its own tab', async () => {
     const a = await openPage();
     const b = await openPage();
-    const loadA = await call<{ phases: string[]; shared: boolean; memoryBytes: number }>(a, 'load', 'tinyllamas/stories260K', endpoint);
+    const loadA = await call<{ phases: string[]; shared: boolean; memoryBytes: number }>(a, 'load', 'tinyllamas/stories260K', servers.endpoint);
     expect(loadA.shared).toBe(true);
     expect(loadA.phases).toContain('upload');
-    const loadB = await call<{ phases: string[]; shared: boolean; memoryBytes: number }>(b, 'load', 'tinyllamas/stories260K', endpoint);
+    const loadB = await call<{ phases: string[]; shared: boolean; memoryBytes: number }>(b, 'load', 'tinyllamas/stories260K', servers.endpoint);
     // the second tab joins the model already on the GPU: nothing downloaded or uploaded again
     expect(loadB.phases).toEqual([]);
     expect(loadB.memoryBytes).toBe(loadA.memoryBytes);
