@@ -5,8 +5,8 @@
  *
  * Kernels: conv1d (unfold + matmul), gelu, add_rows (positions), layernorm, matmul (every linear
  * layer, in the weights' own format; biases and the residual add fused in), attention_full
- * (non-causal: encoder self-attention and the decoder's cross-attention over the window's K/V,
- * computed once per window), kv_append + attention (the decoder's causal self-attention over its
+ * (non-causal: encoder self-attention as per-head matmuls + softmax, and the decoder's
+ * cross-attention over the window's K/V, computed once per window), kv_append + attention (the decoder's causal self-attention over its
  * KV cache), embed (tokens; the same table is the tied output projection).
  */
 import { WHISPER_EPS, type WhisperConfig } from '../formats/whisper.js';
@@ -16,7 +16,7 @@ import { destroyDispatches, encodeDispatches, StepUniform, type Dispatch, type S
 import type { GpuWeight } from '../gpu/weights.js';
 import { addRows } from '../kernels/add_rows.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
-import { attentionFull } from '../kernels/attention_full.js';
+import { attentionFull, attentionFullMatmul } from '../kernels/attention_full.js';
 import { conv1d } from '../kernels/conv1d.js';
 import { embed } from '../kernels/embed.js';
 import { gelu } from '../kernels/gelu.js';
@@ -106,7 +106,7 @@ export class WhisperModel {
       enc.push(layerNorm(ctx, { step: es, x, weight: V(`${p}.attn_ln.w`), bias: V(`${p}.attn_ln.b`), out: h, cols: D, maxTokens: T, eps: WHISPER_EPS }, `${p}.attn_ln`)); // h = ln(x)
       enc.push(matmul(ctx, { step: es, x: h, w: M(`${p}.qkv.w`), bias: V(`${p}.qkv.b`), y: qkv, maxTokens: T, sections: qkvE.sections }, `${p}.qkv`)); // q, k, v = h @ Wqkv + b
       const [, kS, vS] = qkvE.sections;
-      enc.push(attentionFull(ctx, { step: es, q: qkv, k: qkv, v: qkv, out: att, heads: c.encoderHeads, headDim: hdE, kvLen: T, maxTokens: T, kOffset: kS!.offset, vOffset: vS!.offset }, `${p}.attn`)); // att = softmax(q k^T / sqrt(d)) v
+      enc.push(attentionFullMatmul(ctx, { step: es, q: qkv, k: qkv, v: qkv, out: att, heads: c.encoderHeads, headDim: hdE, kvLen: T, maxTokens: T, kOffset: kS!.offset, vOffset: vS!.offset }, `${p}.attn`)); // att = softmax(q k^T / sqrt(d)) v
       enc.push(matmul(ctx, { step: es, x: att, w: M(`${p}.o.w`), bias: V(`${p}.o.b`), y: x, maxTokens: T, accumulate: true }, `${p}.o`)); // x += att @ Wo + b
       this.mlp(enc, p, x, h, ffn); // x += fc2(gelu(fc1(ln(x))))
     }
@@ -216,6 +216,11 @@ export class WhisperModel {
     this.readback.copyFrom(enc, this.logits);
     this.ctx.device.queue.submit([enc.finish()]);
     return new Float32Array(await this.readback.read());
+  }
+
+  /** GPU bytes of the working state (activations, caches, the cross-attention K/V). */
+  get stateBytes(): number {
+    return this.buffers.reduce((a, b) => a + b.size, 0);
   }
 
   /** Frees the state and the launches' own buffers; the weights stay (WhisperWeights.destroy frees them). */

@@ -4,7 +4,7 @@ import { layerNorm } from '../../src/kernels/layernorm.js';
 import { gelu } from '../../src/kernels/gelu.js';
 import { conv1d } from '../../src/kernels/conv1d.js';
 import { addRows } from '../../src/kernels/add_rows.js';
-import { attentionFull } from '../../src/kernels/attention_full.js';
+import { attentionFull, attentionFullMatmul } from '../../src/kernels/attention_full.js';
 import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
 import { uploadWeight } from '../../src/gpu/weights.js';
 import { addRowsRef, conv1dRef, geluRef, layerNormRef, mhaRef } from '../../src/reference/whisper.js';
@@ -131,6 +131,31 @@ describe('attention_full kernel (non-causal)', () => {
       for (let t = 0; t < tq; t++) qd.set(q.subarray(t * 3 * d, t * 3 * d + d), t * d);
       const want = mhaRef(qd, kv.subarray(8, 8 + tk * d), kv.subarray(8 + tk * d, 8 + 2 * tk * d), tq, tk, heads, hd);
       expect(compare(got, want).maxAbs).toBeLessThan(2e-5);
+    });
+  }
+});
+
+describe('attention_full as matmuls (self-attention, one head at a time)', () => {
+  for (const [t, heads, hd] of [
+    [19, 2, 64],
+    [37, 3, 8],
+    [6, 1, 4],
+  ] as const) {
+    it(`matches the reference: ${t} positions, ${heads} heads of ${hd}, q|k|v fused`, async () => {
+      const ctx = await testGpu();
+      const step = await testStep();
+      const d = heads * hd;
+      const qkv = randomF32(t * 3 * d, 51 + t, 1.5);
+      const buf = uploadStorage(ctx, qkv, 'qkv');
+      const out = createStorage(ctx, t * d * 4, 'out');
+      await run(attentionFullMatmul(ctx, { step: step.buffer, q: buf, k: buf, v: buf, out, heads, headDim: hd, kvLen: t, maxTokens: t, qStride: 3 * d, kvStride: 3 * d, kOffset: d, vOffset: 2 * d }), { tokens: t, kvLen: t });
+      const part = (i: number): Float32Array => {
+        const x = new Float32Array(t * d);
+        for (let r = 0; r < t; r++) x.set(qkv.subarray(r * 3 * d + i * d, r * 3 * d + (i + 1) * d), r * d);
+        return x;
+      };
+      const got = await readF32(ctx, out, t * d);
+      expect(compare(got, mhaRef(part(0), part(1), part(2), t, t, heads, hd)).maxAbs).toBeLessThan(2e-5);
     });
   }
 });
