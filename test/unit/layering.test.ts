@@ -1,5 +1,5 @@
 /**
- * The import graph follows shared/DESIGN.md's flow: hub, formats, quant, tokenizer, gpu, kernels,
+ * The import graph follows shared/DESIGN.md's flow: hub, formats, quant, tokenizer, audio, gpu, kernels,
  * models, engine, api, sessions, then the entry points; errors and util are leaves any step may
  * import; reference/ (the test oracle) is imported by no production code but the kernel lab.
  * Every relative import in src/ is checked; a planted backwards import is shown to fail.
@@ -11,7 +11,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 const SRC = resolve(new URL('../../src', import.meta.url).pathname);
 
 /** Steps in the order data flows; a module may import from its own step or an earlier one. */
-const FLOW = ['hub', 'formats', 'quant', 'tokenizer', 'gpu', 'kernels', 'models', 'engine', 'api', 'sessions'];
+const FLOW = ['hub', 'formats', 'quant', 'tokenizer', 'audio', 'gpu', 'kernels', 'models', 'engine', 'api', 'sessions'];
 /** Entry points: they may import any step, and each other. */
 const ENTRIES = new Set(['worker', 'client', 'node', 'cli', 'serve', 'index', 'lab']);
 /** Leaves: importable from anywhere, importing nothing but leaves. */
