@@ -23,6 +23,9 @@ export interface EngineLoadOptions {
    * (q8_0 blocks for Q4_0/Q4_1/Q5_x/Q8_0/IQ4_NL, q8_K for k-quants and IQ4_XS); float matrices
    * always take f32 activations. Measured on SmolLM2 Q4_1 and on a Q8_0 file, 'q8' does not
    * bring Hearth closer to llama.cpp (wllama 3.8.1) than 'f32' does, so it is not the default.
+   * 'int8': the decode GEMVs of block-format matrices pack their input row to int8 blocks of 32
+   * and use dot4I8Packed where the device has WGSL's packed_4x8_integer_dot_product (f32 where
+   * not); decode launches are not fused then. Accuracy: bench/results/2026-12-06-intdot-accuracy.md.
    */
   activations?: ActivationMode;
   /** Which file of a repository holding several GGUF files. */
@@ -43,8 +46,8 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
   if (!Number.isInteger(contextLength) || contextLength < 2) {
     throw new HearthError('INVALID_ARGUMENT', `contextLength must be an integer of at least 2, got ${opts.contextLength}.`);
   }
-  if (opts.activations !== undefined && opts.activations !== 'q8' && opts.activations !== 'f32') {
-    throw new HearthError('INVALID_ARGUMENT', `activations must be 'q8' or 'f32', got ${JSON.stringify(opts.activations)}.`);
+  if (opts.activations !== undefined && opts.activations !== 'q8' && opts.activations !== 'f32' && opts.activations !== 'int8') {
+    throw new HearthError('INVALID_ARGUMENT', `activations must be 'f32', 'q8' or 'int8', got ${JSON.stringify(opts.activations)}.`, { hint: "Leave it out for f32 activations." });
   }
   const prefillChunk = Math.min(contextLength, opts.prefillChunk ?? (isCpuAdapter(ctx) ? 128 : 512));
   const loaded = await loadWeights(ctx, source, files, { dtype: opts.dtype, contextLength, onProgress: opts.onProgress, signal: opts.signal });

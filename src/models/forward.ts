@@ -30,7 +30,7 @@ const RECIPES: Readonly<Record<Architecture, Recipe>> = {
   phi3: llama,
 };
 
-export type ActivationMode = 'q8' | 'f32';
+export type ActivationMode = 'q8' | 'f32' | 'int8';
 
 export interface ForwardOptions {
   /** Tokens per prefill submit (the M of the prefill GEMMs). */
@@ -39,7 +39,9 @@ export interface ForwardOptions {
   contextLength: number;
   /**
    * 'q8': quantize each quantized matrix's input activations as llama.cpp does
-   * (GpuWeight.actQuant); 'f32' (default): multiply every matrix with the f32 activations as they are.
+   * (GpuWeight.actQuant); 'f32' (default): multiply every matrix with the f32 activations as they are;
+   * 'int8': the GEMVs of quantized matrices take integer dot products (MatmulArgs.intDot: input
+   * rows packed to int8 blocks of 32) where the device has them, decode launches unfused.
    */
   activations?: ActivationMode;
   /** q8_0 blocks only: round q toward zero, as ggml's wasm SIMD build does (default: to nearest). */
@@ -67,7 +69,7 @@ export class Forward {
     if (q8) for (const m of allMatrices(weights)) if (m.actQuant) kinds.add(m.actQuant);
     this.act = new Activations(ctx, config, options.maxTokens, { separateUp: weights.layers.some((L) => L.gateUp.parts.length > 1), quantized: [...kinds] });
     this.kv = new KvCache(ctx, config, options.contextLength);
-    this.steps = new Steps(ctx, config, this.act, this.kv, { step: stepBuffer, quantizeInputs: q8, truncateActivations: options.truncateActivations });
+    this.steps = new Steps(ctx, config, this.act, this.kv, { step: stepBuffer, quantizeInputs: q8, truncateActivations: options.truncateActivations, intDot: options.activations === 'int8' });
     RECIPES[config.architecture](this.steps, weights, config);
     this.dispatches = this.steps.dispatches;
   }
@@ -87,7 +89,7 @@ export class Forward {
       const rows = Math.max(1, Math.min(this.options.maxTokens, Math.floor((64 << 20) / (c.vocabSize * 4))));
       const logits = createStorage(this.ctx, rows * c.vocabSize * 4, 'logits.every_row');
       const input = this.steps.everyRowInput();
-      const dispatches = [...input.dispatches, ...matmul(this.ctx, { step: this.stepBuffer, x: input.x, w: this.weights.lmHead, y: logits, maxTokens: rows }, 'lm_head.every_row')];
+      const dispatches = [...input.dispatches, ...matmul(this.ctx, { step: this.stepBuffer, x: input.x, w: this.weights.lmHead, y: logits, maxTokens: rows, intDot: this.options.activations === 'int8' }, 'lm_head.every_row')];
       this.everyRow = { logits, dispatches, rows };
     }
     return this.everyRow;

@@ -39,8 +39,10 @@ export interface StepsOptions {
   quantizeInputs: boolean;
   /** q8_0 blocks only: round q toward zero, as ggml's wasm SIMD build does. */
   truncateActivations?: boolean;
-  /** Fuse decode steps into the GEMVs (default true; never with quantizeInputs). */
+  /** Fuse decode steps into the GEMVs (default true; never with quantizeInputs or intDot). */
   fuse?: boolean;
+  /** Integer dot products in the quantized matrices' GEMVs (MatmulArgs.intDot). */
+  intDot?: boolean;
 }
 
 const IDLE: Grid = [0, 0, 0];
@@ -83,7 +85,13 @@ export class Steps {
     this.sections = qkvSections(this.T, c.numHeads * c.headDim, c.numKvHeads * c.headDim).sections;
     const shape = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: kv.contextLength };
     this.attnScratch = createStorage(ctx, attentionScratchBytes(ctx, shape), 'attention.scratch');
-    this.fuse = (o.fuse ?? true) && !o.quantizeInputs;
+    // (a packed int8 row is quantized before the GEMV: no norm or gated prologue can precede it)
+    this.fuse = (o.fuse ?? true) && !o.quantizeInputs && !o.intDot;
+  }
+
+  /** A matmul's launches, with the integer dot products when asked for. */
+  private mm(a: MatmulArgs, label: string): Dispatch[] {
+    return matmul(this.ctx, { ...a, intDot: this.o.intDot }, label);
   }
 
   /** A launch fused away at decode steps when fusing, else always run. */
@@ -97,11 +105,11 @@ export class Steps {
    */
   private matmulSteps(a: MatmulArgs, label: string, fusion: MatmulFusion | null, decodeX: GPUBuffer = a.x): void {
     if (!this.fuse || !fusion) {
-      this.push(matmul(this.ctx, a, label));
+      this.push(this.mm(a, label));
       return;
     }
-    if (this.T > 1) this.push(matmul(this.ctx, { ...a, gemmOnly: true }, label));
-    this.push(matmul(this.ctx, { ...a, x: decodeX, fusion }, label));
+    if (this.T > 1) this.push(this.mm({ ...a, gemmOnly: true }, label));
+    this.push(this.mm({ ...a, x: decodeX, fusion }, label));
   }
 
   /** The decode prologue of a projection reading xn: the pending norm, consumed. */
@@ -246,7 +254,7 @@ export class Steps {
   attnOutput(w: GpuWeight, postNorm: GPUBuffer | null = null): void {
     const cols = this.c.numHeads * this.c.headDim;
     const y = postNorm ? this.a.o : this.a.x;
-    this.push(matmul(this.ctx, { step: this.o.step, x: this.input(this.a.att, cols, w), w, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}o`));
+    this.push(this.mm({ step: this.o.step, x: this.input(this.a.att, cols, w), w, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}o`));
     this.wrote(y);
     this.residual(y, postNorm, 'post_attn_norm');
   }
@@ -283,13 +291,13 @@ export class Steps {
     this.finalNorm = finalNorm;
     const a: MatmulArgs = { step: this.o.step, x: this.a.x, w: lmHead, y: this.a.logits, maxTokens: this.T, lastRowOnly: true };
     if (this.fuse) {
-      this.push(matmul(this.ctx, { ...a, fusion: { norm: { weight: finalNorm, eps: this.c.rmsNormEps } } }, 'lm_head'));
+      this.push(this.mm({ ...a, fusion: { norm: { weight: finalNorm, eps: this.c.rmsNormEps } } }, 'lm_head'));
       return;
     }
     this.norm(finalNorm, 'final_norm');
     this.pendingNorm = null;
     this.lmHeadInput = this.input(this.a.xn, this.c.hiddenSize, lmHead);
-    this.push(matmul(this.ctx, { ...a, x: this.lmHeadInput }, 'lm_head'));
+    this.push(this.mm({ ...a, x: this.lmHeadInput }, 'lm_head'));
   }
 
   /**

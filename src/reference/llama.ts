@@ -23,6 +23,8 @@ export interface ReferenceLlamaOptions {
   actQuant?: ReadonlyMap<string, ActQuant | null>;
   /** q8_0 blocks round q toward zero (ForwardOptions.truncateActivations). */
   truncateActivations?: boolean;
+  /** q8_0 blocks keep d in f32, as the integer-dot GEMVs' packed rows do (activations 'int8'). */
+  f32Scale?: boolean;
 }
 
 export class ReferenceLlama {
@@ -49,7 +51,7 @@ export class ReferenceLlama {
   /** y = x @ W^T (+ bias) for the matrix `name`, its input quantized as that matrix asks. */
   private mm(x: Float32Array, name: string, n: number, rows: number, cols: number, bias?: Float32Array): Float32Array {
     const kind = this.options.actQuant?.get(name);
-    const xin = kind ? quantizeActRef(x, n, cols, kind, { trunc: this.options.truncateActivations }) : x;
+    const xin = kind ? quantizeActRef(x, n, cols, kind, { trunc: this.options.truncateActivations, f32Scale: this.options.f32Scale }) : x;
     return matmulRef(xin, this.w(name), n, rows, cols, bias);
   }
 

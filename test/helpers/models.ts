@@ -6,7 +6,7 @@ import { tensorSchema } from '../../src/formats/schema.js';
 import { activationQuant, convertMatrix, normWeight, tensorToF32, type WeightDtype } from '../../src/models/load.js';
 import type { ActQuant } from '../../src/quant/formats.js';
 import type { ActivationMode } from '../../src/models/forward.js';
-import { dequantize } from '../../src/quant/formats.js';
+import { dequantize, isQuantized } from '../../src/quant/formats.js';
 import { ReferenceLlama } from '../../src/reference/llama.js';
 import { loadEngine } from '../../src/engine/load.js';
 import type { Engine } from '../../src/engine/engine.js';
@@ -50,12 +50,14 @@ export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: 
       const { format, data } = convertMatrix(info, bytes, dtype);
       weights.set(name, dequantize(format, data, info.shape[0]! * info.shape[1]!));
       if (activations === 'q8') actQuant.set(name, activationQuant(info, dtype));
+      // the integer-dot GEMVs pack every block-format matrix's input row to q8_0 blocks
+      if (activations === 'int8' && isQuantized(format)) actQuant.set(name, 'q8_0');
     } else {
       const v = tensorToF32(info, bytes);
       weights.set(name, norms.has(name) ? normWeight(files.config, v) : v);
     }
   }
-  return new ReferenceLlama(files.config, weights, maxCtx, { actQuant });
+  return new ReferenceLlama(files.config, weights, maxCtx, { actQuant, f32Scale: activations === 'int8' });
 }
 
 export async function engineFor(source: ModelSource, contextLength: number, opts: { dtype?: WeightDtype; prefillChunk?: number; activations?: ActivationMode } = {}): Promise<Engine> {
