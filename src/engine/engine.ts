@@ -1,14 +1,14 @@
 import { HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { assertAlive, gpuFailure } from '../gpu/device.js';
-import { readF32, writeBuffer } from '../gpu/buffers.js';
-import { StepUniform, encodeDispatches, type StepParams } from '../gpu/dispatch.js';
+import { Readback, readF32, writeBuffer } from '../gpu/buffers.js';
+import { StepUniform, encodeDispatches, gridFor, type Dispatch, type StepParams } from '../gpu/dispatch.js';
 import { GpuProfiler, type KernelTiming } from '../gpu/profiler.js';
 import type { ModelConfig } from '../formats/config.js';
 import { Forward, type ActivationMode } from '../models/forward.js';
 import { destroyModelWeights, type ModelWeights } from '../models/weights.js';
 import type { KvLayers } from '../models/state.js';
-import { createSampler, type Sampler, type SamplingParams, type SampleResult } from '../kernels/sample.js';
+import { createSampler, decodeSampleResult, type Sampler, type SamplingParams, type SampleResult } from '../kernels/sample.js';
 import { DEFAULT_SAMPLING, validateSampling } from '../kernels/sampling.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { StopStringMatcher } from './stop.js';
@@ -87,6 +87,7 @@ export interface EngineInfo {
   kvCacheBytes: number;
   /** GPU memory Hearth holds for this model (weights, KV cache, activations). 0 after unload. */
   memoryBytes: number;
+  /** Kernel launches of one decode step at a short context, sampling as the last request did (greedy before any). */
   dispatchesPerToken: number;
   weightFormats: Record<string, number>;
   /** The GPU device was lost: every call fails with DEVICE_LOST; unload and create a new engine. */
@@ -100,6 +101,19 @@ export interface KvSlice {
   tokens: number[];
   layers: KvLayers[];
 }
+
+/** Launches among `dispatches` that a decode step records (non-empty grid; the sampler's as its last setParams left them). */
+function activeLaunches(dispatches: readonly Dispatch[]): number {
+  return dispatches.filter((d) => gridFor(d, { tokens: 1, pos: 0, kvLen: 1 }).every((n) => n > 0)).length;
+}
+
+/** A submitted step's sampled token, read back from its staging buffer when awaited. */
+interface PendingSample {
+  read(): Promise<SampleResult>;
+}
+
+/** Staging buffers for sampled tokens: one step ahead of the one being read, and one spare. */
+const READBACK_RING = 3;
 
 export interface EngineParts {
   ctx: GpuContext;
@@ -141,6 +155,8 @@ export class Engine {
   private step: StepUniform;
   private weights: ModelWeights | null;
   private idScratch: Uint32Array;
+  private ring: Readback[];
+  private ringAt = 0;
   private queue = new SerialQueue();
   /** Tokens whose K/V sit in the cache, in order: the reusable prefix. */
   private cached: number[] = [];
@@ -158,6 +174,7 @@ export class Engine {
     this.forward = new Forward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations }, this.step.buffer);
     this.sampler = createSampler(this.ctx, { step: this.step.buffer, logits: this.forward.act.logits, vocab: parts.config.vocabSize, maxTopLogprobs: 20 });
     this.idScratch = new Uint32Array(parts.prefillChunk);
+    this.ring = Array.from({ length: READBACK_RING }, (_, i) => new Readback(this.ctx, this.sampler.resultBytes!, `sample.readback.${i}`));
   }
 
   get info(): EngineInfo {
@@ -174,7 +191,7 @@ export class Engine {
       weightBytes,
       kvCacheBytes: kv,
       memoryBytes: weightBytes + kv + acts,
-      dispatchesPerToken: this.unloaded ? 0 : this.forward.dispatchCount(1) + this.sampler.dispatches.length,
+      dispatchesPerToken: this.unloaded ? 0 : this.forward.dispatchCount(1) + activeLaunches(this.sampler.dispatches),
       weightFormats: this.parts.weightFormats,
       deviceLost: this.ctx.lost !== null,
     };
@@ -270,13 +287,14 @@ export class Engine {
     // Prefill in chunks; the last chunk also samples the first token.
     const tPrefill = performance.now();
     let pos = reuse;
-    let first: SampleResult | null = null;
+    let first: PendingSample | null = null;
     while (pos < prompt.length) {
       abortCheck();
       const n = Math.min(this.parts.prefillChunk, prompt.length - pos);
       const last = pos + n === prompt.length;
       const chunk = prompt.slice(pos, pos + n);
-      first = await this.submit(chunk, pos, last && maxTokens > 0 ? stepSeed(seed, 0) : null);
+      first = this.submit(chunk, pos, last && maxTokens > 0 ? stepSeed(seed, 0) : null);
+      if (!last) await this.ctx.device.queue.onSubmittedWorkDone();
       this.cached.push(...chunk);
       pos += n;
     }
@@ -291,9 +309,19 @@ export class Engine {
     let finishReason: FinishReason = 'length';
     let ttftMs = 0;
     const tDecode = performance.now();
-    let next = first;
-    {
-      for (let i = 0; i < maxTokens && next; i++) {
+    // Decode stays on the GPU: each step's sampler leaves its token where the next step's embedding
+    // reads it, and that next step is submitted before the token is read back, so the GPU never
+    // waits for the CPU between tokens. Stops are seen one step late: the step already submitted
+    // for a token that turns out to end the reply is discarded (its K/V lies past the cached
+    // tokens, to be overwritten). A constraint's mask depends on the token: it decodes step by step.
+    let cur = first;
+    let ahead: PendingSample | null = null;
+    try {
+      for (let i = 0; i < maxTokens && cur; i++) {
+        // the same limits as below, known before the token is
+        const more = i + 1 < maxTokens && pos < this.contextLength;
+        ahead = !constraint && more ? this.submit(null, pos, stepSeed(seed, i + 1)) : null;
+        const next = await cur.read();
         if (i === 0) ttftMs = performance.now() - t0;
         const id = next.token;
         if (stopIds.has(id)) {
@@ -315,11 +343,20 @@ export class Engine {
         if (i + 1 >= maxTokens) break;
         if (pos >= this.contextLength) break; // context full
         abortCheck();
-        if (constraint) this.sampler.setMask(constraint.nextMask());
-        next = await this.submit([id], pos, stepSeed(seed, i + 1));
+        if (!ahead) {
+          if (constraint) this.sampler.setMask(constraint.nextMask());
+          ahead = this.submit([id], pos, stepSeed(seed, i + 1));
+        }
         this.cached.push(id);
         pos++;
+        cur = ahead;
+        ahead = null;
       }
+    } finally {
+      // a step submitted ahead and not used: let it finish, so its staging buffer is free again
+      if (ahead) await ahead.read().catch(() => undefined);
+    }
+    {
       if (finishReason !== 'stop') {
         const tail = stops.push(decoder.flush());
         const rest = tail.emit + (tail.stopped ? '' : stops.flush());
@@ -355,26 +392,39 @@ export class Engine {
     };
   }
 
-  /** One submit: write ids and the step uniform, record the forward pass (and sampling), wait. */
-  private async submit(ids: number[], pos: number, seed: number | null): Promise<SampleResult | null> {
+  /**
+   * One submit: write ids (null: the one token the previous step's sampler left in the ids
+   * buffer) and the step uniform, record the forward pass and, with a seed, the sampling, whose
+   * token is copied where the next step's embedding reads it and into a staging buffer of the
+   * ring. Returns at once; read() maps the staging buffer.
+   */
+  private submit(ids: number[] | null, pos: number, seed: number): PendingSample;
+  private submit(ids: number[], pos: number, seed: number | null): PendingSample | null;
+  private submit(ids: number[] | null, pos: number, seed: number | null): PendingSample | null {
     assertAlive(this.ctx);
-    const n = ids.length;
-    this.idScratch.set(ids);
-    writeBuffer(this.ctx, this.forward.act.ids, 0, this.idScratch.subarray(0, n));
+    const n = ids ? ids.length : 1;
+    if (ids) {
+      this.idScratch.set(ids);
+      writeBuffer(this.ctx, this.forward.act.ids, 0, this.idScratch.subarray(0, n));
+    }
     const step: StepParams = { tokens: n, pos, kvLen: pos + n, seed: seed ?? 0 };
     this.step.write(step);
     const enc = this.ctx.device.createCommandEncoder();
     encodeDispatches(enc, this.forward.dispatches, step);
+    let slot: Readback | null = null;
     if (seed !== null) {
       encodeDispatches(enc, this.sampler.dispatches, step);
-      this.sampler.copyResult(enc);
+      enc.copyBufferToBuffer(this.sampler.resultBuffer!, 0, this.forward.act.ids, 0, 4);
+      slot = this.ring[this.ringAt]!;
+      this.ringAt = (this.ringAt + 1) % this.ring.length;
+      slot.copyFrom(enc, this.sampler.resultBuffer!);
     }
     this.ctx.device.queue.submit([enc.finish()]);
-    if (seed === null) {
-      await this.ctx.device.queue.onSubmittedWorkDone();
-      return null;
-    }
-    return this.sampler.readResult();
+    if (!slot) return null;
+    const read = slot.read().then(decodeSampleResult);
+    // a step that fails is reported by the read that awaits it; an unread one must not be unhandled
+    read.catch(() => undefined);
+    return { read: () => read };
   }
 
   /** Run `tokens` from position 0 and return the last token's raw logits (for tests and the kernel lab). */
@@ -502,6 +552,7 @@ export class Engine {
       this.unloaded = true;
       this.forward.destroy();
       this.sampler.destroy();
+      for (const r of this.ring) r.destroy();
       this.step.destroy();
       if (this.weights) destroyModelWeights(this.weights);
       this.weights = null;

@@ -27,6 +27,10 @@ function expectClean(text: string): void {
 }
 
 describe('SmolLM2-135M-Instruct', () => {
+  it('a decode step is 153 launches: embedding, 5 per layer (30 layers), LM head, greedy sampler', () => {
+    expect(engine.info.dispatchesPerToken).toBe(153);
+  });
+
   it('hearth generate --chat answers "What is the capital of France?" with Paris', async () => {
     const { stdout } = await run('node', [BIN, 'generate', '--model', SMOLLM2, '--chat', '--prompt', 'What is the capital of France?', '--max-tokens', '16', '--temperature', '0', '--json'], { timeout: 180_000 });
     const out = JSON.parse(stdout);

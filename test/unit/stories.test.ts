@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../../src/hub/resolve.js';
 import type { Engine } from '../../src/engine/engine.js';
+import type { TokenConstraint } from '../../src/engine/constraint.js';
 import { engineFor, logSoftmax } from '../helpers/models.js';
 import { KNOWN_IDS, KNOWN_TEXT, STORIES } from '../helpers/stories.js';
 
@@ -13,7 +14,50 @@ beforeAll(async () => {
 });
 afterAll(async () => engine?.unload());
 
+/** Every id allowed: a request with it decodes step by step (the loop without running ahead). */
+const stepByStep = (): TokenConstraint => ({ nextMask: () => null, accept: () => undefined, canStop: () => true, isTerminated: () => false });
+
 describe('stories260K', () => {
+  it('a decode step is 28 launches: embedding, 5 per layer (5 layers), LM head, greedy sampler', () => {
+    expect(engine.info.dispatchesPerToken).toBe(28);
+  });
+
+  it('the GPU-resident decode loop gives what the step-by-step loop gives: greedy, seeded sampling, stops one step late, cached tokens', async () => {
+    const prompt = engine.tokenizer.encode('Once upon a time');
+    const requests = [
+      { sampling: { temperature: 0 }, maxTokens: 20 },
+      { sampling: { temperature: 0.9, topK: 40, topP: 0.9 }, seed: 7, maxTokens: 20 },
+      { sampling: { temperature: 1.2, repetitionPenalty: 1.3, topLogprobs: 3 }, seed: 11, maxTokens: 16 },
+      // stops decided by the token (a stop id, a stop string): the step submitted ahead is discarded
+      { sampling: { temperature: 0 }, maxTokens: 40, stopIds: [KNOWN_IDS[6]!] },
+      { sampling: { temperature: 0.8 }, seed: 3, maxTokens: 40, stopStrings: [' the'] },
+    ];
+    for (const r of requests) {
+      // both prefill the whole prompt (a reused prefix would run its last token through the GEMV)
+      engine.resetCache();
+      const ahead = await engine.generate({ promptIds: prompt, ...r });
+      const cachedAhead = [...engine.cachedTokens];
+      engine.resetCache();
+      const sync = await engine.generate({ promptIds: prompt, ...r, constraint: stepByStep() });
+      expect(ahead.ids, JSON.stringify(r)).toEqual(sync.ids);
+      expect(ahead.text).toBe(sync.text);
+      expect(ahead.finishReason).toBe(sync.finishReason);
+      expect(ahead.tokens.map((t) => t.logprob)).toEqual(sync.tokens.map((t) => t.logprob));
+      expect(cachedAhead).toEqual([...engine.cachedTokens]);
+      // the prompt and the emitted tokens that were run (all, or all but the last): never the discarded step's token
+      expect(cachedAhead).toEqual([...prompt, ...ahead.ids].slice(0, cachedAhead.length));
+      expect(cachedAhead.length).toBeGreaterThanOrEqual(prompt.length + ahead.ids.length - 1);
+    }
+    // a request that extends the last one reuses its cache and matches a fresh engine's reply
+    const last = await engine.generate({ promptIds: prompt, sampling: { temperature: 0 }, maxTokens: 12 });
+    const next = [...prompt, ...last.ids.slice(0, 8)];
+    const reused = await engine.generate({ promptIds: next, sampling: { temperature: 0 }, maxTokens: 8 });
+    expect(reused.usage.reusedTokens).toBe(next.length - 1);
+    engine.resetCache();
+    const fresh = await engine.generate({ promptIds: next, sampling: { temperature: 0 }, maxTokens: 8 });
+    expect(reused.ids).toEqual(fresh.ids);
+  });
+
   it('greedy from BOS gives the 48 known ids and text', async () => {
     const r = await engine.generate({ promptIds: [1], maxTokens: 48, sampling: { temperature: 0 } });
     expect(r.ids).toEqual(KNOWN_IDS);
