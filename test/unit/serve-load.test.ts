@@ -10,6 +10,7 @@ import OpenAI from 'openai';
 import { countBuffers, startServer, type TestServer } from '../helpers/serve.js';
 import { loadRequests, runLoad, send, soloReplies } from '../helpers/serve-load.js';
 import { STORIES } from '../helpers/stories.js';
+import { serveOptions } from '../../src/serve/cli.js';
 
 describe('hearth serve under load', () => {
   let t: TestServer;
@@ -42,6 +43,23 @@ describe('hearth serve under load', () => {
 });
 
 describe('hearth serve (the CLI)', () => {
+  it('reads its flags; bad ones are typed errors', () => {
+    const o = serveOptions(['--model', 'm.gguf', '--port', '0', '--api-key', 'k1-12345678', '--api-key', 'k2-12345678', '--cors', 'https://a.example', '--max-queue', '4', '--context', '512', '--sessions', '/tmp/s', '--log-content'], {});
+    expect(o).toMatchObject({ model: 'm.gguf', port: 0, apiKeys: ['k1-12345678', 'k2-12345678'], cors: ['https://a.example'], maxQueue: 4, contextLength: 512, sessionsDir: '/tmp/s', logContent: true });
+    expect(serveOptions(['--model', 'm.gguf'], {})).toMatchObject({ host: undefined, apiKeys: [], logContent: false });
+    expect(serveOptions(['--model', 'm.gguf'], { HEARTH_API_KEY: 'from-env-123' })).toMatchObject({ apiKeys: ['from-env-123'] });
+    expect(serveOptions(['--help'], {})).toBe('help');
+    for (const [argv, message] of [
+      [[], /--model is required/],
+      [['--model', 'm', '--port', '70000x'], /--port must be an integer/],
+      [['--model', 'm', '--max-concurrent', '0'], /--max-concurrent must be an integer of at least 1/],
+      [['--model', 'm', '--dtype', 'q3'], /--dtype must be/],
+      [['--model', 'm', '--bogus'], /Unknown option '--bogus'/],
+    ] as const) {
+      expect(() => serveOptions([...argv], {})).toThrow(message);
+    }
+  });
+
   it('SIGTERM drains the request in flight, then exits 0', async () => {
     const child = spawn(process.execPath, ['bin/hearth.js', 'serve', '--model', STORIES, '--port', '0', '--context', '128', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';

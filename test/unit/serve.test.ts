@@ -27,9 +27,10 @@ async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI
 describe('hearth serve', () => {
   let t: TestServer;
   let dir: string;
+  const logs: string[] = [];
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hearth-serve-'));
-    t = await startServer({ sessionsDir: dir, maxQueue: 16 });
+    t = await startServer({ sessionsDir: dir, maxQueue: 16, logger: { level: 'info', stream: { write: (l: string) => void logs.push(l) } }, logContent: true });
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -76,6 +77,9 @@ describe('hearth serve', () => {
     // include_usage: a last chunk with no choices carries the usage
     expect(last!.choices).toEqual([]);
     expect(usage).toMatchObject({ prompt_tokens: chat.usage!.prompt_tokens, completion_tokens: chat.usage!.completion_tokens });
+    // --log-content: prompts and replies are in the log (off by default: see the next describe)
+    expect(logs.join('')).toContain('Once upon a time');
+    expect(logs.join('')).toContain(JSON.stringify(chat.choices[0]!.message.content).slice(1, -1));
   }, 60_000);
 
   it('logprobs, stop, seed and the sampling parameters pass through', async () => {
@@ -215,8 +219,9 @@ describe('hearth serve', () => {
 describe('hearth serve with API keys, CORS and a short queue', () => {
   let t: TestServer;
   const key = 'sk-test-0123456789abcdef';
+  const logs: string[] = [];
   beforeAll(async () => {
-    t = await startServer({ apiKeys: ['another-key-000', key], cors: ['https://app.example'], maxConcurrent: 1, maxQueue: 1 });
+    t = await startServer({ apiKeys: ['another-key-000', key], cors: ['https://app.example'], maxConcurrent: 1, maxQueue: 1, logger: { level: 'info', stream: { write: (l: string) => void logs.push(l) } } });
   }, 60_000);
   afterAll(async () => t?.close());
 
@@ -249,5 +254,13 @@ describe('hearth serve with API keys, CORS and a short queue', () => {
     expect(t.server.requests.rejected).toBe(1);
     expect((await long).usage!.completion_tokens).toBe(60);
     expect((await queued).usage!.completion_tokens).toBe(2);
+  }, 60_000);
+
+  it('logs sizes and timings, never prompt or reply text nor keys, unless --log-content', async () => {
+    const r = await t.client.chat.completions.create({ model: 'stories260K', messages: user('My secret is tangerine'), max_tokens: 4, temperature: 0 });
+    const text = logs.join('');
+    expect(text).toMatch(/"msg":"generation"/);
+    expect(text).toContain(`"prompt_tokens":${r.usage!.prompt_tokens}`);
+    for (const secret of ['tangerine', r.choices[0]!.message.content!, key]) expect(text).not.toContain(secret);
   }, 60_000);
 });
