@@ -3,6 +3,7 @@
  *   hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [--chat [--system TEXT]] [options] [--json]
  *   hearth chat --model ... [--system TEXT] [options]
  *   hearth serve --model ... [options]   (src/serve/cli.ts)
+ *   hearth transcribe FILE... [--model whisper] [options]   (src/transcribe-cli.ts)
  */
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
@@ -16,6 +17,7 @@ const USAGE = `Usage:
   hearth serve --model <file|dir|url|owner/name> [options]   (an OpenAI-compatible server; hearth serve --help)
   hearth generate --model <file|dir|url|owner/name> (--prompt TEXT | --prompt-ids 1,2,3) [--chat [--system TEXT]] [options] [--json]
   hearth chat --model <file|dir|url|owner/name> [--system TEXT] [options]
+  hearth transcribe FILE... [--model <whisper>] [options]   (speech to text; hearth transcribe --help)
 
 Options:
   --chat                 generate: send --prompt as a user message through the model's chat
@@ -144,6 +146,8 @@ async function generate(v: Values): Promise<void> {
         finish_reason: r.finishReason,
         // the weights' bytes on the GPU (matrices in their formats, norms as f32)
         gpu_bytes: engine.info.weightBytes,
+        // kernel launches of one decode step, with this request's sampling
+        dispatches_per_token: engine.info.dispatchesPerToken,
         logprobs: topLogprobs !== undefined ? r.tokens.map((t) => ({ id: t.id, logprob: t.logprob, top: t.top })) : null,
         usage: { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.totalTokens },
         timings: {
@@ -250,6 +254,16 @@ export async function main(argv: string[]): Promise<number> {
     const { serveMain } = await import('./serve/cli.js');
     try {
       return await serveMain(argv.slice(1));
+    } catch (e) {
+      if (!isHearthError(e)) throw e;
+      process.stderr.write(`hearth: ${e.message} [${e.code}]\n`);
+      return e.code === 'INVALID_ARGUMENT' ? 2 : 1;
+    }
+  }
+  if (argv[0] === 'transcribe') {
+    const { transcribeMain } = await import('./transcribe-cli.js');
+    try {
+      return await transcribeMain(argv.slice(1));
     } catch (e) {
       if (!isHearthError(e)) throw e;
       process.stderr.write(`hearth: ${e.message} [${e.code}]\n`);

@@ -36,6 +36,8 @@ describe('hearth CLI', () => {
     expect(out.logprobs[0].top[0].id).toBe(403);
     expect(out.usage.completion_tokens).toBe(48);
     expect(out.timings.decode_tokens_per_second).toBeGreaterThan(0);
+    // 28 launches a greedy step, less the one-launch greedy sampler, plus the six passes top logprobs take here
+    expect(out.dispatches_per_token).toBe(33);
   });
 
   it('chat answers every line of piped input in turn, reusing the conversation so far', async () => {
