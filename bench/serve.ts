@@ -11,7 +11,7 @@
  *   --smollm FILE       SmolLM2 file (default $HEARTH_MODELS or ~/.cache/hearth/models)
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { homedir, cpus } from 'node:os';
+import { homedir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
@@ -44,7 +44,7 @@ const { server, client } = await serve(STORIES, 256);
 const engine = server.model.current();
 log(`# hearth serve under load (${date})`);
 log();
-log(`Machine: ${engine.info.adapter.description || engine.info.adapter.vendor} (${engine.info.adapter.architecture || 'unknown architecture'}), ${cpus().length} CPU cores shared with other work; Node ${process.version}. Server and clients in one process, over HTTP on 127.0.0.1, through the official \`openai\` client; \`--max-concurrent 1\` (the engine decodes one sequence at a time: no batching yet).`);
+log(`Machine: ${engine.info.adapter.description || engine.info.adapter.vendor} (${engine.info.adapter.architecture || 'unknown architecture'}), ${cpus().length} CPU cores shared with other work (load average at the start ${loadavg().map((x) => x.toFixed(1)).join(' / ')}); Node ${process.version}. Server and clients in one process, over HTTP on 127.0.0.1, through the official \`openai\` client; \`--max-concurrent 1\` (the engine decodes one sequence at a time: no batching yet).`);
 log();
 const requests = loadRequests(20, 8);
 const solo = await soloReplies(client, requests);
@@ -108,6 +108,7 @@ if (!args['skip-smollm'] && existsSync(smollm)) {
 } else {
   log(`(SmolLM2 skipped: ${args['skip-smollm'] ? '--skip-smollm' : `${smollm} not found`})`);
 }
+log(`Load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1 / 5 / 15 minutes).`);
 writeFileSync(out, `${lines.join('\n')}\n`);
 process.stdout.write(`wrote ${out}\n`);
 process.exit(load.mismatches.length || load.errors.length || buffers.live() ? 1 : 0);
