@@ -31,7 +31,9 @@ export function sendError(reply: FastifyReply, e: unknown, ctx: ServeContext): v
   if (status === 429) reply.header('retry-after', String(error.details?.retryAfter ?? ctx.scheduler.retryAfterSeconds()));
   if (status === 503) reply.header('retry-after', '5');
   if (status >= 500) ctx.log.warn({ code: error.code, status, err: status === 500 ? (error.cause ?? error) : undefined }, 'request failed');
-  if (!reply.sent && !reply.raw.destroyed) void reply.code(status).send(body);
+  if (reply.sent) return;
+  if (reply.raw.destroyed) reply.hijack(); // the client is gone: nothing to send, and fastify need not wait for it
+  else void reply.code(status).send(body);
 }
 
 export async function generate(req: FastifyRequest, reply: FastifyReply, ctx: ServeContext, spec: GenerationSpec): Promise<void> {
@@ -71,7 +73,10 @@ export async function generate(req: FastifyRequest, reply: FastifyReply, ctx: Se
   } catch (e) {
     outcome = ctrl.signal.aborted ? 'clientGone' : 'error';
     ctx.model.noticeFailure(e);
-    if (ctrl.signal.aborted) return;
+    if (ctrl.signal.aborted) {
+      if (!reply.sent) reply.hijack(); // the client is gone: nothing to send
+      return;
+    }
     if (reply.raw.headersSent) {
       // mid-stream: an error event (the openai SDKs raise it), then the end; no [DONE]
       reply.raw.end(`data: ${JSON.stringify(toOpenAIError(e).body)}\n\n`);
