@@ -5,6 +5,7 @@
  * windowed-sinc resampler to 16 kHz.
  */
 import { HearthError } from '../errors.js';
+import { throwIfAborted } from '../hub/byte-source.js';
 import { SAMPLE_RATE } from './mel.js';
 
 export type AudioInput = Blob | ArrayBuffer | Uint8Array;
@@ -48,7 +49,7 @@ async function decodeWithLibrary(bytes: Uint8Array): Promise<PcmChannels> {
 /** Decodes an audio file (WAV, MP3, FLAC, OGG/Opus, WebM, ...) to 16 kHz mono. */
 export async function decodeAudio(input: AudioInput, signal?: AbortSignal): Promise<DecodedAudio> {
   const bytes = await bytesOf(input);
-  signal?.throwIfAborted();
+  throwIfAborted(signal);
   if (bytes.byteLength === 0) throw new HearthError('INVALID_ARGUMENT', 'The audio file is empty.', { hint: 'Record or choose a file with some sound in it.' });
   let pcm: PcmChannels | null = null;
   try {
@@ -59,7 +60,7 @@ export async function decodeAudio(input: AudioInput, signal?: AbortSignal): Prom
       cause: e,
     });
   }
-  signal?.throwIfAborted();
+  throwIfAborted(signal);
   const channels = pcm.channelData.length;
   if (channels === 0 || !(pcm.sampleRate > 0)) {
     throw new HearthError('UNSUPPORTED_FORMAT', 'The audio file decoded to no channels.', { hint: 'Use WAV, MP3, FLAC, OGG (Vorbis or Opus) or WebM audio.' });

@@ -6,6 +6,7 @@
  * Computed on the CPU (in the worker): a 30 s window costs about 0.5 GFLOP, small beside the encoder.
  */
 import { check } from '../errors.js';
+import { throwIfAborted } from '../hub/byte-source.js';
 
 export const SAMPLE_RATE = 16000;
 export const N_FFT = 400;
@@ -88,7 +89,7 @@ export function logMelSpectrogram(samples: Float32Array, nMels: number, signal?:
   const power = new Float64Array(BINS);
   let max = -Infinity;
   for (let t = 0; t < frames; t++) {
-    if (t % 256 === 0) signal?.throwIfAborted();
+    if (t % 256 === 0) throwIfAborted(signal);
     const start = t * HOP - N_FFT / 2;
     const silent = start >= samples.length;
     if (!silent) {

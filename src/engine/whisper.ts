@@ -11,7 +11,7 @@ import { logMelSpectrogram, melWindow, HOP, SAMPLE_RATE, WINDOW_FRAMES } from '.
 import { HearthError } from '../errors.js';
 import { openWhisper, type WhisperConfig } from '../formats/whisper.js';
 import type { GpuContext } from '../gpu/device.js';
-import type { ModelSource } from '../hub/byte-source.js';
+import { throwIfAborted, type ModelSource } from '../hub/byte-source.js';
 import { tokenizerFromHf, type Tokenizer } from '../tokenizer/index.js';
 import { WhisperModel } from '../models/whisper.js';
 import { uploadWhisperWeights, type WhisperWeights } from '../models/whisper-weights.js';
@@ -209,7 +209,7 @@ export class Whisper {
     const frameSeconds = HOP / SAMPLE_RATE;
     let seek = 0;
     while (seek < mel.contentFrames) {
-      signal?.throwIfAborted();
+      throwIfAborted(signal);
       const timeOffset = seek * frameSeconds;
       const segmentFrames = Math.min(WINDOW_FRAMES, mel.contentFrames - seek);
       let te = performance.now();
@@ -285,7 +285,7 @@ export class Whisper {
     let pos = initial.length;
     let sumLogprob = 0;
     for (let i = 0; i < sampleLen && pos < c.nTextCtx; i++) {
-      signal?.throwIfAborted();
+      throwIfAborted(signal);
       this.applyRules(logits, tokens);
       const logprobs = logSoftmax(logits);
       const next = temperature > 0 ? sample(logits, temperature, rand) : argmax(logits);

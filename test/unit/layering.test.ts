@@ -13,7 +13,7 @@ const SRC = resolve(new URL('../../src', import.meta.url).pathname);
 /** Steps in the order data flows; a module may import from its own step or an earlier one. */
 const FLOW = ['hub', 'formats', 'quant', 'tokenizer', 'audio', 'gpu', 'kernels', 'models', 'engine', 'api', 'sessions'];
 /** Entry points: they may import any step, and each other. */
-const ENTRIES = new Set(['worker', 'client', 'node', 'cli', 'serve', 'index', 'lab']);
+const ENTRIES = new Set(['worker', 'client', 'node', 'cli', 'transcribe-cli', 'serve', 'index', 'lab']);
 /** Leaves: importable from anywhere, importing nothing but leaves. */
 const LEAVES = new Set(['errors', 'util', 'wgsl.d']);
 
