@@ -8,6 +8,7 @@ import { HearthError } from './errors.js';
 import { installErrorTransfer } from './worker/errors.js';
 import { pushToPull } from './util/push-stream.js';
 import type { EngineHost, HostLoadOptions } from './worker/host.js';
+import type { TabHost } from './worker/shared.js';
 import type { EngineInfo } from './engine/engine.js';
 import type { LoadProgress } from './models/load.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, Completion, CompletionChunk, CompletionCreateParams } from './api/types.js';
@@ -84,9 +85,11 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
   const worker = sharedWorker ? null : (options.worker ?? createWorker());
   const endpoint = sharedWorker ? sharedWorker.port : worker!;
   const host = Comlink.wrap<EngineHost>(endpoint);
+  let releaseTabLock: (() => void) | null = null;
   const end = () => {
     if (ownWorker) worker!.terminate();
     sharedWorker?.port.close();
+    releaseTabLock?.();
   };
 
   // A worker that dies rejects every pending call instead of leaving it hanging.
@@ -122,6 +125,15 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
     throw e;
   } finally {
     options.signal?.removeEventListener('abort', onAbortLoad);
+  }
+
+  // a shared engine learns that this tab has closed when the Web Lock held here is released
+  if (sharedWorker) {
+    const tab = await holdTabLock();
+    if (tab) {
+      releaseTabLock = tab.release;
+      await guard((host as unknown as Comlink.Remote<TabHost>).watchTab(tab.name));
+    }
   }
 
   const withAbort = async <T>(signal: AbortSignal | undefined, run: (id: string) => Promise<T>): Promise<T> => {
@@ -200,6 +212,21 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
     sharedWorker,
   };
   return engine;
+}
+
+/** A Web Lock held until release() or the page's end (none where Web Locks do not exist). */
+async function holdTabLock(): Promise<{ name: string; release: () => void } | null> {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  if (!locks) return null;
+  const name = `hearth-tab:${crypto.randomUUID()}`;
+  let release = () => {};
+  await new Promise<void>((granted) => {
+    void locks.request(name, () => {
+      granted();
+      return new Promise<void>((r) => (release = r));
+    });
+  });
+  return { name, release };
 }
 
 /** The weight cache, managed from the page: list cached models and delete them. */

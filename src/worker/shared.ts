@@ -5,8 +5,8 @@
  * tab asking for the same model joins it (no second load). Requests from all tabs go through
  * one fair queue (round-robin across tabs), and each tab's request ids are its own: an abort
  * touches only the request of the tab that sent it. The model is unloaded when the last tab that
- * loaded it calls unload(); a closed tab leaves it loaded until the browser ends the SharedWorker
- * (when no tab of the origin is left).
+ * loaded it calls unload() or closes: each tab holds a Web Lock for its life (watchTab), and the
+ * worker, granted it, ends that tab's requests and lets go of the model for it.
  */
 import * as Comlink from 'comlink';
 import { HearthError } from '../errors.js';
@@ -80,7 +80,7 @@ export class SharedEngine {
 
   /** A tab is done with the model: the last one unloads it. */
   async release(tab: TabHost): Promise<EngineInfo | null> {
-    this.users.delete(tab);
+    if (!this.users.delete(tab)) return this.host.info();
     if (this.users.size) return this.host.info();
     this.loaded = null;
     return this.host.unload();
@@ -95,6 +95,9 @@ export class SharedEngine {
 export class TabHost implements EngineApi {
   /** Requests admitted or waiting, by namespaced id: abort() reaches them in either state. */
   private readonly waiting = new Map<string, AbortController>();
+  /** Namespaced ids of this tab's requests running in the engine. */
+  private readonly running = new Set<string>();
+  private left = false;
 
   constructor(
     private readonly shared: SharedEngine,
@@ -117,12 +120,31 @@ export class TabHost implements EngineApi {
       this.waiting.delete(id);
     }
     try {
-      if (ctrl.signal.aborted) throw new HearthError('ABORTED', 'The request was aborted.');
+      if (ctrl.signal.aborted || this.left) throw new HearthError('ABORTED', 'The request was aborted.');
       // run() registers the id with the host synchronously: from here host.abort(id) reaches it
+      this.running.add(id);
       return await run(id);
     } finally {
+      this.running.delete(id);
       slot.release();
     }
+  }
+
+  /**
+   * The tab holds the Web Lock `lock` for as long as it lives; the worker asks for it, and is
+   * granted it when the tab has closed (or unloaded): then the tab's requests end and it stops
+   * using the model.
+   */
+  watchTab(lock: string): void {
+    const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+    void locks?.request(lock, () => this.leave());
+  }
+
+  private leave(): Promise<EngineInfo | null> {
+    this.left = true;
+    for (const c of this.waiting.values()) c.abort();
+    for (const id of this.running) this.shared.host.abort(id);
+    return this.shared.release(this);
   }
 
   load(opts: HostLoadOptions, onProgress?: (p: LoadProgress) => void): Promise<EngineInfo> {
@@ -175,10 +197,9 @@ export class TabHost implements EngineApi {
     return this.shared.host.info();
   }
 
-  /** This tab is done: its waiting requests end; the model stays while another tab uses it. */
+  /** This tab is done: its requests end; the model stays while another tab uses it. */
   unload(): Promise<EngineInfo | null> {
-    for (const c of this.waiting.values()) c.abort();
-    return this.shared.release(this);
+    return this.leave();
   }
 
   loseDeviceForTesting(): boolean {

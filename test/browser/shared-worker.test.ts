@@ -2,7 +2,7 @@
  * One engine for every tab (createEngine({ shared: true })): two pages of one origin in headless
  * Chromium load stories260K, and the SharedWorker loads it once; both stream the known greedy
  * text at the same time (their requests queued fairly); an abort in one tab ends only its own
- * request; the model stays while a tab still uses it.
+ * request; a tab closed mid-request has it ended; the model stays while a tab still uses it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright';
@@ -61,6 +61,15 @@ describe('one engine shared by the tabs of an origin', () => {
     expect(KNOWN_TEXT.startsWith(whole.text)).toBe(true);
     expect(whole.text.length).toBeGreaterThan(40);
     expect(await call<Stats>(b, 'stats')).toMatchObject({ loads: 1, tabs: 2, active: 0, queued: 0 });
+
+    // tab C closes in the middle of a long request: the worker ends it and lets go of the model for C
+    const c = await openPage();
+    await call(c, 'load', 'tinyllamas/stories260K', servers.endpoint);
+    const cut = call<Streamed>(c, 'stream', 200, 1000).catch(() => null);
+    await expect.poll(() => call<Stats>(b, 'stats'), { timeout: 30_000 }).toMatchObject({ tabs: 3, active: 1 });
+    await c.close();
+    await cut;
+    await expect.poll(() => call<Stats>(b, 'stats'), { timeout: 30_000 }).toMatchObject({ loads: 1, tabs: 2, active: 0, queued: 0 });
 
     // tab A leaves; the model stays for tab B
     await call(a, 'unload');
