@@ -1,6 +1,7 @@
 // Shared by the attention kernels (src/kernels/attention.ts).
 // Q [tokens, n_heads, head_dim], caches [n_kv_heads, max_ctx, head_dim], out [tokens, n_heads * head_dim],
-// all f32 read as vec4 (head_dim is a multiple of 4). Query head h reads kv head h / group.
+// read as vec4 (head_dim is a multiple of 4): Q and out f32, the caches through load_k / load_v
+// (attention_kv_f32.wgsl or attention_kv_f16.wgsl, bindings 3 and 4). Query head h reads kv head h / group.
 
 struct Params {
   n_heads: u32,
@@ -14,8 +15,6 @@ struct Params {
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> q: array<vec4f>;
-@group(0) @binding(3) var<storage, read> k_cache: array<vec4f>;
-@group(0) @binding(4) var<storage, read> v_cache: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4f>;
 
 override WG: u32 = 64u;         // threads per workgroup

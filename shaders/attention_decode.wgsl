@@ -84,7 +84,7 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid:
       for (var j = r; j < n; j += KS) {
         let kb = (kv_base + c0 + j) * DV;
         var s = 0.0;
-        for (var d = 0u; d < DV; d++) { s += dot(qs[h * DV + d], k_cache[kb + d]); }
+        for (var d = 0u; d < DV; d++) { s += dot(qs[h * DV + d], load_k(kb + d)); }
         sc[row + j] = s;
         lm = max(lm, s);
       }
@@ -108,7 +108,7 @@ fn split(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid:
       for (var j = kg; j < n; j += KG) {
         let pj = sc[row + j];
         l += pj;
-        acc += pj * v_cache[(kv_base + c0 + j) * DV + c];
+        acc += pj * load_v((kv_base + c0 + j) * DV + c);
       }
     }
     parity = 1u - parity;

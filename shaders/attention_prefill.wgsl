@@ -44,28 +44,28 @@ fn share_load_q(at: u32, lane: u32, scale: f32) -> Share {
 // This lane's part of q . k for the key whose row starts at `at`.
 fn share_dot_k(s: Share, at: u32, lane: u32) -> f32 {
   var r = 0.0;
-  if (has(0u, lane)) { r += dot(s.a, k_cache[at + lane]); }
-  if (has(1u, lane)) { r += dot(s.b, k_cache[at + lane + TPR]); }
-  if (has(2u, lane)) { r += dot(s.c, k_cache[at + lane + 2u * TPR]); }
-  if (has(3u, lane)) { r += dot(s.d, k_cache[at + lane + 3u * TPR]); }
-  if (has(4u, lane)) { r += dot(s.e, k_cache[at + lane + 4u * TPR]); }
-  if (has(5u, lane)) { r += dot(s.f, k_cache[at + lane + 5u * TPR]); }
-  if (has(6u, lane)) { r += dot(s.g, k_cache[at + lane + 6u * TPR]); }
-  if (has(7u, lane)) { r += dot(s.h, k_cache[at + lane + 7u * TPR]); }
+  if (has(0u, lane)) { r += dot(s.a, load_k(at + lane)); }
+  if (has(1u, lane)) { r += dot(s.b, load_k(at + lane + TPR)); }
+  if (has(2u, lane)) { r += dot(s.c, load_k(at + lane + 2u * TPR)); }
+  if (has(3u, lane)) { r += dot(s.d, load_k(at + lane + 3u * TPR)); }
+  if (has(4u, lane)) { r += dot(s.e, load_k(at + lane + 4u * TPR)); }
+  if (has(5u, lane)) { r += dot(s.f, load_k(at + lane + 5u * TPR)); }
+  if (has(6u, lane)) { r += dot(s.g, load_k(at + lane + 6u * TPR)); }
+  if (has(7u, lane)) { r += dot(s.h, load_k(at + lane + 7u * TPR)); }
   return r;
 }
 
 // s + p * v for the value row starting at `at`.
 fn share_add_v(s: Share, p: f32, at: u32, lane: u32) -> Share {
   var r = s;
-  if (has(0u, lane)) { r.a += p * v_cache[at + lane]; }
-  if (has(1u, lane)) { r.b += p * v_cache[at + lane + TPR]; }
-  if (has(2u, lane)) { r.c += p * v_cache[at + lane + 2u * TPR]; }
-  if (has(3u, lane)) { r.d += p * v_cache[at + lane + 3u * TPR]; }
-  if (has(4u, lane)) { r.e += p * v_cache[at + lane + 4u * TPR]; }
-  if (has(5u, lane)) { r.f += p * v_cache[at + lane + 5u * TPR]; }
-  if (has(6u, lane)) { r.g += p * v_cache[at + lane + 6u * TPR]; }
-  if (has(7u, lane)) { r.h += p * v_cache[at + lane + 7u * TPR]; }
+  if (has(0u, lane)) { r.a += p * load_v(at + lane); }
+  if (has(1u, lane)) { r.b += p * load_v(at + lane + TPR); }
+  if (has(2u, lane)) { r.c += p * load_v(at + lane + 2u * TPR); }
+  if (has(3u, lane)) { r.d += p * load_v(at + lane + 3u * TPR); }
+  if (has(4u, lane)) { r.e += p * load_v(at + lane + 4u * TPR); }
+  if (has(5u, lane)) { r.f += p * load_v(at + lane + 5u * TPR); }
+  if (has(6u, lane)) { r.g += p * load_v(at + lane + 6u * TPR); }
+  if (has(7u, lane)) { r.h += p * load_v(at + lane + 7u * TPR); }
   return r;
 }
 

@@ -1,15 +1,14 @@
 // Append this step's K and V rows [tokens, kv_heads, head_dim] to the caches
 // [kv_heads, max_ctx, head_dim] at positions step.pos + t. `kv_append_rope` rotates K on the
 // way (RoPE fused into the append, so K makes one trip through memory).
-// Needs shaders/rope.wgsl before it (Params, inv_freq, rope_pair, rotate).
+// Needs shaders/rope.wgsl before it (Params, inv_freq, rope_pair, rotate); the caches and the entry
+// points come after it, from kv_append_f32.wgsl or kv_append_f16.wgsl.
 // One invocation per element pair (2j, 2j + 1) of a head; the pair handles the rotation of
 // rotary pair j when j < half_rot, and copies elements 2j, 2j + 1 otherwise (for the interleaved
 // style those coincide; for rotate-half, pairs j < half_rot cover exactly dims < rotary_dim).
 
 @group(0) @binding(4) var<storage, read> k: array<f32>;
 @group(0) @binding(5) var<storage, read> v: array<f32>;
-@group(0) @binding(6) var<storage, read_write> k_cache: array<f32>;
-@group(0) @binding(7) var<storage, read_write> v_cache: array<f32>;
 
 struct Slot {
   j: u32,
@@ -34,32 +33,3 @@ fn slot(idx: u32) -> Slot {
   return s;
 }
 
-fn copy_v(s: Slot) {
-  v_cache[s.dst + 2u * s.j] = v[s.src + 2u * s.j];
-  v_cache[s.dst + 2u * s.j + 1u] = v[s.src + 2u * s.j + 1u];
-}
-
-@compute @workgroup_size(64)
-fn kv_append_copy(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let s = slot((wg.x + wg.y * 65535u) * 64u + lid);
-  if (!s.ok) { return; }
-  k_cache[s.dst + 2u * s.j] = k[s.src + 2u * s.j];
-  k_cache[s.dst + 2u * s.j + 1u] = k[s.src + 2u * s.j + 1u];
-  copy_v(s);
-}
-
-@compute @workgroup_size(64)
-fn kv_append_rope(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let s = slot((wg.x + wg.y * 65535u) * 64u + lid);
-  if (!s.ok) { return; }
-  if (s.j < p.half_rot) {
-    let pr = rope_pair(s.j, s.pos);
-    let y = rotate(k[s.src + pr.i0], k[s.src + pr.i1], pr.cs);
-    k_cache[s.dst + pr.i0] = y.x;
-    k_cache[s.dst + pr.i1] = y.y;
-  } else {
-    k_cache[s.dst + 2u * s.j] = k[s.src + 2u * s.j];
-    k_cache[s.dst + 2u * s.j + 1u] = k[s.src + 2u * s.j + 1u];
-  }
-  copy_v(s);
-}

@@ -5,13 +5,11 @@
 // and, through row_map, holds two whole rotary pairs: interleaved, dims (d, d + 1) and (d + 2, d + 3);
 // rotate-half (ROPE_HALF, rotary_dim a multiple of 4), the group s = d / 4 of a head below
 // rotary_dim / 4 computes dims (2s, 2s + 1, 2s + h, 2s + 1 + h), h = rotary_dim / 2: pairs (x, z) and
-// (y, w). Groups past the rotary dims, and V, are consecutive. Needs shaders/rope_math.wgsl. Written
-// for f32 caches.
+// (y, w). Groups past the rotary dims, and V, are consecutive. Needs shaders/rope_math.wgsl, and
+// the caches' store_kv4 from matmul_kv_f32.wgsl or matmul_kv_f16.wgsl.
 
 override ROPE_HALF: bool = false;
 
-@group(0) @binding(7) var<storage, read_write> k_cache: array<f32>;
-@group(0) @binding(8) var<storage, read_write> v_cache: array<f32>;
 
 fn inv_freq(j: u32) -> f32 {
   return f.inv_freq[j / 4u][j % 4u];
@@ -76,15 +74,8 @@ fn store4(m: u32, n0: u32, v: vec4f) {
   let c = select(base - p.s2, base - p.s1, is_k);
   let at = ((c / f.head_dim) * f.max_ctx + pos) * f.head_dim;
   if (is_k) {
-    let r = rope4(v, dims, pos);
-    k_cache[at + dims.x] = r.x;
-    k_cache[at + dims.y] = r.y;
-    k_cache[at + dims.z] = r.z;
-    k_cache[at + dims.w] = r.w;
+    store_kv4(true, at, dims, rope4(v, dims, pos));
   } else {
-    v_cache[at + dims.x] = v.x;
-    v_cache[at + dims.y] = v.y;
-    v_cache[at + dims.z] = v.z;
-    v_cache[at + dims.w] = v.w;
+    store_kv4(false, at, dims, v);
   }
 }

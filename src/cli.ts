@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline/promises';
 import { createEngine, type NodeEngine } from './node.js';
 import { HearthError, isHearthError } from './errors.js';
 import type { WeightDtype } from './models/load.js';
+import { KV_FORMATS, type KvFormat } from './kernels/kv_append.js';
 import type { ChatMessage } from './tokenizer/index.js';
 import { toGenerateRequest } from './api/openai.js';
 
@@ -35,6 +36,7 @@ Options:
   --ignore-eos           keep generating past end-of-sequence
   --dtype F              weights on the GPU as q4_0 | q8_0 | f16 | f32 (default: as stored)
   --context-length N     KV cache length (default: the model's, at most 4096)
+  --kv-cache F           KV cache values as f32 | f16 (f16: half the memory and attention reads)
   --revision REV         Hugging Face revision (default main)
   --endpoint URL         Hugging Face endpoint or mirror (default $HF_ENDPOINT, else huggingface.co)
   --token TOKEN          Hugging Face access token for gated repos (default $HF_TOKEN)
@@ -60,6 +62,7 @@ const options = {
   'ignore-eos': { type: 'boolean' },
   dtype: { type: 'string' },
   'context-length': { type: 'string' },
+  'kv-cache': { type: 'string' },
   revision: { type: 'string' },
   endpoint: { type: 'string' },
   token: { type: 'string' },
@@ -103,11 +106,14 @@ async function load(v: Values): Promise<{ engine: NodeEngine; loadMs: number }> 
   if (!v.model) throw new HearthError('INVALID_ARGUMENT', '--model is required.', { hint: 'Give a local .gguf file or model folder, a URL, or a Hugging Face repo id.' });
   const dtype = v.dtype as WeightDtype | undefined;
   if (dtype && !['q4_0', 'q8_0', 'f16', 'f32'].includes(dtype)) throw new HearthError('INVALID_ARGUMENT', `--dtype must be q4_0, q8_0, f16 or f32, got "${dtype}".`);
+  const kvCache = v['kv-cache'];
+  if (kvCache !== undefined && !(KV_FORMATS as readonly string[]).includes(kvCache)) throw new HearthError('INVALID_ARGUMENT', `--kv-cache must be ${KV_FORMATS.join(' or ')}, got "${kvCache}".`);
   const t0 = performance.now();
   const engine = await createEngine({
     model: v.model,
     dtype,
     contextLength: numberOpt(v['context-length'], 'context-length', true),
+    kvCache: kvCache as KvFormat | undefined,
     revision: v.revision,
     endpoint: v.endpoint,
     token: v.token,

@@ -6,6 +6,7 @@ import { StepUniform, encodeDispatches, gridFor, type Dispatch, type StepParams 
 import { GpuProfiler, type KernelTiming } from '../gpu/profiler.js';
 import type { ModelConfig } from '../formats/config.js';
 import { Forward, type ActivationMode } from '../models/forward.js';
+import type { KvFormat } from '../kernels/kv_append.js';
 import { destroyModelWeights, type ModelWeights } from '../models/weights.js';
 import type { KvLayers } from '../models/state.js';
 import { createSampler, decodeSampleResult, type Sampler, type SamplingParams, type SampleResult } from '../kernels/sample.js';
@@ -127,6 +128,8 @@ export interface EngineParts {
   prefillChunk: number;
   /** How quantized matrices' inputs are computed (LlamaForward's ForwardOptions.activations); default 'f32'. */
   activations?: ActivationMode;
+  /** The KV cache's format (ForwardOptions.kvCache); default 'f32'. */
+  kvCache?: KvFormat;
   /** What the weights are, for sessions that store this model's KV cache (loadEngine sets it). */
   identity?: ModelIdentity;
 }
@@ -171,7 +174,7 @@ export class Engine {
     this.contextLength = parts.contextLength;
     this.weights = parts.weights;
     this.step = new StepUniform(this.ctx);
-    this.forward = new Forward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations }, this.step.buffer);
+    this.forward = new Forward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations, kvCache: parts.kvCache }, this.step.buffer);
     this.sampler = createSampler(this.ctx, { step: this.step.buffer, logits: this.forward.act.logits, vocab: parts.config.vocabSize, maxTopLogprobs: 20 });
     this.idScratch = new Uint32Array(parts.prefillChunk);
     this.ring = Array.from({ length: READBACK_RING }, (_, i) => new Readback(this.ctx, this.sampler.resultBytes!, `sample.readback.${i}`));

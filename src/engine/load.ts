@@ -8,6 +8,7 @@ import { loadWeights, type LoadProgress, type WeightDtype } from '../models/load
 import { longRopeFactors } from '../models/rope-table.js';
 import { Engine } from './engine.js';
 import type { ActivationMode } from '../models/forward.js';
+import { KV_FORMATS, type KvFormat } from '../kernels/kv_append.js';
 import { FingerprintingSource } from './identity.js';
 
 export interface EngineLoadOptions {
@@ -28,6 +29,11 @@ export interface EngineLoadOptions {
    * not); decode launches are not fused then. Accuracy: bench/results/2026-12-06-intdot-accuracy.md.
    */
   activations?: ActivationMode;
+  /**
+   * How the KV cache holds its values: 'f32' (default), or 'f16' (two halves per u32, no
+   * shader-f16 needed): half the memory and half the attention's reads.
+   */
+  kvCache?: KvFormat;
   /** Which file of a repository holding several GGUF files. */
   file?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -49,6 +55,9 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
   if (opts.activations !== undefined && opts.activations !== 'q8' && opts.activations !== 'f32' && opts.activations !== 'int8') {
     throw new HearthError('INVALID_ARGUMENT', `activations must be 'f32', 'q8' or 'int8', got ${JSON.stringify(opts.activations)}.`, { hint: "Leave it out for f32 activations." });
   }
+  if (opts.kvCache !== undefined && !KV_FORMATS.includes(opts.kvCache)) {
+    throw new HearthError('INVALID_ARGUMENT', `kvCache must be ${KV_FORMATS.map((f) => `'${f}'`).join(' or ')}, got ${JSON.stringify(opts.kvCache)}.`, { hint: "Leave it out for an f32 KV cache, or pass 'f16' to halve its memory." });
+  }
   const prefillChunk = Math.min(contextLength, opts.prefillChunk ?? (isCpuAdapter(ctx) ? 128 : 512));
   const loaded = await loadWeights(ctx, source, files, { dtype: opts.dtype, contextLength, onProgress: opts.onProgress, signal: opts.signal });
   opts.onProgress?.({ phase: 'compile', loaded: 0, total: 1 });
@@ -63,6 +72,7 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
     contextLength,
     prefillChunk,
     activations: opts.activations,
+    kvCache: opts.kvCache,
     identity: source.identity(files.tensors, config, opts.dtype, loaded.formats, longRopeFactors(config, contextLength)),
   });
   await ctx.device.queue.onSubmittedWorkDone();

@@ -5,14 +5,18 @@ import prefillWgSource from '../../shaders/attention_prefill_wg.wgsl?raw';
 import prefillSgSource from '../../shaders/attention_prefill_sg.wgsl?raw';
 import enableSubgroups from '../../shaders/attention_enable_subgroups.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
+import kvF32 from '../../shaders/attention_kv_f32.wgsl?raw';
+import kvF16 from '../../shaders/attention_kv_f16.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { createStorage, uploadUniform, type BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
+import { KV_BYTES, type KvFormat } from './kv_append.js';
 
-const prefillWgCode = `${common}\n${attentionCommon}\n${prefillSource}\n${prefillWgSource}`;
-const prefillSgCode = `${enableSubgroups}\n${common}\n${attentionCommon}\n${prefillSource}\n${prefillSgSource}`;
-const decodeCode = `${common}\n${attentionCommon}\n${decodeSource}`;
+const KV_WGSL: Record<KvFormat, string> = { f32: kvF32, f16: kvF16 };
+const prefillWgCode = (kv: KvFormat) => `${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillWgSource}`;
+const prefillSgCode = (kv: KvFormat) => `${enableSubgroups}\n${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillSgSource}`;
+const decodeCode = (kv: KvFormat) => `${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${decodeSource}`;
 
 /** Prefill: query rows per workgroup, most keys per tile (MAX_BK), and vec4s of q and output per thread (Share). */
 const PREFILL_ROWS = 16;
@@ -35,9 +39,11 @@ export interface AttentionArgs {
   step: GPUBuffer;
   /** [tokens, nHeads, headDim] f32 */
   q: BufferRange;
-  /** [nKvHeads, maxCtx, headDim] f32, positions 0..pos+tokens-1 filled */
+  /** [nKvHeads, maxCtx, headDim] in kvFormat, positions 0..pos+tokens-1 filled */
   kCache: GPUBuffer;
   vCache: GPUBuffer;
+  /** How the caches hold their values: 'f32' (default) or 'f16' (two halves per u32). */
+  kvFormat?: KvFormat;
   /** [tokens, nHeads * headDim] f32 */
   out: GPUBuffer;
   nHeads: number;
@@ -154,7 +160,8 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   const { nHeads, nKvHeads, headDim, maxCtx, maxTokens } = a;
   check(Number.isInteger(maxTokens) && maxTokens >= 1, `attention: maxTokens must be a positive integer, got ${maxTokens}.`);
   const qBytes = maxTokens * nHeads * headDim * 4;
-  const cacheBytes = nKvHeads * maxCtx * headDim * 4;
+  const kv = a.kvFormat ?? 'f32';
+  const cacheBytes = nKvHeads * maxCtx * headDim * KV_BYTES[kv];
   check(a.q.size >= qBytes, `attention: q holds ${a.q.size} bytes, needs ${qBytes} for ${maxTokens} tokens.`);
   check(a.out.size >= qBytes, `attention: out holds ${a.out.size} bytes, needs ${qBytes} for ${maxTokens} tokens.`);
   check(a.kCache.size >= cacheBytes && a.vCache.size >= cacheBytes, `attention: the K/V caches need ${cacheBytes} bytes each.`);
@@ -193,13 +200,13 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   const idle: Grid = [0, 0, 0];
 
   const { wg, tpr, bq, bk, nv, subgroups } = plan.prefill;
-  const prefillCode = subgroups ? prefillSgCode : prefillWgCode;
+  const prefillCode = subgroups ? prefillSgCode(kv) : prefillWgCode(kv);
   const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { WG: wg, DV: dv, TPR: tpr, NV: nv, BK: bk });
   const io = { 0: a.step, 1: paramsBuf, 2: a.q, 3: a.kCache, 4: a.vCache, 5: a.out };
 
   const hpw = plan.decode.headsPerWorkgroup;
-  const split = ctx.pipelines.get(decodeCode, 'split', 'attention.decode', { WG: DECODE_WG, DV: dv, HPW: hpw, KPT: plan.decode.keysPerThread });
-  const reduce = ctx.pipelines.get(decodeCode, 'reduce', 'attention.reduce', { WG: REDUCE_WG, DV: dv });
+  const split = ctx.pipelines.get(decodeCode(kv), 'split', 'attention.decode', { WG: DECODE_WG, DV: dv, HPW: hpw, KPT: plan.decode.keysPerThread });
+  const reduce = ctx.pipelines.get(decodeCode(kv), 'reduce', 'attention.reduce', { WG: REDUCE_WG, DV: dv });
 
   return [
     {

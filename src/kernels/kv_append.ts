@@ -2,22 +2,36 @@ import common from '../../shaders/common.wgsl?raw';
 import ropeMath from '../../shaders/rope_math.wgsl?raw';
 import rope from '../../shaders/rope.wgsl?raw';
 import source from '../../shaders/kv_append.wgsl?raw';
+import cachesF32 from '../../shaders/kv_append_f32.wgsl?raw';
+import cachesF16 from '../../shaders/kv_append_f16.wgsl?raw';
 import { check, HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 import { checkRopeShape, ropeParams, type RopeStyle } from './rope.js';
 
-const code = `${common}\n${ropeMath}\n${rope}\n${source}`;
+/**
+ * How a KV cache holds its values: 'f32', or 'f16' with two halves packed in a u32 (packed and
+ * unpacked with pack2x16float / unpack2x16float: no shader-f16 needed), half the memory and reads.
+ */
+export type KvFormat = 'f32' | 'f16';
+export const KV_FORMATS: readonly KvFormat[] = ['f32', 'f16'];
+/** Bytes per cached value. */
+export const KV_BYTES: Readonly<Record<KvFormat, number>> = { f32: 4, f16: 2 };
+
+const CACHES: Record<KvFormat, string> = { f32: cachesF32, f16: cachesF16 };
+const code = (kv: KvFormat) => `${common}\n${ropeMath}\n${rope}\n${source}\n${CACHES[kv]}`;
 
 export interface KvAppendArgs {
   step: GPUBuffer;
   /** This step's keys and values, [maxTokens, nKvHeads, headDim] f32. */
   k: BufferRange;
   v: BufferRange;
-  /** One layer's caches, [nKvHeads, maxCtx, headDim] f32. */
+  /** One layer's caches, [nKvHeads, maxCtx, headDim] in kvFormat. */
   kCache: GPUBuffer;
   vCache: GPUBuffer;
+  /** 'f32' (default) or 'f16'. */
+  kvFormat?: KvFormat;
   nKvHeads: number;
   headDim: number;
   maxCtx: number;
@@ -32,10 +46,12 @@ export function kvAppend(ctx: GpuContext, a: KvAppendArgs, label = 'kv_append'):
   if (a.rope) checkRopeShape(a.headDim, a.rope.rotaryDim, a.rope.invFreq, label);
   const rowFloats = a.nKvHeads * a.headDim;
   check(a.k.size >= a.maxTokens * rowFloats * 4 && a.v.size >= a.maxTokens * rowFloats * 4, `${label}: k and v must hold maxTokens x nKvHeads x headDim floats.`);
-  check(a.kCache.size >= a.maxCtx * rowFloats * 4 && a.vCache.size >= a.maxCtx * rowFloats * 4, `${label}: the caches must hold nKvHeads x maxCtx x headDim floats.`);
+  const kv = a.kvFormat ?? 'f32';
+  const cacheBytes = a.maxCtx * rowFloats * KV_BYTES[kv];
+  check(a.kCache.size >= cacheBytes && a.vCache.size >= cacheBytes, `${label}: the caches must hold nKvHeads x maxCtx x headDim ${kv} values.`);
   const pipeline = a.rope
-    ? ctx.pipelines.get(code, 'kv_append_rope', 'kv_append', { INTERLEAVED: a.rope.style === 'interleaved' ? 1 : 0 })
-    : ctx.pipelines.get(code, 'kv_append_copy', 'kv_append');
+    ? ctx.pipelines.get(code(kv), 'kv_append_rope', 'kv_append', { INTERLEAVED: a.rope.style === 'interleaved' ? 1 : 0 })
+    : ctx.pipelines.get(code(kv), 'kv_append_copy', 'kv_append');
   const params = ropeParams(ctx, a.nKvHeads, a.headDim, a.rope?.rotaryDim ?? 0, a.maxCtx, label);
   const buffers: Record<number, BufferRange> = { 0: a.step, 1: params, 4: a.k, 5: a.v, 6: a.kCache, 7: a.vCache };
   if (a.rope) buffers[2] = a.rope.invFreq;

@@ -15,6 +15,8 @@ import prologueNorm from '../../shaders/matmul_prologue_norm.wgsl?raw';
 import epiloguePlain from '../../shaders/matmul_epilogue.wgsl?raw';
 import epilogueRopeKv from '../../shaders/matmul_epilogue_rope_kv.wgsl?raw';
 import ropeMath from '../../shaders/rope_math.wgsl?raw';
+import kvF32 from '../../shaders/matmul_kv_f32.wgsl?raw';
+import kvF16 from '../../shaders/matmul_kv_f16.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { isCpuAdapter } from '../gpu/device.js';
@@ -25,6 +27,7 @@ import { FORMATS, type WeightFormat } from '../quant/formats.js';
 import type { GatedActivation } from './silu_mul.js';
 import { packAct, packedActBytes } from './quantize_act.js';
 import type { RopeStyle } from './rope.js';
+import { KV_BYTES, type KvFormat } from './kv_append.js';
 
 /**
  * 'tiled': cooperative GEMV (subgroup or workgroup reduction) and a workgroup-memory tiled GEMM,
@@ -94,7 +97,7 @@ export interface MatmulFusion {
    * (either pair convention; rotate-half needs rotaryDim % 4 == 0), store q into section 0 of y, k
    * and v into the layer's caches [kvHeads, maxCtx, headDim] at that position.
    */
-  ropeKv?: { invFreq: GPUBuffer; rotaryDim: number; style: RopeStyle; headDim: number; kCache: GPUBuffer; vCache: GPUBuffer; maxCtx: number };
+  ropeKv?: { invFreq: GPUBuffer; rotaryDim: number; style: RopeStyle; headDim: number; kCache: GPUBuffer; vCache: GPUBuffer; maxCtx: number; kvFormat?: KvFormat };
 }
 
 const FLAG_BIAS = 1; // shaders/matmul_io.wgsl
@@ -120,7 +123,7 @@ function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: 
     io,
     ...(fusion.gated ? [activations, xGated] : [xAligned ? xVec4 : xScalar]),
     fusion.norm ? prologueNorm : prologuePlain,
-    ...(fusion.ropeKv ? [ropeMath, epilogueRopeKv] : [epiloguePlain]),
+    ...(fusion.ropeKv ? [ropeMath, fusion.ropeKv.kvFormat === 'f16' ? kvF16 : kvF32, epilogueRopeKv] : [epiloguePlain]),
     FORMATS[format].wgsl, // src/quant/: the format's piece (shaders/weights_<format>.wgsl)
     ...kernel,
   ].join('\n');
@@ -209,8 +212,8 @@ function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers
     check(Number.isInteger(r.rotaryDim) && r.rotaryDim > 0 && r.rotaryDim % 2 === 0 && r.rotaryDim <= r.headDim && r.rotaryDim <= 256, `${label}: rotary dimension ${r.rotaryDim} must be even and within the head (${r.headDim}) and 256.`);
     check(r.style === 'interleaved' || r.rotaryDim % 4 === 0, `${label}: the rotate-half RoPE/KV epilogue needs a rotary dimension that is a multiple of 4, got ${r.rotaryDim}.`);
     check(s!.every((x) => x.width % r.headDim === 0) && s![1]!.width === s![2]!.width, `${label}: q, k and v sections must be whole heads, k and v alike.`);
-    const cache = (s![1]!.width / r.headDim) * r.maxCtx * r.headDim * 4;
-    check(r.kCache.size >= cache && r.vCache.size >= cache, `${label}: the caches must hold kvHeads x maxCtx x headDim floats.`);
+    const cache = (s![1]!.width / r.headDim) * r.maxCtx * r.headDim * KV_BYTES[r.kvFormat ?? 'f32'];
+    check(r.kCache.size >= cache && r.vCache.size >= cache, `${label}: the caches must hold kvHeads x maxCtx x headDim ${r.kvFormat ?? 'f32'} values.`);
     check(r.invFreq.size >= (r.rotaryDim / 2) * 4, `${label}: the inverse-frequency table holds ${r.invFreq.size / 4} floats, needs ${r.rotaryDim / 2}.`);
     void n;
     data.setUint32(12, r.headDim, true);

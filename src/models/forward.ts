@@ -9,6 +9,7 @@ import { destroyDispatches, type Dispatch } from '../gpu/dispatch.js';
 import type { Architecture, ModelConfig } from '../formats/config.js';
 import type { ActQuant } from '../quant/formats.js';
 import { matmul } from '../kernels/matmul.js';
+import type { KvFormat } from '../kernels/kv_append.js';
 import { Activations, KvCache } from './state.js';
 import { Steps } from './steps.js';
 import { allMatrices, type ModelWeights } from './weights.js';
@@ -46,6 +47,8 @@ export interface ForwardOptions {
   activations?: ActivationMode;
   /** q8_0 blocks only: round q toward zero, as ggml's wasm SIMD build does (default: to nearest). */
   truncateActivations?: boolean;
+  /** The KV cache's format: 'f32' (default) or 'f16' (KvCache). */
+  kvCache?: KvFormat;
 }
 
 export class Forward {
@@ -68,7 +71,7 @@ export class Forward {
     const kinds = new Set<ActQuant>();
     if (q8) for (const m of allMatrices(weights)) if (m.actQuant) kinds.add(m.actQuant);
     this.act = new Activations(ctx, config, options.maxTokens, { separateUp: weights.layers.some((L) => L.gateUp.parts.length > 1), quantized: [...kinds] });
-    this.kv = new KvCache(ctx, config, options.contextLength);
+    this.kv = new KvCache(ctx, config, options.contextLength, options.kvCache);
     this.steps = new Steps(ctx, config, this.act, this.kv, { step: stepBuffer, quantizeInputs: q8, truncateActivations: options.truncateActivations, intDot: options.activations === 'int8' });
     RECIPES[config.architecture](this.steps, weights, config);
     this.dispatches = this.steps.dispatches;

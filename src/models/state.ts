@@ -8,6 +8,8 @@ import type { GpuContext } from '../gpu/device.js';
 import { createStorage, writeBuffer } from '../gpu/buffers.js';
 import type { ModelConfig } from '../formats/config.js';
 import type { ActQuant } from '../quant/formats.js';
+import { KV_BYTES, type KvFormat } from '../kernels/kv_append.js';
+import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
 
 /**
  * Where q, k and v live in the `qkv` activation buffer: three [maxTokens, width] blocks, each
@@ -101,9 +103,10 @@ export interface KvLayers {
 }
 
 /**
- * The KV cache: per layer a K and a V buffer of [kvHeads, contextLength, headDim] f32, each
- * position written by kv_append as it is processed. Sliding-window layers keep every position too
- * (their attention skips what falls outside the window); no ring buffer yet.
+ * The KV cache: per layer a K and a V buffer of [kvHeads, contextLength, headDim] values in its
+ * format (f32, or f16 two to a u32), each position written by kv_append or the Q|K|V GEMV's epilogue
+ * as it is processed. Sliding-window layers keep every position too (their attention skips what
+ * falls outside the window); no ring buffer yet. Positions go in and out as f32 whatever the format.
  */
 export class KvCache {
   readonly k: GPUBuffer[] = [];
@@ -111,16 +114,19 @@ export class KvCache {
   readonly bytes: number;
   private readonly kvHeads: number;
   private readonly headDim: number;
+  /** Bytes per value. */
+  private readonly vb: number;
 
-  constructor(private ctx: GpuContext, c: ModelConfig, readonly contextLength: number) {
+  constructor(private ctx: GpuContext, c: ModelConfig, readonly contextLength: number, readonly format: KvFormat = 'f32') {
     this.kvHeads = c.numKvHeads;
     this.headDim = c.headDim;
-    const floats = c.numKvHeads * contextLength * c.headDim;
+    this.vb = KV_BYTES[format];
+    const values = c.numKvHeads * contextLength * c.headDim;
     for (let l = 0; l < c.numLayers; l++) {
-      this.k.push(createStorage(ctx, floats * 4, `k_cache.${l}`));
-      this.v.push(createStorage(ctx, floats * 4, `v_cache.${l}`));
+      this.k.push(createStorage(ctx, values * this.vb, `k_cache.${l}`));
+      this.v.push(createStorage(ctx, values * this.vb, `v_cache.${l}`));
     }
-    this.bytes = 2 * c.numLayers * floats * 4;
+    this.bytes = 2 * c.numLayers * values * this.vb;
   }
 
   get layers(): number {
@@ -136,7 +142,7 @@ export class KvCache {
   async read(start: number, end: number): Promise<KvLayers[]> {
     const n = end - start;
     if (n === 0) return this.k.map(() => ({ k: new Float32Array(0), v: new Float32Array(0) }));
-    const rowBytes = this.headDim * 4;
+    const rowBytes = this.headDim * this.vb;
     const perTensor = this.kvHeads * n * rowBytes;
     const staging = this.ctx.device.createBuffer({ size: perTensor * 2 * this.layers, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'kv-export' });
     try {
@@ -150,24 +156,26 @@ export class KvCache {
       }
       this.ctx.device.queue.submit([enc.finish()]);
       await staging.mapAsync(GPUMapMode.READ);
-      const all = new Float32Array(staging.getMappedRange().slice(0));
+      const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
-      const floats = perTensor / 4;
+      const all = this.format === 'f16' ? Float32Array.from(new Uint16Array(bytes), f16BitsToF32) : new Float32Array(bytes);
+      const floats = perTensor / this.vb;
       return this.k.map((_, l) => ({ k: all.slice(2 * l * floats, (2 * l + 1) * floats), v: all.slice((2 * l + 1) * floats, (2 * l + 2) * floats) }));
     } finally {
       staging.destroy();
     }
   }
 
-  /** Write positions [start, start + n) of every layer (queued; await the queue before relying on it). */
+  /** Write positions [start, start + n) of every layer (queued; await the queue before relying on it). f16 caches round to nearest. */
   write(start: number, n: number, layers: readonly KvLayers[]): void {
     const per = this.headDim * n;
+    const stored = (x: Float32Array): ArrayBufferView => (this.format === 'f16' ? Uint16Array.from(x, f32ToF16Bits) : x);
     for (let l = 0; l < this.layers; l++) {
       const { k, v } = layers[l]!;
       for (let h = 0; h < this.kvHeads; h++) {
-        const dst = (h * this.contextLength + start) * this.headDim * 4;
-        writeBuffer(this.ctx, this.k[l]!, dst, k.subarray(h * per, (h + 1) * per));
-        writeBuffer(this.ctx, this.v[l]!, dst, v.subarray(h * per, (h + 1) * per));
+        const dst = (h * this.contextLength + start) * this.headDim * this.vb;
+        writeBuffer(this.ctx, this.k[l]!, dst, stored(k.subarray(h * per, (h + 1) * per)));
+        writeBuffer(this.ctx, this.v[l]!, dst, stored(v.subarray(h * per, (h + 1) * per)));
       }
     }
   }

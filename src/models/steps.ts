@@ -190,7 +190,7 @@ export class Steps {
     const epilogue = this.fuse && P.parts.length === 1 && part.weight.parts.length === 1 && !part.bias && !rope.qNorm && headDim % 4 === 0 && (ropeStyle === 'interleaved' || rotaryDim % 4 === 0);
     const norm = this.takeNorm();
     if (epilogue) {
-      const ropeKv = { invFreq: rope.invFreq, rotaryDim, style: ropeStyle, headDim, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, maxCtx: this.kv.contextLength };
+      const ropeKv = { invFreq: rope.invFreq, rotaryDim, style: ropeStyle, headDim, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, kvFormat: this.kv.format, maxCtx: this.kv.contextLength };
       this.matmulSteps({ step: this.o.step, x: this.a.xn, w: part.weight, y: this.a.qkv, maxTokens: this.T, sections: this.sections }, `${this.label}qkv`, { ...norm, ropeKv }, this.a.x);
       this.wrote(this.a.qkv);
       this.unfused(() => {
@@ -234,7 +234,7 @@ export class Steps {
   private appendKv(l: number, invFreq: GPUBuffer): void {
     const v: BufferRange = { buffer: this.a.qkv, offset: this.sections[2]!.offset * 4, size: this.T * this.sections[2]!.width * 4 };
     const { numKvHeads, headDim } = this.c;
-    this.push(kvAppend(this.ctx, { step: this.o.step, k: this.k, v, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, nKvHeads: numKvHeads, headDim, maxCtx: this.kv.contextLength, maxTokens: this.T, rope: this.ropeArgs(invFreq) }, `${this.label}kv_append`));
+    this.push(kvAppend(this.ctx, { step: this.o.step, k: this.k, v, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, kvFormat: this.kv.format, nKvHeads: numKvHeads, headDim, maxCtx: this.kv.contextLength, maxTokens: this.T, rope: this.ropeArgs(invFreq) }, `${this.label}kv_append`));
   }
 
   /** att = softmax(q k^T * scale, causal, within `window` when set) v, over layer l's cache. */
@@ -243,7 +243,7 @@ export class Steps {
     this.push(
       attention(
         this.ctx,
-        { step: this.o.step, q: this.q, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, out: this.a.att, nHeads: numHeads, nKvHeads: numKvHeads, headDim, maxCtx: this.kv.contextLength, maxTokens: this.T, scratch: this.attnScratch, scale: opts.scale, window: opts.window || undefined },
+        { step: this.o.step, q: this.q, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, kvFormat: this.kv.format, out: this.a.att, nHeads: numHeads, nKvHeads: numKvHeads, headDim, maxCtx: this.kv.contextLength, maxTokens: this.T, scratch: this.attnScratch, scale: opts.scale, window: opts.window || undefined },
         `${this.label}attention`,
       ),
     );

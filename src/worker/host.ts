@@ -13,6 +13,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, C
 import type { ChatMessage } from '../tokenizer/index.js';
 import type { LoadProgress, WeightDtype } from '../models/load.js';
 import type { ActivationMode } from '../models/forward.js';
+import type { KvFormat } from '../kernels/kv_append.js';
 import { openWeightCache, type CachedModelInfo, type WeightCache } from '../hub/cache.js';
 import { Sessions } from '../sessions/sessions.js';
 import { SessionsHost } from '../sessions/host.js';
@@ -29,6 +30,8 @@ export interface HostLoadOptions {
   dtype?: WeightDtype;
   /** EngineLoadOptions.activations: 'f32' (default) or 'q8'. */
   activations?: ActivationMode;
+  /** EngineLoadOptions.kvCache: 'f32' (default) or 'f16'. */
+  kvCache?: KvFormat;
   contextLength?: number;
   /** Keep downloaded files in the browser's storage (default true for remote models). */
   cache?: boolean;
@@ -96,7 +99,7 @@ export class EngineHost {
         onProgress: onProgress && !cached ? (p) => onProgress({ phase: 'download', loaded: p.loaded, total: p.total, file: p.file }) : undefined,
       });
       if (cached) source = (await this.weightCache()).wrap(source, { onProgress, signal });
-      this.engine = await loadEngine(this.ctx, source, { dtype: opts.dtype, activations: opts.activations, contextLength: opts.contextLength, onProgress, signal });
+      this.engine = await loadEngine(this.ctx, source, { dtype: opts.dtype, activations: opts.activations, kvCache: opts.kvCache, contextLength: opts.contextLength, onProgress, signal });
       this.modelName = typeof opts.model === 'string' ? opts.model : source.id;
       this.api = createOpenAIApi(this.engine, this.modelName);
       return this.engine.info;

@@ -6,6 +6,7 @@ import { tensorSchema } from '../../src/formats/schema.js';
 import { activationQuant, convertMatrix, normWeight, tensorToF32, type WeightDtype } from '../../src/models/load.js';
 import type { ActQuant } from '../../src/quant/formats.js';
 import type { ActivationMode } from '../../src/models/forward.js';
+import type { KvFormat } from '../../src/kernels/kv_append.js';
 import { dequantize, isQuantized } from '../../src/quant/formats.js';
 import { ReferenceLlama } from '../../src/reference/llama.js';
 import { loadEngine } from '../../src/engine/load.js';
@@ -60,7 +61,7 @@ export async function referenceFor(source: ModelSource, maxCtx: number, dtype?: 
   return new ReferenceLlama(files.config, weights, maxCtx, { actQuant, f32Scale: activations === 'int8' });
 }
 
-export async function engineFor(source: ModelSource, contextLength: number, opts: { dtype?: WeightDtype; prefillChunk?: number; activations?: ActivationMode } = {}): Promise<Engine> {
+export async function engineFor(source: ModelSource, contextLength: number, opts: { dtype?: WeightDtype; prefillChunk?: number; activations?: ActivationMode; kvCache?: KvFormat } = {}): Promise<Engine> {
   return loadEngine(await testGpu(), source, { contextLength, ...opts });
 }
 
