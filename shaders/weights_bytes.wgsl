@@ -15,3 +15,12 @@ fn u8x4(v: u32) -> vec4f {
 fn i8x4(v: u32) -> vec4f {
   return vec4f(bitcast<vec4i>(vec4u(v) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u));
 }
+
+// A chunk of unsigned packed values less `o`: as floats, and as packed int8.
+fn chunk_less(q: vec2u, o: f32) -> Chunk {
+  return Chunk(u8x4(q.x) - o, u8x4(q.y) - o);
+}
+
+fn i8_less(q: vec2u, o: u32) -> vec2u {
+  return vec2u(sub_bytes(q.x, o), sub_bytes(q.y, o));
+}

@@ -1,6 +1,20 @@
-// The sub-block scales and mins of Q4_K and Q5_K (composed before weights_q4_k / weights_q5_k):
-// a super-block of K_WORDS words at `base` starts with the f16 d (low half) and dmin (high half),
-// then 12 bytes holding eight 6-bit scales and eight 6-bit mins; value = d * scale * q - dmin * min.
+// What Q4_K and Q5_K share (composed before weights_q4_k / weights_q5_k): a super-block of K_WORDS
+// words at `base` starts with the f16 d (low half) and dmin (high half), then 12 bytes holding
+// eight 6-bit scales and eight 6-bit mins; value = d * scale * q - dmin * min. A chunk is 8
+// consecutive values of one 32-value sub-block; the piece gives them unsigned (w_chunk_i8).
+
+const CHUNK_ELEMS: u32 = 8u;
+const CHUNK_HAS_HI: bool = true;
+const CHUNKS_PER_BLOCK: u32 = 4u;
+const HAS_MIN: bool = true;
+
+fn chunk_k(c: u32) -> vec2u {
+  return vec2u(c * 8u, c * 8u + 4u);
+}
+
+fn w_chunk(row: u32, c: u32) -> Chunk {
+  return chunk_less(w_chunk_i8(row, c), 0.0);
+}
 
 // Byte i (0..11) of the packed scales.
 fn k_byte(base: u32, i: u32) -> u32 {

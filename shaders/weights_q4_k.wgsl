@@ -5,25 +5,12 @@
 @group(0) @binding(3) var<storage, read> w: array<u32>;
 
 const K_WORDS: u32 = 36u;
-const CHUNK_ELEMS: u32 = 8u;
-const CHUNK_HAS_HI: bool = true;
-const CHUNKS_PER_BLOCK: u32 = 4u;
-const HAS_MIN: bool = true;
-
-fn chunk_k(c: u32) -> vec2u {
-  return vec2u(c * 8u, c * 8u + 4u);
-}
 
 fn w_chunk_i8(row: u32, c: u32) -> vec2u {
   let s = (c % 32u) / 4u;
   let at = row * p.wstride + (c / 32u) * K_WORDS + 4u + (s / 2u) * 8u + (c % 4u) * 2u;
   let sh = (s & 1u) * 4u;
   return vec2u((w[at] >> sh) & 0x0f0f0f0fu, (w[at + 1u] >> sh) & 0x0f0f0f0fu);
-}
-
-fn w_chunk(row: u32, c: u32) -> Chunk {
-  let q = w_chunk_i8(row, c);
-  return Chunk(u8x4(q.x), u8x4(q.y));
 }
 
 fn w_value(row: u32, col: u32) -> f32 {

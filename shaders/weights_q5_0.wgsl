@@ -1,22 +1,12 @@
 // q5_0 weights: blocks of 32 values in 5 words (the u32 of fifth bits, bit j for value j, then
-// the nibbles in q4_0's order) with one f16 scale each in their own buffer; value = d * (q - 16).
-// A chunk is one word of nibbles and their fifth bits, as for q4_0. (Interface: weights_f32.wgsl.)
+// the nibbles, weights_q4_order.wgsl) with one f16 scale each in their own buffer
+// (weights_split_scale.wgsl); value = d * (q - 16). (Interface: weights_f32.wgsl.)
 @group(0) @binding(3) var<storage, read> w: array<u32>;
-@group(0) @binding(4) var<storage, read> scales: array<u32>;
 
-const CHUNK_ELEMS: u32 = 8u;
-const CHUNK_HAS_HI: bool = true;
-const CHUNKS_PER_BLOCK: u32 = 4u;
 const HAS_MIN: bool = false;
 
-fn chunk_k(c: u32) -> vec2u {
-  let k = (c / 4u) * 32u + (c % 4u) * 4u;
-  return vec2u(k, k + 16u);
-}
-
 fn w_scale(row: u32, block: u32) -> f32 {
-  let i = row * p.nb + block;
-  return unpack2x16float(scales[i / 2u] >> ((i & 1u) * 16u)).x;
+  return split_scale(row * p.nb + block);
 }
 
 fn w_min(row: u32, block: u32) -> f32 {
@@ -39,20 +29,17 @@ fn q5_bytes(row: u32, c: u32) -> vec2u {
 }
 
 fn w_chunk(row: u32, c: u32) -> Chunk {
-  let q = q5_bytes(row, c);
-  return Chunk(u8x4(q.x) - 16.0, u8x4(q.y) - 16.0);
+  return chunk_less(q5_bytes(row, c), 16.0);
 }
 
 fn w_chunk_i8(row: u32, c: u32) -> vec2u {
-  let q = q5_bytes(row, c);
-  return vec2u(sub_bytes(q.x, 16u), sub_bytes(q.y, 16u));
+  return i8_less(q5_bytes(row, c), 16u);
 }
 
 fn w_value(row: u32, col: u32) -> f32 {
   let b = col / 32u;
   let j = col % 32u;
   let base = row * p.wstride + b * 5u;
-  let byte = extractBits(w[base + 1u + (j % 16u) / 4u], (j % 4u) * 8u, 8u);
-  let q = select(byte & 15u, byte >> 4u, j >= 16u) | (((w[base] >> j) & 1u) << 4u);
+  let q = q4_nibble(w[base + 1u + (j % 16u) / 4u], j) | (((w[base] >> j) & 1u) << 4u);
   return w_scale(row, b) * (f32(q) - 16.0);
 }

@@ -1,10 +1,9 @@
 // q6_k (ggml Q6_K) weights: super-blocks of 256 values in 52 words (ql[128] low nibbles, qh[64]
 // high two bits, 16 int8 scales, one per 16 values) with the f16 d in its own buffer;
-// value = d * scale * (q - 32). Each 128 values use 64 bytes of ql and 32 of qh: value
+// value = d * scale * (q - 32) (d: weights_split_scale.wgsl). Each 128 values use 64 bytes of ql and 32 of qh: value
 // 128 n + 32 k + l has the nibble (k >= 2: high) of ql[64 n + 32 (k & 1) + l] and bits 2k of
 // qh[32 n + l]. A chunk is 8 consecutive values; 2 chunks share a scale. (Interface: weights_f32.wgsl.)
 @group(0) @binding(3) var<storage, read> w: array<u32>;
-@group(0) @binding(4) var<storage, read> scales: array<u32>;
 
 const CHUNK_ELEMS: u32 = 8u;
 const CHUNK_HAS_HI: bool = true;
@@ -18,8 +17,7 @@ fn chunk_k(c: u32) -> vec2u {
 // Sub-block `sb` of the row (16 values each, 16 per super-block).
 fn w_scale(row: u32, sb: u32) -> f32 {
   let blk = sb / 16u;
-  let i = row * (p.nb / 8u) + blk;
-  let d = unpack2x16float(scales[i / 2u] >> ((i & 1u) * 16u)).x;
+  let d = split_scale(row * (p.nb / 8u) + blk);
   let sc = extractBits(bitcast<i32>(w[row * p.wstride + blk * 52u + 48u + (sb % 16u) / 4u]), (sb % 4u) * 8u, 8u);
   return d * f32(sc);
 }
@@ -44,13 +42,11 @@ fn q6_bytes(row: u32, c: u32) -> vec2u {
 }
 
 fn w_chunk(row: u32, c: u32) -> Chunk {
-  let q = q6_bytes(row, c);
-  return Chunk(u8x4(q.x) - 32.0, u8x4(q.y) - 32.0);
+  return chunk_less(q6_bytes(row, c), 32.0);
 }
 
 fn w_chunk_i8(row: u32, c: u32) -> vec2u {
-  let q = q6_bytes(row, c);
-  return vec2u(sub_bytes(q.x, 32u), sub_bytes(q.y, 32u));
+  return i8_less(q6_bytes(row, c), 32u);
 }
 
 fn w_value(row: u32, col: u32) -> f32 {

@@ -1,8 +1,7 @@
 // q8_0 weights: blocks of 32 int8 (8 words) with one f16 scale each, scales in their own
-// buffer. A chunk is 8 consecutive values (2 words); 4 chunks share a block's scale.
-// (Interface: weights_f32.wgsl.)
+// buffer (weights_split_scale.wgsl). A chunk is 8 consecutive values (2 words); 4 chunks share a
+// block's scale. (Interface: weights_f32.wgsl.)
 @group(0) @binding(3) var<storage, read> w: array<vec2u>;
-@group(0) @binding(4) var<storage, read> scales: array<u32>;
 
 const CHUNK_ELEMS: u32 = 8u;
 const CHUNK_HAS_HI: bool = true;
@@ -14,8 +13,7 @@ fn chunk_k(c: u32) -> vec2u {
 }
 
 fn w_scale(row: u32, block: u32) -> f32 {
-  let i = row * p.nb + block;
-  return unpack2x16float(scales[i / 2u] >> ((i & 1u) * 16u)).x;
+  return split_scale(row * p.nb + block);
 }
 
 fn w_min(row: u32, block: u32) -> f32 {

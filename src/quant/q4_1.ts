@@ -1,5 +1,5 @@
 import wgsl from '../../shaders/weights_q4_1.wgsl?raw';
-import { blockWgsl, clamp, half, putHalf, range, type FormatSpec } from './spec.js';
+import { blockWgsl, Q4_ORDER_WGSL, clamp, half, putHalf, range, type FormatSpec } from './spec.js';
 
 /**
  * q4_1: blocks of 32 values, 20 bytes: f16 scale d, f16 min m, then 16 bytes of nibbles in
@@ -13,7 +13,7 @@ export const q4_1: FormatSpec = {
   bytes: 20,
   gpu: { words: 5, scaleAt: null },
   wgslWords: 1,
-  wgsl: blockWgsl(wgsl),
+  wgsl: blockWgsl(Q4_ORDER_WGSL, wgsl),
   intDot: true,
   dequantize(src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {

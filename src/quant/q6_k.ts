@@ -1,5 +1,5 @@
 import wgsl from '../../shaders/weights_q6_k.wgsl?raw';
-import { blockWgsl, clamp, half, putHalf, range, type FormatSpec } from './spec.js';
+import { blockWgsl, SPLIT_SCALE_WGSL, clamp, half, putHalf, range, type FormatSpec } from './spec.js';
 
 /**
  * q6_k (ggml Q6_K): super-blocks of 256 values, 210 bytes: ql[128] (low nibbles), qh[64] (high
@@ -14,7 +14,7 @@ export const q6_k: FormatSpec = {
   bytes: 210,
   gpu: { words: 52, scaleAt: 208 },
   wgslWords: 1,
-  wgsl: blockWgsl(wgsl),
+  wgsl: blockWgsl(SPLIT_SCALE_WGSL, wgsl),
   intDot: true,
   dequantize(src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {

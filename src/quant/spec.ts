@@ -6,6 +6,8 @@
  * embedding lookup). src/quant/formats.ts is the registry of them.
  */
 import bytesWgsl from '../../shaders/weights_bytes.wgsl?raw';
+import splitScaleWgsl from '../../shaders/weights_split_scale.wgsl?raw';
+import q4OrderWgsl from '../../shaders/weights_q4_order.wgsl?raw';
 import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
 
 /** The formats the GPU kernels read as they are stored. */
@@ -75,3 +77,7 @@ export function subScalesWithMin(x: Float32Array, at: number, subs: number, size
 
 /** A block format's WGSL: the packed-byte helpers (shaders/weights_bytes.wgsl), then its pieces. */
 export const blockWgsl = (...pieces: string[]): string => [bytesWgsl, ...pieces].join('\n');
+
+/** Pieces some formats share: the split-off f16 block scales, q4_0's order of nibbles. */
+export const SPLIT_SCALE_WGSL = splitScaleWgsl;
+export const Q4_ORDER_WGSL = q4OrderWgsl;
