@@ -35,7 +35,7 @@ export interface SharedStats {
 }
 
 /** The options that make two loads the same model (callbacks and the abort signal aside). */
-const keyOf = (o: HostLoadOptions) => JSON.stringify([o.model, o.revision ?? null, o.endpoint ?? null, o.dtype ?? null, o.activations ?? null, o.contextLength ?? null]);
+const keyOf = (o: HostLoadOptions) => JSON.stringify([o.model, o.revision ?? null, o.endpoint ?? null, o.dtype ?? null, o.activations ?? null, o.kvCache ?? null, o.contextLength ?? null]);
 
 export class SharedEngine {
   readonly host: EngineHost;
