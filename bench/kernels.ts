@@ -6,7 +6,9 @@
  * adapter has them, else wall clock.
  *
  *   npm run bench:kernels -- [--quick] [--m 64] [--json out.json] [--formats f32,q4_0] [--variant tiled|register]
- *                            [--models smollm2,qwen25,llama32] [--no-attention]
+ *                            [--models smollm2,qwen25,llama32] [--no-attention] [--int-dot]
+ * (--formats takes any of src/quant's formats: q4_1, q5_0, q4_k, q5_k, q6_k too; --int-dot: GEMVs
+ * on int8-packed input rows, kernels/matmul.ts intDot, timed with their packing launch)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -16,7 +18,7 @@ import type { MatmulVariant } from '../src/kernels/matmul.js';
 import type { Roofline } from '../src/kernels/roofline.js';
 import { isCpuAdapter, type GpuContext } from '../src/gpu/device.js';
 import { createNodeGpuContext } from '../src/gpu/node.js';
-import type { WeightFormat } from '../src/quant/formats.js';
+import { WEIGHT_FORMATS, type WeightFormat } from '../src/quant/formats.js';
 import { prepareAttention, prepareMatmul, roofline, type AttentionCase, type TimedOp } from './lib/ours.js';
 import { MODELS, attentionShape, matmulShapes, type MatmulShape, type ModelKey } from './lib/shapes.js';
 import { spread, type Spread } from './lib/stats.js';
@@ -31,6 +33,8 @@ export interface KernelPlan {
   /** Rows of the GEMM (a prefill chunk). */
   m: number;
   variant: MatmulVariant;
+  /** GEMVs with integer dot products (MatmulArgs.intDot). */
+  intDot?: boolean;
   lmHead: boolean;
   attention: { decode: number[]; prefill: number[] } | null;
   /** Timed runs per measurement, and measurements per figure. */
@@ -102,7 +106,7 @@ export async function runNodeKernels(ctx: GpuContext, roof: Roofline, plan: Kern
   const shapes: MatmulShape[] = plan.models.flatMap((m) => matmulShapes(MODELS[m], plan.lmHead)).filter((s) => !plan.shapes || plan.shapes.includes(s.name));
   for (const shape of shapes) {
     for (const format of plan.formats) {
-      const gemvOp = prepareMatmul(ctx, { n: shape.n, k: shape.k, format, tokens: 1, variant: plan.variant });
+      const gemvOp = prepareMatmul(ctx, { n: shape.n, k: shape.k, format, tokens: 1, variant: plan.variant, intDot: plan.intDot });
       const gemvMs = spread(await times(gemvOp, plan.iters, plan.repeats));
       const weightBytes = gemvOp.weightBytes;
       gemvOp.destroy();
@@ -169,6 +173,7 @@ async function main(): Promise<void> {
       variant: { type: 'string' },
       models: { type: 'string' },
       'no-attention': { type: 'boolean', default: false },
+      'int-dot': { type: 'boolean', default: false },
     },
   });
   const ctx = await createNodeGpuContext();
@@ -179,9 +184,10 @@ async function main(): Promise<void> {
   if (flags.formats) plan.formats = flags.formats.split(',') as WeightFormat[];
   if (flags.models) plan.models = flags.models.split(',') as ModelKey[];
   if (flags['no-attention']) plan.attention = null;
+  plan.intDot = flags['int-dot'];
   if (!(Number.isInteger(plan.m) && plan.m > 1)) throw new Error(`--m must be an integer above 1, got ${flags.m}`);
-  const unknown = plan.formats.filter((f) => !FORMATS.includes(f));
-  if (unknown.length) throw new Error(`unknown format(s) ${unknown.join(', ')}; use ${FORMATS.join(', ')}`);
+  const unknown = plan.formats.filter((f) => !WEIGHT_FORMATS.includes(f));
+  if (unknown.length) throw new Error(`unknown format(s) ${unknown.join(', ')}; use ${WEIGHT_FORMATS.join(', ')}`);
   const badModels = plan.models.filter((m) => !(m in MODELS));
   if (badModels.length) throw new Error(`unknown model(s) ${badModels.join(', ')}; use ${Object.keys(MODELS).join(', ')}`);
 

@@ -4,7 +4,7 @@
  * one plausible scale instead of quantizing random floats: that keeps JS out of the way of
  * lm_head-sized matrices.
  */
-import { BLOCK_BYTES, QK, nativeByteLength, type WeightFormat } from '../../src/quant/formats.js';
+import { BLOCK_BYTES, QK, nativeByteLength, quantize, type WeightFormat } from '../../src/quant/formats.js';
 
 /** Fills `out` with random bytes from a 32-bit LCG; cheap, and the same for the same seed. */
 export function randomBytes(out: Uint8Array, seed = 12345): Uint8Array {
@@ -50,6 +50,8 @@ export function randomNative(format: WeightFormat, rows: number, cols: number, s
   const bytes = nativeByteLength(format, rows, cols);
   if (format === 'f32') return new Uint8Array(randomF32(rows * cols, seed, 0.05).buffer);
   if (format === 'f16') return new Uint8Array(randomF16Bits(rows * cols, seed).buffer);
+  // formats with a min or sub-block scales: quantized from random values, so every field is valid
+  if (format !== 'q8_0' && format !== 'q4_0') return quantize(format, randomF32(rows * cols, seed, 0.05));
   const out = randomBytes(new Uint8Array(bytes), seed);
   const bb = BLOCK_BYTES[format];
   for (let o = 0; o < bytes; o += bb) {

@@ -81,6 +81,8 @@ export interface MatmulCase {
   /** Rows of x: 1 runs the GEMV, more the GEMM. */
   tokens: number;
   variant?: MatmulVariant;
+  /** The GEMV on int8-packed input rows (MatmulArgs.intDot), where the device and format have it. */
+  intDot?: boolean;
 }
 
 /** y = x @ W^T for a random W [n, k] in `format`. */
@@ -91,7 +93,7 @@ export function prepareMatmul(ctx: GpuContext, c: MatmulCase): TimedOp & { weigh
   const x = createStorage(ctx, tokens * k * 4, 'bench.x');
   ctx.device.queue.writeBuffer(x, 0, randomF32(tokens * k, 7));
   const y = createStorage(ctx, tokens * n * 4, 'bench.y');
-  const ds = matmul(ctx, { step: uniform.buffer, x, w, y, maxTokens: tokens, variant: c.variant }, 'matmul');
+  const ds = matmul(ctx, { step: uniform.buffer, x, w, y, maxTokens: tokens, variant: c.variant, intDot: c.intDot }, 'matmul');
   const op = timedOp(ctx, uniform, ds, { tokens, pos: 0, kvLen: tokens }, w.bytes, 2 * tokens * n * k, () => {
     destroyWeight(w);
     x.destroy();
