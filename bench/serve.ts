@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
 import { createServer, type HearthServer } from '../src/serve/index.js';
 import { STORIES } from '../test/helpers/stories.js';
-import { countBuffers } from '../test/helpers/serve.js';
+import { countBuffers } from '../test/helpers/gpu-buffers.js';
 import { loadRequests, runLoad, soloReplies, throughput, type Throughput } from '../test/helpers/serve-load.js';
 
 const { values: args } = parseArgs({ options: { 'skip-smollm': { type: 'boolean' }, smollm: { type: 'string' }, out: { type: 'string' }, total: { type: 'string' } } });

@@ -105,7 +105,8 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   });
   await model.start();
 
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit, trustProxy: opts.trustProxy ?? false, forceCloseConnections: 'idle', return503OnClosing: true });
+  // requestTimeout bounds how long a client may take to send its request (slow-send clients), not the reply
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit, trustProxy: opts.trustProxy ?? false, forceCloseConnections: 'idle', return503OnClosing: true, requestTimeout: 60_000 });
   const ctx: ServeContext = { model, scheduler, keys, logContent: !!opts.logContent, sessions: !!opts.sessionsDir, log: app.log, requests: { ok: 0, clientGone: 0, error: 0, rejected: 0 } };
   let draining = false;
 

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
-import { countBuffers, startServer, type TestServer } from '../helpers/serve.js';
+import { startServer, type TestServer } from '../helpers/serve.js';
+import { countBuffers } from '../helpers/gpu-buffers.js';
 import { loadRequests, runLoad, send, soloReplies } from '../helpers/serve-load.js';
 import { STORIES } from '../helpers/stories.js';
 import { serveOptions } from '../../src/serve/cli.js';
