@@ -18,7 +18,7 @@ import type { MatmulVariant } from '../src/kernels/matmul.js';
 import type { Roofline } from '../src/kernels/roofline.js';
 import { isCpuAdapter, type GpuContext } from '../src/gpu/device.js';
 import { createNodeGpuContext } from '../src/gpu/node.js';
-import { WEIGHT_FORMATS, type WeightFormat } from '../src/quant/formats.js';
+import { FORMATS as WEIGHT_SPECS, WEIGHT_FORMATS, type WeightFormat } from '../src/quant/formats.js';
 import { prepareAttention, prepareMatmul, roofline, type AttentionCase, type TimedOp } from './lib/ours.js';
 import { MODELS, attentionShape, matmulShapes, type MatmulShape, type ModelKey } from './lib/shapes.js';
 import { spread, type Spread } from './lib/stats.js';
@@ -106,6 +106,8 @@ export async function runNodeKernels(ctx: GpuContext, roof: Roofline, plan: Kern
   const shapes: MatmulShape[] = plan.models.flatMap((m) => matmulShapes(MODELS[m], plan.lmHead)).filter((s) => !plan.shapes || plan.shapes.includes(s.name));
   for (const shape of shapes) {
     for (const format of plan.formats) {
+      // k-quants need rows of whole 256-value blocks (SmolLM2's 576 are not: llama.cpp falls back too)
+      if (shape.k % WEIGHT_SPECS[format].block) continue;
       const gemvOp = prepareMatmul(ctx, { n: shape.n, k: shape.k, format, tokens: 1, variant: plan.variant, intDot: plan.intDot });
       const gemvMs = spread(await times(gemvOp, plan.iters, plan.repeats));
       const weightBytes = gemvOp.weightBytes;

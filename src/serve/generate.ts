@@ -110,7 +110,17 @@ async function writeEvents(reply: FastifyReply, chunks: AsyncIterable<object>, s
   });
   const write = async (data: string) => {
     if (raw.destroyed) throw new HearthError('ABORTED', 'The client disconnected.');
-    if (!raw.write(`data: ${data}\n\n`)) await new Promise((r) => (raw.once('drain', r), raw.once('close', r)));
+    if (raw.write(`data: ${data}\n\n`)) return;
+    // a slow reader: wait for the socket to drain (or close), leaving no listener behind
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off('drain', done);
+        raw.off('close', done);
+        resolve();
+      };
+      raw.on('drain', done);
+      raw.on('close', done);
+    });
   };
   let usage: object | null = null;
   let template: Record<string, unknown> | null = null;

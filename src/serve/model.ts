@@ -26,6 +26,8 @@ export class ModelHost {
   private engine: NodeEngine | null = null;
   private loading: Promise<NodeEngine> | null = null;
   private closed = false;
+  /** When a reload last failed: the next one is tried on a request, at most every RETRY_MS. */
+  private failedAt = 0;
   /** How many times the model was loaded again after a lost device. */
   reloads = 0;
 
@@ -71,6 +73,7 @@ export class ModelHost {
     const e = this.engine;
     if (e && !e.info.deviceLost) return e;
     if (e) this.recover();
+    else if (!this.loading && !this.closed && this.failedAt && Date.now() - this.failedAt > RETRY_MS) this.retry();
     throw unavailable(this.closed ? 'The server is shutting down.' : 'The model is loading (after a lost GPU device, or at start).');
   }
 
@@ -85,7 +88,17 @@ export class ModelHost {
     this.engine = null;
     this.opts.onEvent?.({ kind: 'device-lost' });
     this.reloads++;
-    this.load(() => lost.unload().catch(() => undefined)).catch((error: unknown) => this.opts.onEvent?.({ kind: 'reload-failed', error }));
+    this.load(() => lost.unload().catch(() => undefined)).catch((error: unknown) => this.failed(error));
+  }
+
+  private retry(): void {
+    this.failedAt = 0;
+    this.load().catch((error: unknown) => this.failed(error));
+  }
+
+  private failed(error: unknown): void {
+    this.failedAt = Date.now();
+    this.opts.onEvent?.({ kind: 'reload-failed', error });
   }
 
   /** Resolves once a model is loaded and usable (after a reload, say). */
@@ -112,5 +125,7 @@ export class ModelHost {
     await e?.unload();
   }
 }
+
+const RETRY_MS = 10_000;
 
 const unavailable = (message: string) => new HearthError('ENGINE_UNLOADED', message, { hint: 'Retry in a few seconds.' });

@@ -7,7 +7,8 @@
  * reported), next-token log-probabilities close at every step.
  *
  * The two do not compute alike (llama.cpp rounds activations to 8 bits for quantized dot
- * products and keeps its KV cache in f16; Hearth widens these types to q8_0 and computes in f32),
+ * products and keeps its KV cache in f16; Hearth reads Q4_1, Q5_0 and Q4_K..Q6_K as stored,
+ * widens the others to q8_0, and computes in f32),
  * so the bound is loose, but a misplaced bit, scale or nibble changes the weights themselves and
  * moves log-probabilities by whole units (the test checks that too, by scoring one type's file
  * against llama.cpp's run of another). Measured here (wllama 3.8.1, wasm CPU; Hearth on
