@@ -28,7 +28,7 @@ struct Params {
 
 // Decode fusions' parameters (src/kernels/matmul.ts, MatmulFusion), bound only by the pieces that
 // read them: matmul_prologue_norm (eps), matmul_x_gated (up_stride, up_offset),
-// matmul_epilogue_rope_kv (head_dim, half_rot, max_ctx, inv_freq).
+// matmul_epilogue_rope_kv (head_dim, half_rot, max_ctx, inv_freq), matmul_epilogue_gated (inter).
 struct Fused {
   eps: f32,
   up_stride: u32,
@@ -36,6 +36,7 @@ struct Fused {
   head_dim: u32,
   half_rot: u32,
   max_ctx: u32,
+  inter: u32, // gate|up rows: I, the gate rows before the up rows
   inv_freq: array<vec4f, 32>, // rotary_dim / 2 <= 128 inverse frequencies
 }
 

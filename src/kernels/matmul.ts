@@ -14,6 +14,7 @@ import prologuePlain from '../../shaders/matmul_prologue.wgsl?raw';
 import prologueNorm from '../../shaders/matmul_prologue_norm.wgsl?raw';
 import epiloguePlain from '../../shaders/matmul_epilogue.wgsl?raw';
 import epilogueRopeKv from '../../shaders/matmul_epilogue_rope_kv.wgsl?raw';
+import epilogueGated from '../../shaders/matmul_epilogue_gated.wgsl?raw';
 import ropeMath from '../../shaders/rope_math.wgsl?raw';
 import kvF32 from '../../shaders/matmul_kv_f32.wgsl?raw';
 import kvF16 from '../../shaders/matmul_kv_f16.wgsl?raw';
@@ -98,6 +99,11 @@ export interface MatmulFusion {
    * and v into the layer's caches [kvHeads, maxCtx, headDim] at that position.
    */
   ropeKv?: { invFreq: GPUBuffer; rotaryDim: number; style: RopeStyle; headDim: number; kCache: GPUBuffer; vCache: GPUBuffer; maxCtx: number; kvFormat?: KvFormat };
+  /**
+   * Epilogue of a fused gate|up projection (w's rows: I gate rows, then I up rows; I even): y is
+   * [M, I] and takes act(gate) * up, the down projection's input.
+   */
+  gatedOut?: { activation: GatedActivation };
 }
 
 const FLAG_BIAS = 1; // shaders/matmul_io.wgsl
@@ -121,9 +127,10 @@ function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: 
     ...(family === 'gemv' ? [subgroups ? gemvSubgroup : gemvWorkgroup] : []),
     common,
     io,
-    ...(fusion.gated ? [activations, xGated] : [xAligned ? xVec4 : xScalar]),
+    ...(fusion.gated || fusion.gatedOut ? [activations] : []),
+    fusion.gated ? xGated : xAligned ? xVec4 : xScalar,
     fusion.norm ? prologueNorm : prologuePlain,
-    ...(fusion.ropeKv ? [ropeMath, fusion.ropeKv.kvFormat === 'f16' ? kvF16 : kvF32, epilogueRopeKv] : [epiloguePlain]),
+    ...(fusion.ropeKv ? [ropeMath, fusion.ropeKv.kvFormat === 'f16' ? kvF16 : kvF32, epilogueRopeKv] : [fusion.gatedOut ? epilogueGated : epiloguePlain]),
     FORMATS[format].wgsl, // src/quant/: the format's piece (shaders/weights_<format>.wgsl)
     ...kernel,
   ].join('\n');
@@ -146,7 +153,9 @@ function checkArgs(a: MatmulArgs): void {
   check(Number.isInteger(a.maxTokens) && a.maxTokens >= 1, `matmul: maxTokens must be a positive integer, got ${a.maxTokens}.`);
   check(a.x.size >= a.maxTokens * k * 4, `matmul: x holds ${a.x.size} bytes, less than maxTokens (${a.maxTokens}) x K (${k}) floats.`);
   const yRows = a.lastRowOnly ? 1 : a.maxTokens;
-  check(a.y.size >= yRows * n * 4, `matmul: y holds ${a.y.size} bytes, less than ${yRows} x N (${n}) floats.`);
+  // the gated epilogue writes one value per gate|up pair of rows
+  const yCols = a.fusion?.gatedOut ? n / 2 : n;
+  check(a.y.size >= yRows * yCols * 4, `matmul: y holds ${a.y.size} bytes, less than ${yRows} x ${yCols} floats.`);
   if (a.bias) check(a.bias.size >= n * 4, `matmul: bias holds ${a.bias.size} bytes, less than N (${n}) floats.`);
   if (a.sections) {
     check(a.sections.length >= 1 && a.sections.length <= 3, `matmul: 1 to 3 output sections, got ${a.sections.length}.`);
@@ -184,7 +193,8 @@ const FUSED_BYTES = 32 + 128 * 4; // shaders/matmul_io.wgsl, struct Fused
 /** The Fused uniform and the extra bindings of a fused GEMV (none without a fusion). */
 function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers: Record<number, GPUBuffer>; owned: GPUBuffer[] } {
   const f = a.fusion;
-  if (!f || (!f.norm && !f.gated && !f.ropeKv)) return { buffers: {}, owned: [] };
+  if (!f || (!f.norm && !f.gated && !f.ropeKv && !f.gatedOut)) return { buffers: {}, owned: [] };
+  check(!(f.ropeKv && f.gatedOut), `${label}: a fused matmul takes one epilogue, RoPE/KV or gated.`);
   const { cols: k, rows: n } = a.w;
   check(!(f.norm && f.gated), `${label}: a fused matmul takes one prologue, norm or gated.`);
   const data = new DataView(new ArrayBuffer(32));
@@ -215,12 +225,16 @@ function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers
     const cache = (s![1]!.width / r.headDim) * r.maxCtx * r.headDim * KV_BYTES[r.kvFormat ?? 'f32'];
     check(r.kCache.size >= cache && r.vCache.size >= cache, `${label}: the caches must hold kvHeads x maxCtx x headDim ${r.kvFormat ?? 'f32'} values.`);
     check(r.invFreq.size >= (r.rotaryDim / 2) * 4, `${label}: the inverse-frequency table holds ${r.invFreq.size / 4} floats, needs ${r.rotaryDim / 2}.`);
-    void n;
     data.setUint32(12, r.headDim, true);
     data.setUint32(16, r.rotaryDim / 2, true);
     data.setUint32(20, r.maxCtx, true);
     buffers[7] = r.kCache;
     buffers[8] = r.vCache;
+  }
+  if (f.gatedOut) {
+    const inter = n / 2;
+    check(!a.bias && !a.accumulate && !a.sections && a.w.parts.length === 1 && Number.isInteger(inter) && inter % 2 === 0, `${label}: the gated epilogue needs one gate|up weight part of 2I rows, I even, and no bias, accumulate or sections.`);
+    data.setUint32(24, inter, true);
   }
   const fbuf = createUniform(ctx, FUSED_BYTES, `${label}.fused`);
   writeBuffer(ctx, fbuf, 0, data);
@@ -253,12 +267,13 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
 
   const launch = (part: WeightPart, params: GPUBuffer, family: Family, entry: string, constants: Record<string, number>, tag: string, grid: (s: StepParams) => Grid): Dispatch => {
     const code = shaderCode(format, k, family, ctx.features.subgroups, fusion);
-    const fusedConstants = { ...(fusion.gated?.activation === 'gelu_tanh' ? { GATED_GELU: 1 } : {}), ...(fusion.ropeKv?.style === 'half' ? { ROPE_HALF: 1 } : {}) };
+    const gelu = (fusion.gated ?? fusion.gatedOut)?.activation === 'gelu_tanh';
+    const fusedConstants = { ...(gelu ? { GATED_GELU: 1 } : {}), ...(fusion.ropeKv?.style === 'half' ? { ROPE_HALF: 1 } : {}) };
     const pipeline = ctx.pipelines.get(code, entry, `matmul.${entry}`, { ...constants, ...fusedConstants });
     // the integer-dot GEMV reads the packed row instead of x
     const buffers: Record<number, GPUBuffer> = { 0: a.step, 1: params, ...(family === 'i8' ? packed : { 2: a.x }), 3: part.data, 5: a.y, ...fused.buffers };
-    // the rope/KV epilogue stores without store_y: no bias binding
-    if (!fusion.ropeKv) buffers[6] = bias;
+    // the rope/KV and gated epilogues store without store_y: no bias binding
+    if (!fusion.ropeKv && !fusion.gatedOut) buffers[6] = bias;
     if (part.scales) buffers[4] = part.scales;
     const l = a.w.parts.length > 1 ? `${label}.${tag}[${part.rowStart}]` : `${label}.${tag}`;
     return { label: l, pipeline, bindGroup: bindBuffers(ctx, pipeline, l, buffers), grid, owned: part === a.w.parts[0] ? [params, ...fused.owned] : [params] };

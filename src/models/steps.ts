@@ -10,8 +10,9 @@
  *
  * Decode (one token) is fused down to a few launches per layer: the norm is the next matmul's
  * prologue (the GEMV reads x and computes the row's scale itself), RoPE and the KV append are the
- * Q|K|V GEMV's epilogue (interleaved RoPE, no q/k norm), act(gate) * up is the down GEMV's prologue
- * and the residual adds are the output and down projections' epilogues. Prefill keeps the norm,
+ * Q|K|V GEMV's epilogue (no bias, no q/k norm), act(gate) * up is the gate|up GEMV's epilogue (the
+ * down GEMV's prologue when gate and up are apart) and the residual adds are the output and down
+ * projections' epilogues. Prefill keeps the norm,
  * RoPE/append and gated product as launches of their own (their cost is shared by the chunk's
  * tokens); those launches idle at decode steps, and the fused GEMVs idle at prefill steps.
  */
@@ -261,7 +262,8 @@ export class Steps {
 
   /**
    * x += (act(xn @ Wgate) * (xn @ Wup)) @ Wdown, or x += rmsnorm(that) * postNorm. At decode steps
-   * act(gate) * up is the down GEMV's prologue.
+   * act(gate) * up is the gate|up GEMV's epilogue (gate and up one matrix), or the down GEMV's
+   * prologue (apart).
    */
   gatedMlp(gateUp: Projection, down: GpuWeight, activation: GatedActivation, postNorm: GPUBuffer | null = null): void {
     const I = this.c.intermediateSize;
@@ -269,15 +271,27 @@ export class Steps {
     // fused: each row of `gate` is gate then up; apart: gate and up in their own buffers
     const outs = fused ? [this.a.gate] : [this.a.gate, this.a.up!];
     const norm = this.takeNorm();
-    gateUp.parts.forEach((part, i) => {
-      const x = this.input(this.a.xn, this.c.hiddenSize, part.weight);
-      this.matmulSteps({ step: this.o.step, x, w: part.weight, y: outs[i]!, bias: part.bias ?? undefined, maxTokens: this.T }, `${this.label}${fused ? 'gate_up' : i === 0 ? 'gate' : 'up'}`, norm, this.a.x);
-    });
-    this.push(this.unfusedInDecode(siluMul(this.ctx, { step: this.o.step, gate: this.a.gate, up: fused ? this.a.gate : this.a.up!, out: this.a.act, n: I, maxTokens: this.T, fused, activation }, `${this.label}${activation}_mul`)));
-    this.wrote(this.a.act);
     const y = postNorm ? this.a.mlp : this.a.x;
-    const gated = fused ? { up: this.a.gate, stride: 2 * I, upOffset: I, activation } : { up: this.a.up!, stride: I, upOffset: 0, activation };
-    this.matmulSteps({ step: this.o.step, x: this.input(this.a.act, I, down), w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`, { gated }, this.a.gate);
+    const part0 = gateUp.parts[0]!;
+    if (this.fuse && fused && part0.weight.parts.length === 1 && !part0.bias && I % 2 === 0) {
+      // decode: act(gate) * up is the gate|up GEMV's epilogue, written straight into act
+      const a: MatmulArgs = { step: this.o.step, x: this.a.xn, w: part0.weight, y: this.a.gate, maxTokens: this.T };
+      if (this.T > 1) this.push(this.mm({ ...a, gemmOnly: true }, `${this.label}gate_up`));
+      this.push(this.mm({ ...a, x: this.a.x, y: this.a.act, fusion: { ...norm, gatedOut: { activation } } }, `${this.label}gate_up`));
+      this.push(prefillOnly(siluMul(this.ctx, { step: this.o.step, gate: this.a.gate, up: this.a.gate, out: this.a.act, n: I, maxTokens: this.T, fused, activation }, `${this.label}${activation}_mul`)));
+      this.wrote(this.a.act);
+      this.push(this.mm({ step: this.o.step, x: this.a.act, w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`));
+    } else {
+      gateUp.parts.forEach((part, i) => {
+        const x = this.input(this.a.xn, this.c.hiddenSize, part.weight);
+        this.matmulSteps({ step: this.o.step, x, w: part.weight, y: outs[i]!, bias: part.bias ?? undefined, maxTokens: this.T }, `${this.label}${fused ? 'gate_up' : i === 0 ? 'gate' : 'up'}`, norm, this.a.x);
+      });
+      this.push(this.unfusedInDecode(siluMul(this.ctx, { step: this.o.step, gate: this.a.gate, up: fused ? this.a.gate : this.a.up!, out: this.a.act, n: I, maxTokens: this.T, fused, activation }, `${this.label}${activation}_mul`)));
+      this.wrote(this.a.act);
+      // decode, gate and up apart: act(gate) * up is the down GEMV's prologue
+      const gated = fused ? { up: this.a.gate, stride: 2 * I, upOffset: I, activation } : { up: this.a.up!, stride: I, upOffset: 0, activation };
+      this.matmulSteps({ step: this.o.step, x: this.input(this.a.act, I, down), w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`, { gated }, this.a.gate);
+    }
     this.wrote(y);
     this.residual(y, postNorm, 'post_ffn_norm');
   }

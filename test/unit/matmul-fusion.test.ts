@@ -2,7 +2,7 @@
  * The decode GEMV's fusions (MatmulFusion) against the CPU reference at ragged shapes, on the
  * register (CPU-driver) GEMV and the tiled GEMV with and without subgroups: the RMSNorm prologue,
  * the gated-MLP prologue (SiLU and GELU, fused gate|up or apart) with the residual add as
- * accumulate, and the Q|K|V epilogue that rotates q and k and writes k and v into the caches.
+ * accumulate, the gate|up epilogue writing act(gate) * up, and the Q|K|V epilogue that rotates q and k and writes k and v into the caches.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { matmul, type MatmulVariant } from '../../src/kernels/matmul.js';
@@ -126,6 +126,35 @@ describe('matmul decode fusions', () => {
       }
       destroyWeight(w);
       for (const b of [...Object.values(bufs), y]) b.destroy();
+    }
+  });
+
+  it('gate|up epilogue: RMSNorm in, act(gate) * up out ([I] per row) for SiLU and GELU', async () => {
+    const cases: { I: number; k: number; format: WeightFormat }[] = [
+      { I: 38, k: 50, format: 'f32' },
+      { I: 48, k: 64, format: 'q4_0' },
+    ];
+    for (const dev of await devices()) {
+      const { ctx, step } = dev;
+      for (const { I, k, format } of cases) {
+        const { w, wd } = weight(ctx, format, 2 * I, k, I + k);
+        const x = randomF32(k, 31, 2);
+        const g = randomF32(k, 32);
+        const gu = matmulRef(rmsNormRef(x, g, 1, k, 1e-5), wd, 1, 2 * I, k);
+        const xb = uploadStorage(ctx, x, 'x');
+        const gb = uploadStorage(ctx, g, 'g');
+        const y = createStorage(ctx, I * 4, 'act');
+        for (const variant of dev.variants) {
+          for (const activation of ['silu', 'gelu_tanh'] as const) {
+            const want = gatedActRef(activation, gu.slice(0, I), gu.slice(I));
+            const ds = matmul(ctx, { step: step.buffer, x: xb, w, y, maxTokens: 1, variant, fusion: { norm: { weight: gb, eps: 1e-5 }, gatedOut: { activation } } }, 'gate_up');
+            await runDispatches(ctx, ds, { tokens: 1, pos: 0, kvLen: 1 }, step);
+            expect(compare(await readF32(ctx, y, I), want).maxRel, `${dev.name} ${variant} ${format} ${activation}`).toBeLessThan(TOL);
+          }
+        }
+        destroyWeight(w);
+        for (const b of [xb, gb, y]) b.destroy();
+      }
     }
   });
 
