@@ -293,6 +293,17 @@ interface RequestGrammar {
   param: string;
 }
 
+/** Compiles a request's grammar (cached; a bad one fails here, before any token) and starts a matcher for the request. */
+async function constraintOf(engine: Engine, g: RequestGrammar | null): Promise<TokenConstraint | undefined> {
+  if (!g) return undefined;
+  return (await compileConstraint(engine.tokenizer, engine.config.vocabSize, g.source, g.param)).create();
+}
+
+/** The constraint of a `response_format` (none for text), for callers outside this API (sessions). */
+export function responseFormatConstraint(engine: Engine, responseFormat: unknown): Promise<TokenConstraint | undefined> {
+  return constraintOf(engine, grammarOfResponseFormat(responseFormat));
+}
+
 interface ChatPlan {
   promptIds: number[];
   grammar: RequestGrammar | null;
@@ -371,11 +382,7 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
     return { promptIds, grammar: { source: { type: 'structural_tag', format }, param: 'tools' }, calls: { fmt: fmt!, functions, choice } };
   };
 
-  /** Compiles the grammar (cached; a bad one fails here, before any token) and starts a matcher for this request. */
-  const constraintFor = async (g: RequestGrammar | null): Promise<TokenConstraint | undefined> => {
-    if (!g) return undefined;
-    return (await compileConstraint(engine.tokenizer, engine.config.vocabSize, g.source, g.param)).create();
-  };
+  const constraintFor = (g: RequestGrammar | null) => constraintOf(engine, g);
 
   /** The reply's message: tool calls parsed out of the text when the grammar allowed them and the reply is whole. */
   const replyOf = (calls: ChatPlan['calls'], text: string, finish: GenerateResult['finishReason']): { message: ChatCompletion['choices'][0]['message']; finish: FinishReason } => {

@@ -88,20 +88,86 @@ function grammarError(param: string, reason: string): HearthError {
   });
 }
 
+/**
+ * Numeric bounds as XGrammar can enforce them. Its range grammars (0.1.27) are exact for integer
+ * bounds on integers, but for numbers they let the fraction run past an endpoint (-10.9 under
+ * minimum -10), mishandle fractional endpoints, and let exclusiveMinimum 0 through at 0. So every
+ * bound becomes an inclusive integer one: exact for integers; for numbers, one whole unit inside
+ * each bound, which keeps every fraction XGrammar adds within the original range.
+ * Returns null when that leaves no number (a range narrower than 2 units), for the caller to refuse.
+ */
+export function enforceableBounds(s: Record<string, unknown>): { minimum?: number; maximum?: number } | null {
+  const integer = s.type === 'integer';
+  const num = (k: string) => (typeof s[k] === 'number' ? (s[k] as number) : undefined);
+  let lo: number | undefined;
+  let hi: number | undefined;
+  const min = num('minimum');
+  const xmin = num('exclusiveMinimum');
+  const max = num('maximum');
+  const xmax = num('exclusiveMaximum');
+  if (min !== undefined) lo = integer ? Math.ceil(min) : Math.ceil(min) + 1;
+  if (xmin !== undefined) lo = Math.max(lo ?? -Infinity, integer ? Math.floor(xmin) + 1 : Math.floor(xmin) + 2);
+  if (max !== undefined) hi = integer ? Math.floor(max) : Math.floor(max) - 1;
+  if (xmax !== undefined) hi = Math.min(hi ?? Infinity, integer ? Math.ceil(xmax) - 1 : Math.ceil(xmax) - 2);
+  if (lo !== undefined && hi !== undefined && lo > hi) return null;
+  return { ...(lo !== undefined ? { minimum: lo } : {}), ...(hi !== undefined ? { maximum: hi } : {}) };
+}
+
+/** A copy of a (checked) schema with every numeric bound rewritten by enforceableBounds. */
+function schemaForXGrammar(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(schemaForXGrammar);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    // enum and const hold values, not schemas
+    out[k] = k === 'enum' || k === 'const' ? v : schemaForXGrammar(v);
+  }
+  if (['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].some((k) => typeof out[k] === 'number')) {
+    const b = enforceableBounds(out);
+    delete out.minimum;
+    delete out.maximum;
+    delete out.exclusiveMinimum;
+    delete out.exclusiveMaximum;
+    Object.assign(out, b);
+  }
+  return out;
+}
+
+/**
+ * A structural tag whose JSON Schema contents become grammars compiled as response_format's are
+ * (no free whitespace: inside a structural tag XGrammar would allow any, and a model that knows
+ * no JSON fills the budget with newlines), bounds rewritten by schemaForXGrammar.
+ */
+async function tagForXGrammar(format: unknown): Promise<unknown> {
+  if (Array.isArray(format)) return Promise.all(format.map(tagForXGrammar));
+  if (typeof format !== 'object' || format === null) return format;
+  const f = format as Record<string, unknown>;
+  if (f.type === 'json_schema') {
+    const xg = await loadXGrammar();
+    const g = await xg.Grammar.fromJSONSchema(JSON.stringify(schemaForXGrammar(f.json_schema)), false, -1, undefined, true);
+    const grammar = g.toString();
+    g.dispose();
+    return { type: 'grammar', grammar };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(f)) out[k] = await tagForXGrammar(v);
+  return out;
+}
+
 async function compile(e: CompilerEntry, src: GrammarSource, param: string): Promise<CompiledGrammar> {
   const c = e.compiler;
-  return xgrammarCall(() => {
+  return xgrammarCall(async () => {
     switch (src.type) {
       case 'json_object':
         return c.compileJSONSchema('{"type": "object"}', false, -1, undefined, false);
       case 'json_schema':
-        return c.compileJSONSchema(JSON.stringify(src.schema), false, -1, undefined, true);
+        return c.compileJSONSchema(JSON.stringify(schemaForXGrammar(src.schema)), false, -1, undefined, true);
       case 'grammar':
         return c.compileGrammar(src.grammar, src.root ?? 'root');
       case 'regex':
         return c.compileStructuralTag({ type: 'structural_tag', format: { type: 'regex', pattern: src.pattern } });
       case 'structural_tag':
-        return c.compileStructuralTag({ type: 'structural_tag', format: src.format });
+        return c.compileStructuralTag({ type: 'structural_tag', format: (await tagForXGrammar(src.format)) as StructuralTagFormat });
     }
   }, (reason) => grammarError(param, reason));
 }

@@ -38,8 +38,10 @@ async function importInNode(): Promise<XGrammar> {
   const require = createRequire(import.meta.url);
   const file = require.resolve('@mlc-ai/web-xgrammar');
   const mod: { exports: Record<string, unknown> } = { exports: {} };
+  // its Node path imports 'module' dynamically, which code made by new Function may not do (vitest's VM): require it
+  const text = readFileSync(file, 'utf8').replace(/await import\((['"])module\1\)/g, "require('module')");
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the package's own file, run as the CommonJS it is
-  new Function('exports', 'module', 'require', '__filename', '__dirname', readFileSync(file, 'utf8'))(mod.exports, mod, require, file, file.replace(/[/\\][^/\\]*$/, ''));
+  new Function('exports', 'module', 'require', '__filename', '__dirname', text)(mod.exports, mod, require, file, file.replace(/[/\\][^/\\]*$/, ''));
   return mod.exports as unknown as XGrammar;
 }
 

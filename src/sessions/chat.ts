@@ -2,6 +2,7 @@
 import type { GenerateResult } from '../engine/engine.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/types.js';
 import { checkChatMessages, extrasOf, templateMessages, usageOf } from '../api/openai.js';
+import { toolFormatOf, toolMessages } from '../api/tools.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/index.js';
 
 const plainRenderers = new WeakMap<Tokenizer, boolean>();
@@ -32,11 +33,27 @@ function rendersPlain(t: Tokenizer): boolean {
  * every turn would prefill the previous reply again.
  */
 export function renderPrompt(t: Tokenizer, given: ChatMessage[]): number[] {
-  const messages = templateMessages(given);
+  let messages = templateMessages(given);
+  // earlier tool calls and results render as chat.completions renders them
+  if (messages.some((m) => m.role === 'tool' || m.tool_calls?.length)) messages = toolMessages(toolFormatOf(t), messages, []).messages;
   if (!rendersPlain(t)) return t.encodeChat(messages, { addGenerationPrompt: true });
   const text = `${t.applyChatTemplate(messages, { addGenerationPrompt: true })}\n`;
   const bos = t.bosId === null ? undefined : t.idToToken(t.bosId);
   return t.encode(text, { addSpecialTokens: !(bos && text.startsWith(bos)) });
+}
+
+/**
+ * A message as a session keeps it: role and content ('' for a turn that only calls tools), and its
+ * tool calls or the call it answers when present; nothing else the caller's object carries.
+ */
+export function storedMessage(m: ChatMessage): ChatMessage {
+  return {
+    role: m.role,
+    content: m.content ?? '',
+    ...(m.tool_calls?.length ? { tool_calls: m.tool_calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.function.name, arguments: c.function.arguments } })) } : {}),
+    ...(typeof m.tool_call_id === 'string' ? { tool_call_id: m.tool_call_id } : {}),
+    ...(typeof m.name === 'string' ? { name: m.name } : {}),
+  };
 }
 
 /** The API's message rules (shape and role), for session messages too. */

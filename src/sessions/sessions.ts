@@ -11,12 +11,13 @@
  */
 import { HearthError } from '../errors.js';
 import type { Engine, GenerateResult } from '../engine/engine.js';
-import { toGenerateRequest } from '../api/openai.js';
+import { responseFormatConstraint, toGenerateRequest } from '../api/openai.js';
+import { grammarOfResponseFormat } from '../api/structured.js';
 import { withLock } from '../hub/cache-store.js';
 import { formatBytes } from '../util/bytes.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import { packArchive, unpackArchive, type ArchiveFile } from './archive.js';
-import { checkMessages, chunkOf, completionId, completionOf, renderPrompt } from './chat.js';
+import { checkMessages, chunkOf, completionId, completionOf, renderPrompt, storedMessage } from './chat.js';
 import { checkKey, isEncrypted, seal, sha256Hex, unseal } from './envelope.js';
 import { describeMismatch, type ModelIdentity } from '../engine/identity.js';
 import { bytesPerToken, decodeKv, encodeKv, KV_FORMATS, subSlice, type KvFormat, type KvShape } from './kv-codec.js';
@@ -348,7 +349,7 @@ export class Sessions implements SessionsApi {
       ...empty.manifest,
       title: opts.title ?? '',
       metadata: (opts.metadata ?? {}) as Manifest['metadata'],
-      messages: (opts.messages ?? []).map((m) => ({ role: m.role, content: m.content })),
+      messages: (opts.messages ?? []).map(storedMessage),
     };
     await this.lock(id, undefined, () => this.commit(empty, 1, next, null));
     return this.info(await this.load(id));
@@ -366,7 +367,7 @@ export class Sessions implements SessionsApi {
         ...m,
         title: patch.title ?? m.title,
         metadata: (patch.metadata ?? m.metadata) as Manifest['metadata'],
-        messages: patch.messages ? patch.messages.map((x) => ({ role: x.role, content: x.content })) : m.messages,
+        messages: patch.messages ? patch.messages.map(storedMessage) : m.messages,
         updatedAt: Date.now(),
       };
       await this.commit(l, l.maxGen + 1, next, null);
@@ -559,6 +560,7 @@ export class Sessions implements SessionsApi {
     }
     if (params.messages !== undefined) checkMessages(params.messages, 'messages');
     if (params.message !== undefined && typeof params.message !== 'string') checkMessages([params.message], 'message');
+    grammarOfResponseFormat(params.response_format); // a bad one is refused before the session is touched
     this.engine();
     const signal = options?.signal ?? params.signal;
     if (params.stream) return pushToPull<SessionChatChunk>((push, s) => this.turn(id, params, s, push) as Promise<SessionChatChunk>, signal, closed);
@@ -566,14 +568,14 @@ export class Sessions implements SessionsApi {
   }
 
   private nextMessages(stored: ChatMessage[], p: SessionChatParams): ChatMessage[] {
-    if (p.messages) return p.messages.map((m) => ({ role: m.role, content: m.content }));
+    if (p.messages) return p.messages.map(storedMessage);
     let out = stored.map((m) => ({ ...m }));
     if (p.regenerate) {
       const at = out.map((m) => m.role).lastIndexOf('assistant');
       if (at < 0) throw new HearthError('INVALID_ARGUMENT', 'regenerate: this session has no assistant reply to generate again.');
       out = out.slice(0, at);
     }
-    if (p.message !== undefined) out.push(typeof p.message === 'string' ? { role: 'user', content: p.message } : { role: p.message.role, content: p.message.content });
+    if (p.message !== undefined) out.push(typeof p.message === 'string' ? { role: 'user', content: p.message } : storedMessage(p.message));
     if (!out.length) throw new HearthError('EMPTY_PROMPT', 'The session has no messages to reply to.', { hint: 'Pass message: "..." to add one.' });
     return out;
   }
@@ -661,7 +663,7 @@ export class Sessions implements SessionsApi {
       const cid = completionId();
       const created = Math.floor(Date.now() / 1000);
       const model = this.opts.modelName?.() ?? engine.identity.source;
-      const req = toGenerateRequest(engine, p, promptIds, 0, signal);
+      const req = { ...toGenerateRequest(engine, p, promptIds, 0, signal), constraint: await responseFormatConstraint(engine, p.response_format) };
       let replied = '';
       if (push) push(chunkOf(cid, created, model, { role: 'assistant', content: '' }));
       req.onToken = (t) => {
