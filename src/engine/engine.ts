@@ -130,6 +130,8 @@ export interface EngineParts {
   activations?: ActivationMode;
   /** The KV cache's format (ForwardOptions.kvCache); default 'f32'. */
   kvCache?: KvFormat;
+  /** Fuse decode steps into the GEMVs (ForwardOptions.fuse); default true. */
+  fuse?: boolean;
   /** What the weights are, for sessions that store this model's KV cache (loadEngine sets it). */
   identity?: ModelIdentity;
 }
@@ -174,7 +176,7 @@ export class Engine {
     this.contextLength = parts.contextLength;
     this.weights = parts.weights;
     this.step = new StepUniform(this.ctx);
-    this.forward = new Forward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations, kvCache: parts.kvCache }, this.step.buffer);
+    this.forward = new Forward(this.ctx, parts.config, parts.weights, { maxTokens: parts.prefillChunk, contextLength: parts.contextLength, activations: parts.activations, kvCache: parts.kvCache, fuse: parts.fuse }, this.step.buffer);
     this.sampler = createSampler(this.ctx, { step: this.step.buffer, logits: this.forward.act.logits, vocab: parts.config.vocabSize, maxTopLogprobs: 20 });
     this.idScratch = new Uint32Array(parts.prefillChunk);
     this.ring = Array.from({ length: READBACK_RING }, (_, i) => new Readback(this.ctx, this.sampler.resultBytes!, `sample.readback.${i}`));
@@ -215,7 +217,7 @@ export class Engine {
     return this.guarded(() => this.run(req));
   }
 
-  /** Run the forward pass over `tokens` once and return the per-kernel GPU times (for benchmarks). */
+  /** Run the forward pass over `tokens` and the sampler (as the last request set it) once; return the per-kernel GPU times (for benchmarks). */
   profile(tokens: number[], pos = 0): Promise<KernelTiming[]> {
     return this.guarded(async () => {
       this.checkUsable();
@@ -225,7 +227,7 @@ export class Engine {
       const step: StepParams = { tokens: tokens.length, pos, kvLen: pos + tokens.length, seed: 1 };
       this.step.write(step);
       const enc = this.ctx.device.createCommandEncoder();
-      encodeDispatches(enc, this.forward.dispatches, step, prof);
+      encodeDispatches(enc, [...this.forward.dispatches, ...this.sampler.dispatches], step, prof);
       prof.resolve(enc);
       this.ctx.device.queue.submit([enc.finish()]);
       const t = await prof.read();

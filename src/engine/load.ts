@@ -34,6 +34,8 @@ export interface EngineLoadOptions {
    * shader-f16 needed): half the memory and half the attention's reads.
    */
   kvCache?: KvFormat;
+  /** Fuse decode's memory-bound steps into the GEMVs (default true); false only to measure what fusion buys. */
+  fuse?: boolean;
   /** Which file of a repository holding several GGUF files. */
   file?: string;
   onProgress?: (p: LoadProgress) => void;
@@ -73,6 +75,7 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
     prefillChunk,
     activations: opts.activations,
     kvCache: opts.kvCache,
+    fuse: opts.fuse,
     identity: source.identity(files.tensors, config, opts.dtype, loaded.formats, longRopeFactors(config, contextLength)),
   });
   await ctx.device.queue.onSubmittedWorkDone();

@@ -49,6 +49,8 @@ export interface ForwardOptions {
   truncateActivations?: boolean;
   /** The KV cache's format: 'f32' (default) or 'f16' (KvCache). */
   kvCache?: KvFormat;
+  /** Fuse decode steps into the GEMVs (StepsOptions.fuse; default true): false for A/B measurements. */
+  fuse?: boolean;
 }
 
 export class Forward {
@@ -72,7 +74,7 @@ export class Forward {
     if (q8) for (const m of allMatrices(weights)) if (m.actQuant) kinds.add(m.actQuant);
     this.act = new Activations(ctx, config, options.maxTokens, { separateUp: weights.layers.some((L) => L.gateUp.parts.length > 1), quantized: [...kinds] });
     this.kv = new KvCache(ctx, config, options.contextLength, options.kvCache);
-    this.steps = new Steps(ctx, config, this.act, this.kv, { step: stepBuffer, quantizeInputs: q8, truncateActivations: options.truncateActivations, intDot: options.activations === 'int8' });
+    this.steps = new Steps(ctx, config, this.act, this.kv, { step: stepBuffer, quantizeInputs: q8, truncateActivations: options.truncateActivations, intDot: options.activations === 'int8', fuse: options.fuse });
     RECIPES[config.architecture](this.steps, weights, config);
     this.dispatches = this.steps.dispatches;
   }
