@@ -17,6 +17,8 @@ import type { CachedModelInfo } from './hub/cache.js';
 import { sessionsClient } from './sessions/client.js';
 import type { SessionsHost } from './sessions/host.js';
 import type { SessionsApi } from './sessions/types.js';
+import type { TranscriptionCreateParams, TranscriptionResult, TranscriptionVerbose } from './api/audio.js';
+import type { WhisperInfo } from './engine/whisper.js';
 
 export interface CreateEngineOptions extends HostLoadOptions {
   onProgress?: (p: LoadProgress) => void;
@@ -30,6 +32,20 @@ export interface CreateEngineOptions extends HostLoadOptions {
    * SharedWorker does not exist (Chrome on Android), a worker of this page's own, as without it.
    */
   shared?: boolean;
+  /** A Whisper model to load next to the chat model for engine.audio (or later: engine.audio.load). */
+  audioModel?: string;
+}
+
+export interface BrowserAudio {
+  transcriptions: {
+    create(params: TranscriptionCreateParams & { response_format: 'text' | 'srt' | 'vtt' }): Promise<string>;
+    create(params: TranscriptionCreateParams & { response_format: 'verbose_json' }): Promise<TranscriptionVerbose>;
+    create(params: TranscriptionCreateParams): Promise<TranscriptionResult>;
+  };
+  /** Loads a Whisper model (URL, repo id or dropped files) into the worker, on the chat model's GPU device. */
+  load(model: HostLoadOptions['model'], opts?: Pick<HostLoadOptions, 'revision' | 'endpoint' | 'token' | 'cache'>): Promise<WhisperInfo & { name: string }>;
+  /** Frees the Whisper model's GPU memory (the chat model stays). */
+  unload(): Promise<void>;
 }
 
 export interface RequestOptions {
@@ -54,6 +70,8 @@ export interface BrowserEngine {
   };
   /** Conversations kept on the device with their KV cache (OPFS, in the worker). */
   readonly sessions: SessionsApi;
+  /** Speech to text with a local Whisper model, in the same worker (OpenAI's audio.transcriptions). */
+  readonly audio: BrowserAudio;
   /** The latest snapshot: model, adapter, features, context length, GPU memory used (0 after unload). */
   readonly info: EngineInfo;
   /** A fresh snapshot from the worker. */
@@ -115,11 +133,12 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
   options.signal?.addEventListener('abort', onAbortLoad, { once: true });
   let info: EngineInfo;
   try {
-    const { onProgress, signal, worker: _w, shared: _s, ...load } = options;
+    const { onProgress, signal, worker: _w, shared: _s, audioModel, ...load } = options;
     void signal;
     void _w;
     void _s;
     info = await guard(host.load(load, onProgress ? Comlink.proxy(onProgress) : undefined));
+    if (audioModel) await guard(host.loadAudio({ model: audioModel, revision: load.revision, endpoint: load.endpoint, token: load.token, cache: load.cache }));
   } catch (e) {
     end();
     throw e;
@@ -184,6 +203,22 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
         if (params.stream) return stream<CompletionChunk>(signal, (id, cb) => host.completionStream(strip(params), id, cb));
         return withAbort(signal, (id) => host.completion(strip(params), id));
       }) as BrowserEngine['completions']['create'],
+    },
+    audio: {
+      transcriptions: {
+        create: (async (params: TranscriptionCreateParams) => {
+          const { signal, onSegment, ...rest } = params;
+          // a page decodes with its own AudioContext and sends the worker samples (workers have none)
+          let file = rest.file;
+          if (typeof OfflineAudioContext !== 'undefined' && !(file && typeof file === 'object' && 'samples' in file)) {
+            const { decodeAudio } = await import('./audio/decode.js');
+            file = { samples: (await decodeAudio(file, signal)).samples, sampleRate: 16000 };
+          }
+          return withAbort<TranscriptionResult>(signal, (id) => host.transcribe({ ...rest, file }, id, onSegment ? Comlink.proxy(onSegment) : undefined) as Promise<TranscriptionResult>);
+        }) as BrowserAudio['transcriptions']['create'],
+      },
+      load: (model, o) => guard(host.loadAudio({ model, ...o })),
+      unload: () => guard(host.unloadAudio()),
     },
     tokenizer: {
       encode: (text, o) => guard(host.encode(text, o?.addSpecialTokens ?? true)),

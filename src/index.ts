@@ -6,9 +6,11 @@
  *   for await (const chunk of await engine.chat.completions.create({ messages, stream: true })) { ... }
  */
 export { createEngine, createWorker, listCachedModels, deleteCachedModel } from './client.js';
-export type { BrowserEngine, CreateEngineOptions, RequestOptions } from './client.js';
+export type { BrowserAudio, BrowserEngine, CreateEngineOptions, RequestOptions } from './client.js';
 export * from './errors.js';
 export type * from './api/types.js';
+export type * from './api/audio.js';
+export type { WhisperInfo } from './engine/whisper.js';
 export type { EngineInfo } from './engine/engine.js';
 export type { LoadProgress, WeightDtype } from './models/load.js';
 export type { ChatMessage } from './tokenizer/index.js';

@@ -1,14 +1,24 @@
 /**
- * Audio files to what Whisper hears: 16 kHz mono float samples. In a page, the browser's own
- * decoder (AudioContext.decodeAudioData); in workers and Node, audio-decode (WAV, MP3, FLAC,
- * OGG Vorbis/Opus, WebM, AAC, ... in JS/WASM, loaded on first use). Then channels averaged and a
+ * Audio files to what Whisper hears: 16 kHz mono float samples. WAV (PCM 8/16/24/32-bit, float
+ * 32/64) is read here, anywhere. Other formats: in a page, the browser's own decoder
+ * (AudioContext.decodeAudioData: MP3, FLAC, OGG Vorbis/Opus, WebM, AAC); in Node, audio-decode
+ * (the same formats in JS/WASM, loaded on first use). A browser worker has neither, so the client
+ * decodes in the page and hands the worker samples (PcmAudio). Then channels averaged and a
  * windowed-sinc resampler to 16 kHz.
  */
 import { HearthError } from '../errors.js';
 import { throwIfAborted } from '../hub/byte-source.js';
 import { SAMPLE_RATE } from './mel.js';
 
-export type AudioInput = Blob | ArrayBuffer | Uint8Array;
+/** Samples already decoded (a page decodes with its AudioContext and sends these to the worker). */
+export interface PcmAudio {
+  samples: Float32Array;
+  sampleRate: number;
+}
+
+export type AudioInput = Blob | ArrayBuffer | Uint8Array | PcmAudio;
+
+const isPcm = (x: unknown): x is PcmAudio => typeof x === 'object' && x !== null && (x as PcmAudio).samples instanceof Float32Array && typeof (x as PcmAudio).sampleRate === 'number';
 
 export interface DecodedAudio {
   /** Mono, 16 kHz. */
@@ -18,7 +28,7 @@ export interface DecodedAudio {
   channels: number;
 }
 
-async function bytesOf(input: AudioInput): Promise<Uint8Array> {
+async function bytesOf(input: Exclude<AudioInput, PcmAudio>): Promise<Uint8Array> {
   if (input instanceof Uint8Array) return input;
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   if (typeof Blob !== 'undefined' && input instanceof Blob) return new Uint8Array(await input.arrayBuffer());
@@ -41,20 +51,77 @@ async function decodeWithAudioContext(bytes: Uint8Array): Promise<PcmChannels | 
   return { channelData: Array.from({ length: buf.numberOfChannels }, (_, i) => buf.getChannelData(i)), sampleRate: buf.sampleRate };
 }
 
+/** A RIFF/WAVE file's samples, or null when the bytes are not one. */
+export function parseWav(bytes: Uint8Array): PcmChannels | null {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (at: number): string => String.fromCharCode(...bytes.subarray(at, at + 4));
+  if (bytes.byteLength < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') return null;
+  let fmt: { format: number; channels: number; rate: number; bits: number } | null = null;
+  for (let at = 12; at + 8 <= bytes.byteLength; ) {
+    const id = tag(at);
+    const size = dv.getUint32(at + 4, true);
+    const body = at + 8;
+    if (id === 'fmt ' && size >= 16) {
+      let format = dv.getUint16(body, true);
+      if (format === 0xfffe && size >= 26) format = dv.getUint16(body + 24, true); // WAVE_FORMAT_EXTENSIBLE: the sub-format
+      fmt = { format, channels: dv.getUint16(body + 2, true), rate: dv.getUint32(body + 4, true), bits: dv.getUint16(body + 14, true) };
+    } else if (id === 'data' && fmt) {
+      const { format, channels, rate, bits } = fmt;
+      const width = bits / 8;
+      const supported = (format === 1 && [8, 16, 24, 32].includes(bits)) || (format === 3 && (bits === 32 || bits === 64));
+      if (!supported || channels < 1) {
+        throw new HearthError('UNSUPPORTED_FORMAT', `WAV with format ${format}, ${bits}-bit samples is not supported.`, { hint: 'Use PCM (8/16/24/32-bit) or float WAV, or another format such as FLAC.' });
+      }
+      // a data chunk that claims more than the file holds (streamed recorders write 0 or -1): what is there
+      const end = Math.min(bytes.byteLength, size === 0 || size === 0xffffffff ? bytes.byteLength : body + size);
+      const frames = Math.floor((end - body) / (width * channels));
+      const out = Array.from({ length: channels }, () => new Float32Array(frames));
+      for (let i = 0; i < frames; i++) {
+        for (let c = 0; c < channels; c++) {
+          const o = body + (i * channels + c) * width;
+          let v: number;
+          if (format === 3) v = bits === 32 ? dv.getFloat32(o, true) : dv.getFloat64(o, true);
+          else if (bits === 8) v = (bytes[o]! - 128) / 128;
+          else if (bits === 16) v = dv.getInt16(o, true) / 32768;
+          else if (bits === 24) v = ((bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16)) << 8 >> 8) / 8388608;
+          else v = dv.getInt32(o, true) / 2147483648;
+          out[c]![i] = v;
+        }
+      }
+      return { channelData: out, sampleRate: rate };
+    }
+    at = body + size + (size % 2);
+  }
+  throw new HearthError('CORRUPT_FILE', 'The WAV file has no fmt and data chunks.', { hint: 'The file is damaged or cut short: record or export it again.' });
+}
+
+/** audio-decode in Node; a bare import a bundler does not follow (browser workers get PCM from the page). */
 async function decodeWithLibrary(bytes: Uint8Array): Promise<PcmChannels> {
-  const { default: decode } = await import('audio-decode');
+  const isNode = typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node;
+  if (!isNode) {
+    throw new HearthError('UNSUPPORTED_FORMAT', 'Only WAV can be decoded inside a worker.', {
+      hint: 'Pass the file through engine.audio (it decodes in the page with AudioContext) or send WAV.',
+    });
+  }
+  const name = 'audio-decode';
+  const { default: decode } = (await import(/* @vite-ignore */ name)) as { default: (b: Uint8Array) => Promise<PcmChannels> };
   return decode(bytes);
 }
 
 /** Decodes an audio file (WAV, MP3, FLAC, OGG/Opus, WebM, ...) to 16 kHz mono. */
 export async function decodeAudio(input: AudioInput, signal?: AbortSignal): Promise<DecodedAudio> {
+  if (isPcm(input)) {
+    if (!(input.sampleRate >= 1000 && input.sampleRate <= 384000)) throw new HearthError('INVALID_ARGUMENT', `A sample rate of ${input.sampleRate} Hz is not audio Hearth can take.`, { hint: 'Pass samples at 8 to 384 kHz.' });
+    return { samples: resample(input.samples, input.sampleRate, SAMPLE_RATE), sourceRate: input.sampleRate, channels: 1 };
+  }
   const bytes = await bytesOf(input);
   throwIfAborted(signal);
   if (bytes.byteLength === 0) throw new HearthError('INVALID_ARGUMENT', 'The audio file is empty.', { hint: 'Record or choose a file with some sound in it.' });
   let pcm: PcmChannels | null = null;
   try {
-    pcm = (await decodeWithAudioContext(bytes).catch(() => null)) ?? (await decodeWithLibrary(bytes));
+    pcm = parseWav(bytes) ?? (await decodeWithAudioContext(bytes).catch(() => null)) ?? (await decodeWithLibrary(bytes));
   } catch (e) {
+    if (e instanceof HearthError) throw e;
     throw new HearthError('UNSUPPORTED_FORMAT', `The audio file could not be decoded (${e instanceof Error ? e.message : String(e)}).`, {
       hint: 'Use WAV, MP3, FLAC, OGG (Vorbis or Opus) or WebM audio.',
       cause: e,

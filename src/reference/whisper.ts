@@ -225,6 +225,11 @@ export function logMelRef(samples: Float32Array, nMels: number): Float32Array {
   const logs = new Float64Array(frames * nMels);
   for (let t = 0; t < frames; t++) {
     const power = new Float64Array(bins);
+    // a frame of the appended silence has no power at all: its DFT is skipped, exactly
+    if (t * HOP - N_FFT / 2 >= samples.length) {
+      for (let mm = 0; mm < nMels; mm++) logs[t * nMels + mm] = -10;
+      continue;
+    }
     for (let k = 0; k < bins; k++) {
       let re = 0;
       let im = 0;

@@ -7,6 +7,8 @@ import { HearthError } from '../errors.js';
 import { createGpuContext, type GpuContext } from '../gpu/device.js';
 import { resolveModelSource, type ModelSpec } from '../hub/resolve.js';
 import { loadEngine } from '../engine/load.js';
+import { AudioEngine, type TranscriptionCreateParams, type TranscriptionResult, type TranscriptionSegment } from '../api/audio.js';
+import type { WhisperInfo } from '../engine/whisper.js';
 import type { Engine, EngineInfo } from '../engine/engine.js';
 import { createOpenAIApi, type OpenAIApi } from '../api/openai.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, Completion, CompletionChunk, CompletionCreateParams } from '../api/types.js';
@@ -56,6 +58,7 @@ export class EngineHost {
   private sessionManager: Promise<Sessions> | null = null;
   private sessionsHost: SessionsHost | null = null;
   private modelName = '';
+  private audio: AudioEngine | null = null;
 
   constructor(private readonly hostOptions: EngineHostOptions = {}) {}
 
@@ -106,6 +109,41 @@ export class EngineHost {
     } finally {
       this.loadCtrl = null;
     }
+  }
+
+  /** Loads a Whisper model for audio.transcriptions on the same GPU device (replacing the previous one). */
+  async loadAudio(opts: Pick<HostLoadOptions, 'model' | 'revision' | 'endpoint' | 'token' | 'cache'>, onProgress?: (p: LoadProgress) => void): Promise<WhisperInfo & { name: string }> {
+    if (this.ctx?.lost) {
+      this.ctx = null;
+      this.audio = null;
+    }
+    this.ctx ??= await createGpuContext((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu);
+    const cached = typeof opts.model === 'string' && opts.cache !== false;
+    let source = await resolveModelSource(opts.model, { revision: opts.revision, endpoint: opts.endpoint, token: opts.token });
+    if (cached) source = (await this.weightCache()).wrap(source, { onProgress });
+    this.audio ??= new AudioEngine(this.ctx);
+    await this.audio.load(source, typeof opts.model === 'string' ? opts.model : source.id);
+    return this.audio.info!;
+  }
+
+  /** audio.transcriptions.create in the worker; `onSegment` gets each segment as its window is decoded. */
+  async transcribe(params: Omit<TranscriptionCreateParams, 'signal' | 'onSegment'>, requestId: string, onSegment?: (s: TranscriptionSegment) => void): Promise<TranscriptionResult> {
+    const signal = this.begin(requestId);
+    try {
+      if (!this.audio?.info) throw new HearthError('ENGINE_UNLOADED', 'No speech-to-text model is loaded.', { hint: 'Call engine.audio.load(model) first.' });
+      return await this.audio.transcriptions.create({ ...params, signal, onSegment });
+    } finally {
+      this.requests.delete(requestId);
+    }
+  }
+
+  /** Frees the Whisper model's GPU buffers. */
+  unloadAudio(): void {
+    this.audio?.unload();
+  }
+
+  audioInfo(): (WhisperInfo & { name: string }) | null {
+    return this.audio?.info ?? null;
   }
 
   /** Abort a load in progress. */

@@ -214,6 +214,23 @@ export class TabHost implements EngineApi {
     return this.shared.host.cacheDelete(key);
   }
 
+  /** The Whisper model is shared by the tabs like the chat model; transcriptions queue with their requests. */
+  loadAudio(...a: Parameters<EngineApi['loadAudio']>): ReturnType<EngineApi['loadAudio']> {
+    return this.shared.host.loadAudio(...a);
+  }
+
+  transcribe(params: Parameters<EngineApi['transcribe']>[0], requestId: string, onSegment?: Parameters<EngineApi['transcribe']>[2]): ReturnType<EngineApi['transcribe']> {
+    return this.admitted(requestId, (id) => this.shared.host.transcribe(params, id, onSegment));
+  }
+
+  unloadAudio(): void {
+    this.shared.host.unloadAudio();
+  }
+
+  audioInfo(): ReturnType<EngineApi['audioInfo']> {
+    return this.shared.host.audioInfo();
+  }
+
   /** How the shared engine is used (tests, diagnostics). */
   sharedStats(): SharedStats {
     return this.shared.stats();
