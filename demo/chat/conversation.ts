@@ -9,7 +9,7 @@
  * the history sent next time), marked stopped, and is written to the session too, since the
  * engine only stores turns that finish. Failed replies are shown but neither sent nor stored.
  */
-import { isHearthError, type BrowserEngine, type ChatMessage, type RestoreResult, type Session, type SessionChatParams } from '../../src/index.js';
+import { HearthError, isHearthError, type BrowserEngine, type ChatMessage, type RestoreResult, type Session, type SessionChatParams } from '../../src/index.js';
 import { h } from '../shared/dom.js';
 import { fitToContext } from './context.js';
 import { problemView, toProblem } from './errors.js';
@@ -261,6 +261,7 @@ export class Conversation {
     };
 
     let status: 'done' | 'stopped' | 'error' = 'done';
+    let jsonShown = false;
     let id = this.session;
     let sent: ChatMessage[] | null = null;
     try {
@@ -282,7 +283,8 @@ export class Conversation {
       sent = fitted.dropped === 0 ? history : fitted.messages;
       const params: SessionChatParams = same(sent, [...this.stored, { role: 'user', content: text }]) ? { message: text } : { messages: sent };
       measure = new ReplyMeasure(fitted.promptTokens, model.contextLength, this.restoredOnOpen);
-      const stream = await model.engine.sessions.chat(id, { ...params, stream: true, temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens }, { signal: ctrl.signal });
+      const response_format = responseFormatOf(s);
+      const stream = await model.engine.sessions.chat(id, { ...params, stream: true, temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens, ...(response_format ? { response_format } : {}) }, { signal: ctrl.signal });
       for await (const chunk of stream) {
         const delta = chunk.choices[0]?.delta.content ?? '';
         if (delta) {
@@ -298,6 +300,12 @@ export class Conversation {
       this.restoredOnOpen = 0;
       this.hooks.saved(id);
       if (measure.finishReason === 'length') badges.append(h('span', { class: 'badge', title: 'The reply reached max tokens or the end of the context' }, 'length limit'));
+      if (response_format && measure.finishReason === 'stop') {
+        // the grammar made it JSON: show it indented, as code
+        badges.append(h('span', { class: 'badge badge-accent', title: 'The reply was constrained to JSON' }, response_format.type === 'json_schema' ? 'JSON · schema' : 'JSON'));
+        md.finish(jsonBlock(turn.content));
+        jsonShown = true;
+      }
     } catch (e) {
       if (isHearthError(e, 'ABORTED') || ctrl.signal.aborted) {
         status = 'stopped';
@@ -316,8 +324,9 @@ export class Conversation {
       }
     } finally {
       if (statsFrame) cancelAnimationFrame(statsFrame);
-      if (turn.content) md.finish(turn.content);
-      else if (status !== 'done') body.replaceChildren(h('p', { class: 'muted' }, status === 'stopped' ? 'Stopped before the first token.' : 'No reply.'));
+      if (turn.content) {
+        if (!jsonShown) md.finish(turn.content);
+      } else if (status !== 'done') body.replaceChildren(h('p', { class: 'muted' }, status === 'stopped' ? 'Stopped before the first token.' : 'No reply.'));
       else body.replaceChildren(h('p', { class: 'muted' }, 'The model ended its reply without any text.'));
       if (measure) {
         renderStats(statsEl, measure);
@@ -346,5 +355,27 @@ export class Conversation {
     } catch {
       // the turn's own error is already shown; the next turn sends the whole conversation anyway
     }
+  }
+}
+
+/** The request's response_format for the JSON mode setting; a schema that is not JSON is refused here. */
+function responseFormatOf(s: ChatSettings): SessionChatParams['response_format'] {
+  if (s.replyFormat === 'json') return { type: 'json_object' };
+  if (s.replyFormat !== 'schema') return undefined;
+  let schema: unknown;
+  try {
+    schema = JSON.parse(s.jsonSchema);
+  } catch (e) {
+    throw new HearthError('INVALID_ARGUMENT', `The JSON Schema in Settings is not JSON: ${(e as Error).message}.`, { hint: 'Fix it in Settings, or switch the reply format to Text.' });
+  }
+  return { type: 'json_schema', json_schema: { name: 'demo', schema: schema as Record<string, unknown>, strict: true } };
+}
+
+/** A JSON reply as an indented markdown code block. */
+export function jsonBlock(text: string): string {
+  try {
+    return `\`\`\`json\n${JSON.stringify(JSON.parse(text), null, 2)}\n\`\`\``;
+  } catch {
+    return text;
   }
 }

@@ -4,11 +4,17 @@
  */
 import type { WeightDtype } from '../../src/index.js';
 
+/** How replies are shaped: free text, any JSON object, or JSON following `jsonSchema`. */
+export type ReplyFormat = 'text' | 'json' | 'schema';
+
 export interface ChatSettings {
   systemPrompt: string;
   temperature: number;
   topP: number;
   maxTokens: number;
+  replyFormat: ReplyFormat;
+  /** A JSON Schema, as typed (checked when a message is sent). */
+  jsonSchema: string;
 }
 
 export interface LoadOptions {
@@ -25,6 +31,8 @@ export const DEFAULTS: ChatSettings & LoadOptions = {
   temperature: 0.7,
   topP: 0.9,
   maxTokens: 512,
+  replyFormat: 'text',
+  jsonSchema: '',
   dtype: '',
   contextLength: 0,
 };
@@ -68,7 +76,7 @@ export class Settings {
 
   get chat(): ChatSettings {
     const v = this.values;
-    return { systemPrompt: v.systemPrompt, temperature: v.temperature, topP: v.topP, maxTokens: v.maxTokens };
+    return { systemPrompt: v.systemPrompt, temperature: v.temperature, topP: v.topP, maxTokens: v.maxTokens, replyFormat: v.replyFormat, jsonSchema: v.jsonSchema };
   }
 
   get load(): LoadOptions {
@@ -94,6 +102,9 @@ export class Settings {
     v.temperature = clamp(num('temperature'), 0, 2, DEFAULTS.temperature);
     v.topP = clamp(num('topP'), 0.01, 1, DEFAULTS.topP);
     v.maxTokens = Math.round(clamp(num('maxTokens'), 1, 32768, DEFAULTS.maxTokens));
+    const format = this.field('replyFormat')?.value;
+    v.replyFormat = format === 'json' || format === 'schema' ? format : 'text';
+    v.jsonSchema = this.field('jsonSchema')?.value ?? '';
     const dtype = this.field('dtype')?.value ?? '';
     v.dtype = dtype === 'q4_0' || dtype === 'q8_0' || dtype === 'f16' ? dtype : '';
     v.contextLength = Math.round(clamp(num('contextLength'), 0, 131072, 0));
@@ -105,8 +116,10 @@ export class Settings {
     }
   }
 
-  /** Range sliders show their value next to them. */
+  /** Range sliders show their value next to them; the schema field shows in schema mode. */
   private syncOutputs(): void {
+    const schemaField = this.find<HTMLElement>('[data-show-for="schema"]');
+    if (schemaField) schemaField.hidden = this.values.replyFormat !== 'schema';
     for (const root of this.roots) {
       for (const out of root.querySelectorAll<HTMLOutputElement>('output[data-for]')) {
         const el = this.field(out.dataset.for!);

@@ -116,6 +116,37 @@ describe('the chat page of the built demo', () => {
     await page.screenshot({ path: join(SHOTS, 'demo-chat-desktop.png') });
   });
 
+  it('JSON mode: with a schema in Settings the reply is JSON that follows it, shown indented', async () => {
+    await page.selectOption('[name="replyFormat"]', 'schema');
+    expect(await page.isVisible('[name="jsonSchema"]')).toBe(true);
+    const schema = { type: 'object', properties: { mood: { enum: ['happy', 'sad'] }, age: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['mood', 'age'], additionalProperties: false };
+    await page.fill('[name="jsonSchema"]', JSON.stringify(schema));
+    await page.fill('[name="maxTokens"]', '60');
+    const replies = await page.locator('.msg-assistant').count();
+    await page.focus('#prompt');
+    await page.keyboard.type('Lily was');
+    await page.keyboard.press('Enter');
+    const reply = page.locator('.msg-assistant').nth(replies);
+    await reply.and(page.locator('[data-status="done"]')).waitFor({ timeout: 60_000 });
+    expect(await reply.locator('.badge', { hasText: 'JSON · schema' }).count()).toBe(1);
+    const code = (await reply.locator('.msg-body pre code').textContent())!;
+    expect(code).toContain('\n  "'); // indented
+    const value = JSON.parse(code) as { mood: string; age: number };
+    expect(Object.keys(value).sort()).toEqual(['age', 'mood']);
+    expect(['happy', 'sad']).toContain(value.mood);
+    expect(Number.isInteger(value.age) && value.age >= 1 && value.age <= 9).toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-json.png') });
+    // a schema that is not JSON is a readable error on the reply, and the page stays usable
+    await page.fill('[name="jsonSchema"]', '{"type": ');
+    await page.focus('#prompt');
+    await page.keyboard.type('Tom');
+    await page.keyboard.press('Enter');
+    await page.locator('.msg-assistant').nth(replies + 1).and(page.locator('[data-status="error"]')).waitFor({ timeout: 30_000 });
+    expect(await page.locator('.msg-assistant').nth(replies + 1).textContent()).toMatch(/JSON Schema in Settings is not JSON/);
+    await page.selectOption('[name="replyFormat"]', 'text');
+    expect(await page.isVisible('[name="jsonSchema"]')).toBe(false);
+  });
+
   it('fits a 375 px wide phone screen', async () => {
     await page.setViewportSize({ width: 375, height: 740 });
     await page.waitForTimeout(300);
