@@ -63,8 +63,10 @@ describe('chat.completions.create', () => {
     const p = (extra: Record<string, unknown>) => api.chat.completions.create({ messages: user, ...extra } as never);
     await rejects(p({ foo: 1 }), /Unrecognized request argument supplied: foo/, 'foo');
     await rejects(p({ max_token: 5 }), /Unrecognized request argument supplied: max_token/, 'max_token');
-    await rejects(p({ tools: [{ type: 'function', function: { name: 'f' } }] }), /tools is not supported/, 'tools');
-    await rejects(p({ response_format: { type: 'json_schema' } }), /response_format is not supported/, 'response_format');
+    // tools and response_format are supported (structured-output.test.ts); malformed ones are refused by name
+    await rejects(p({ tools: [{ type: 'function', function: { name: 'no spaces' } }] }), /tools\[0\].function.name must be/, 'tools[0].function.name');
+    await rejects(p({ response_format: { type: 'json_schema' } }), /response_format.json_schema json_schema needs a name/, 'response_format.json_schema');
+    await rejects(p({ parallel_tool_calls: 'yes' }), /parallel_tool_calls must be a boolean/, 'parallel_tool_calls');
     await rejects(p({ logit_bias: { 5: 100 } }), /logit_bias is not supported/, 'logit_bias');
     await rejects(p({ temperature: 'hot' }), /temperature must be a number, got "hot"/, 'temperature');
     await rejects(p({ max_tokens: 1.5 }), /max_tokens must be an integer/, 'max_tokens');
