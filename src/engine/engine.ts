@@ -299,11 +299,13 @@ export class Engine {
       const last = pos + n === prompt.length;
       const chunk = prompt.slice(pos, pos + n);
       first = this.submit(chunk, pos, last && maxTokens > 0 ? stepSeed(seed, 0) : null);
-      if (!last) await this.ctx.device.queue.onSubmittedWorkDone();
+      // the last chunk's sampled token is read back by the decode loop below
+      if (!first) await this.ctx.device.queue.onSubmittedWorkDone();
       this.cached.push(...chunk);
       pos += n;
     }
-    const prefillMs = performance.now() - tPrefill;
+    // until the first token is back (the prefill's GPU work), then decode: set when it is read
+    let prefillMs = performance.now() - tPrefill;
     const prefilled = prompt.length - reuse;
 
     const ids: number[] = [];
@@ -313,7 +315,7 @@ export class Engine {
     let text = '';
     let finishReason: FinishReason = 'length';
     let ttftMs = 0;
-    const tDecode = performance.now();
+    let tDecode = performance.now();
     // Decode stays on the GPU: each step's sampler leaves its token where the next step's embedding
     // reads it, and that next step is submitted before the token is read back, so the GPU never
     // waits for the CPU between tokens. Stops are seen one step late: the step already submitted
@@ -327,7 +329,11 @@ export class Engine {
         const more = i + 1 < maxTokens && pos < this.contextLength;
         ahead = !constraint && more ? this.submit(null, pos, stepSeed(seed, i + 1)) : null;
         const next = await cur.read();
-        if (i === 0) ttftMs = performance.now() - t0;
+        if (i === 0) {
+          tDecode = performance.now();
+          ttftMs = tDecode - t0;
+          prefillMs = tDecode - tPrefill;
+        }
         const id = next.token;
         if (stopIds.has(id)) {
           finishReason = 'stop';
