@@ -16,7 +16,7 @@ import type {
   TokenLogprob,
 } from './types.js';
 import type { ChatMessage } from '../tokenizer/index.js';
-import { compileConstraint, type GrammarSource, type TokenConstraint } from '../engine/constraint.js';
+import { compileConstraint, type CompiledConstraint, type GrammarSource } from '../engine/constraint.js';
 import { grammarOfResponseFormat } from './structured.js';
 import { checkTools, parseToolCalls, toolFormatOf, toolGrammar, toolMessages, type FunctionDefinition, type ToolCall, type ToolChoice, type ToolFormat } from './tools.js';
 
@@ -293,14 +293,24 @@ interface RequestGrammar {
   param: string;
 }
 
-/** Compiles a request's grammar (cached; a bad one fails here, before any token) and starts a matcher for the request. */
-async function constraintOf(engine: Engine, g: RequestGrammar | null): Promise<TokenConstraint | undefined> {
+/** Compiles a request's grammar (cached): a bad one fails here, before any token. */
+async function constraintOf(engine: Engine, g: RequestGrammar | null): Promise<CompiledConstraint | undefined> {
   if (!g) return undefined;
-  return (await compileConstraint(engine.tokenizer, engine.config.vocabSize, g.source, g.param)).create();
+  return compileConstraint(engine.tokenizer, engine.config.vocabSize, g.source, g.param);
 }
 
-/** The constraint of a `response_format` (none for text), for callers outside this API (sessions). */
-export function responseFormatConstraint(engine: Engine, responseFormat: unknown): Promise<TokenConstraint | undefined> {
+/** engine.generate under `grammar` (when given): a matcher of its own for this request, freed however the request ends. */
+export async function generateWith(engine: Engine, req: GenerateRequest, grammar?: CompiledConstraint): Promise<GenerateResult> {
+  const constraint = grammar ? await grammar.create() : undefined;
+  try {
+    return await engine.generate(constraint ? { ...req, constraint } : req);
+  } finally {
+    constraint?.dispose?.();
+  }
+}
+
+/** The compiled grammar of a `response_format` (none for text), for callers outside this API (sessions). */
+export function responseFormatGrammar(engine: Engine, responseFormat: unknown): Promise<CompiledConstraint | undefined> {
   return constraintOf(engine, grammarOfResponseFormat(responseFormat));
 }
 
@@ -402,13 +412,13 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
   async function chatCreate(p: ChatCompletionCreateParams, o?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     checkParams(p, CHAT_PARAMS, 'chat.completions.create');
     const { promptIds, grammar, calls } = chatPlan(p);
-    const constraint = await constraintFor(grammar);
+    const compiled = await constraintFor(grammar);
     const wantLogprobs = !!p.logprobs;
     const top = wantLogprobs ? (p.top_logprobs ?? 0) : 0;
     const id = newId('chatcmpl');
     const created = now();
     if (!p.stream) {
-      const r = await engine.generate({ ...toGenerateRequest(engine, p, promptIds, top, o?.signal), constraint });
+      const r = await generateWith(engine, toGenerateRequest(engine, p, promptIds, top, o?.signal), compiled);
       const { message, finish } = replyOf(calls, r.text, r.finishReason);
       return {
         id,
@@ -422,7 +432,7 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
     }
     return streamOf<ChatCompletionChunk>(async (push, signal) => {
       push({ id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }] });
-      const req = { ...toGenerateRequest(engine, p, promptIds, top, signal), constraint };
+      const req = toGenerateRequest(engine, p, promptIds, top, signal);
       const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], logprobs: ChatCompletionChunk['choices'][0]['logprobs'] = null): ChatCompletionChunk => ({
         id, object: 'chat.completion.chunk', created, model: modelName, choices: [{ index: 0, delta, finish_reason: null, logprobs }],
       });
@@ -437,7 +447,7 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
         if (!t.text && !wantLogprobs) return;
         push(chunk({ content: t.text }, wantLogprobs && t.id >= 0 ? { content: [tokenLogprob(engine, t)] } : null));
       };
-      const r = await engine.generate(req);
+      const r = await generateWith(engine, req, compiled);
       const { message, finish } = replyOf(calls, r.text, r.finishReason);
       if (held) {
         if (message.tool_calls) {
@@ -458,14 +468,14 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
   async function completionCreate(p: CompletionCreateParams, o?: RequestOptions): Promise<Completion | AsyncIterable<CompletionChunk>> {
     checkParams(p, COMPLETION_PARAMS, 'completions.create');
     const promptIds = completionPrompt(p);
-    const constraint = await constraintFor(grammarOfResponseFormat(p.response_format));
+    const compiled = await constraintFor(grammarOfResponseFormat(p.response_format));
     const wantLogprobs = p.logprobs !== null && p.logprobs !== undefined;
     const top = wantLogprobs ? p.logprobs! : 0;
     const id = newId('cmpl');
     const created = now();
     const fields = { ...p, max_tokens: p.max_tokens === undefined ? 16 : p.max_tokens };
     if (!p.stream) {
-      const r = await engine.generate({ ...toGenerateRequest(engine, fields, promptIds, top, o?.signal), constraint });
+      const r = await generateWith(engine, toGenerateRequest(engine, fields, promptIds, top, o?.signal), compiled);
       const prefix = p.echo && typeof p.prompt === 'string' ? p.prompt : '';
       let offset = prefix.length;
       const lp = wantLogprobs
@@ -488,11 +498,11 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
       };
     }
     return streamOf<CompletionChunk>(async (push, signal) => {
-      const req = { ...toGenerateRequest(engine, fields, promptIds, top, signal), constraint };
+      const req = toGenerateRequest(engine, fields, promptIds, top, signal);
       req.onToken = (t) => {
         if (t.text) push({ id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: t.text, finish_reason: null, logprobs: null }] });
       };
-      const r = await engine.generate(req);
+      const r = await generateWith(engine, req, compiled);
       return { id, object: 'text_completion', created, model: modelName, choices: [{ index: 0, text: '', finish_reason: r.finishReason, logprobs: null }], usage: usageOf(r), hearth: extrasOf(promptIds, r) };
     }, o?.signal ?? p.signal);
   }

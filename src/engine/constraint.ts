@@ -18,6 +18,8 @@ export interface TokenConstraint {
   canStop(): boolean;
   /** True if no further token can follow (generation ends with finish_reason 'stop'). */
   isTerminated(): boolean;
+  /** Frees what the constraint holds (a grammar matcher's wasm memory); whoever created it calls this when the request ends. */
+  dispose?(): void;
 }
 
 /** What a constraint is compiled from. */
@@ -219,6 +221,7 @@ interface VectorHandle {
 class GrammarConstraint implements TokenConstraint {
   private mask: Uint32Array | null = null;
   private readonly words: number;
+  private disposed = false;
 
   constructor(
     private readonly matcher: GrammarMatcher,
@@ -238,6 +241,12 @@ class GrammarConstraint implements TokenConstraint {
     v.delete();
     this.mask = mask;
     return mask;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.matcher.dispose();
   }
 
   accept(id: number): void {

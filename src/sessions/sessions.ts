@@ -11,7 +11,7 @@
  */
 import { HearthError } from '../errors.js';
 import type { Engine, GenerateResult } from '../engine/engine.js';
-import { responseFormatConstraint, toGenerateRequest } from '../api/openai.js';
+import { generateWith, responseFormatGrammar, toGenerateRequest } from '../api/openai.js';
 import { grammarOfResponseFormat } from '../api/structured.js';
 import { withLock } from '../hub/cache-store.js';
 import { formatBytes } from '../util/bytes.js';
@@ -663,7 +663,8 @@ export class Sessions implements SessionsApi {
       const cid = completionId();
       const created = Math.floor(Date.now() / 1000);
       const model = this.opts.modelName?.() ?? engine.identity.source;
-      const req = { ...toGenerateRequest(engine, p, promptIds, 0, signal), constraint: await responseFormatConstraint(engine, p.response_format) };
+      const grammar = await responseFormatGrammar(engine, p.response_format);
+      const req = toGenerateRequest(engine, p, promptIds, 0, signal);
       let replied = '';
       if (push) push(chunkOf(cid, created, model, { role: 'assistant', content: '' }));
       req.onToken = (t) => {
@@ -673,7 +674,7 @@ export class Sessions implements SessionsApi {
       const tallies = { restoredTokens, restoreMs, keep };
       let r: GenerateResult;
       try {
-        r = await engine.generate(req);
+        r = await generateWith(engine, req, grammar);
       } catch (e) {
         // a reply stopped part-way stays in the conversation (with the KV computed for it), as
         // the caller saw it stream; the call still rejects with ABORTED
