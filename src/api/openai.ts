@@ -12,6 +12,7 @@ import type {
   CompletionUsage,
   FinishReason,
   HearthExtras,
+  ToolCallDelta,
   SamplingFields,
   TokenLogprob,
 } from './types.js';
@@ -287,14 +288,37 @@ function tokenLogprob(engine: Engine, e: TokenEvent): TokenLogprob {
 const streamOf = <T>(start: (push: (v: T) => void, signal: AbortSignal) => Promise<T | null>, outer?: AbortSignal): AsyncIterable<T> =>
   pushToPull(start, outer, () => new HearthError('ABORTED', 'The stream was closed by the caller.'));
 
-interface RequestGrammar {
+export interface RequestGrammar {
   source: GrammarSource;
   /** The request field the grammar comes from, named in errors. */
   param: string;
 }
 
-/** Compiles a request's grammar (cached): a bad one fails here, before any token. */
-async function constraintOf(engine: Engine, g: RequestGrammar | null): Promise<CompiledConstraint | undefined> {
+/** The tools a reply may call (tool_choice not none), and the grammar that shapes the reply. */
+export function toolPlan(fmt: ToolFormat, functions: FunctionDefinition[], choice: ToolChoice, parallel: boolean): { grammar: RequestGrammar; calls: ToolsInPlay } {
+  const format = toolGrammar(fmt, functions, choice, parallel);
+  return { grammar: { source: { type: 'structural_tag', format }, param: 'tools' }, calls: { fmt, functions, choice } };
+}
+
+/** The reply's message: tool calls parsed out of the text when the grammar allowed them and the reply is whole. */
+export function toolReply(calls: ToolsInPlay | null, text: string, finish: GenerateResult['finishReason']): { message: ChatCompletion['choices'][0]['message']; finish: FinishReason } {
+  if (!calls || finish !== 'stop') return { message: { role: 'assistant', content: text }, finish };
+  const parsed = parseToolCalls(calls.fmt, calls.functions, text);
+  if (!parsed.calls.length) return { message: { role: 'assistant', content: text }, finish };
+  const toolCalls: ToolCall[] = parsed.calls.map((c) => ({ id: newId('call'), type: 'function', function: { name: c.name, arguments: c.arguments } }));
+  return { message: { role: 'assistant', content: parsed.content || null, tool_calls: toolCalls }, finish: 'tool_calls' };
+}
+
+/** A reply's tool calls as OpenAI streams them: id, type and name with empty arguments, then the arguments. */
+export function toolCallDeltas(calls: readonly ToolCall[]): ToolCallDelta[] {
+  return calls.flatMap((c, index) => [
+    { index, id: c.id, type: 'function' as const, function: { name: c.function.name, arguments: '' } },
+    { index, function: { arguments: c.function.arguments } },
+  ]);
+}
+
+/** Compiles a grammar (cached): a bad one fails here, before any token. */
+export async function constraintOf(engine: Engine, g: RequestGrammar | null): Promise<CompiledConstraint | undefined> {
   if (!g) return undefined;
   return compileConstraint(engine.tokenizer, engine.config.vocabSize, g.source, g.param);
 }
@@ -314,10 +338,17 @@ export function responseFormatGrammar(engine: Engine, responseFormat: unknown): 
   return constraintOf(engine, grammarOfResponseFormat(responseFormat));
 }
 
+/** Tools a request may call, in the model's format. */
+export interface ToolsInPlay {
+  fmt: ToolFormat;
+  functions: FunctionDefinition[];
+  choice: ToolChoice;
+}
+
 interface ChatPlan {
   promptIds: number[];
   grammar: RequestGrammar | null;
-  calls: { fmt: ToolFormat; functions: FunctionDefinition[]; choice: ToolChoice } | null;
+  calls: ToolsInPlay | null;
 }
 
 /**
@@ -325,7 +356,7 @@ interface ChatPlan {
  * appears, holding back a tail that could be its start; with no trigger (required, named) all of
  * it is held (the reply is only calls).
  */
-class CallTextGate {
+export class CallTextGate {
   private text = '';
   private sent = 0;
   private closed: boolean;
@@ -388,20 +419,12 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
     // BOS is added unless the rendered template already starts with it
     const promptIds = engine.tokenizer.encodeChat(messages, { addGenerationPrompt: true, ...(tools ? { tools } : {}) });
     if (!active) return { promptIds, grammar: grammarOfResponseFormat(p.response_format), calls: null };
-    const format = toolGrammar(fmt!, functions, choice, p.parallel_tool_calls ?? true);
-    return { promptIds, grammar: { source: { type: 'structural_tag', format }, param: 'tools' }, calls: { fmt: fmt!, functions, choice } };
+    return { promptIds, ...toolPlan(fmt!, functions, choice, p.parallel_tool_calls ?? true) };
   };
 
   const constraintFor = (g: RequestGrammar | null) => constraintOf(engine, g);
 
-  /** The reply's message: tool calls parsed out of the text when the grammar allowed them and the reply is whole. */
-  const replyOf = (calls: ChatPlan['calls'], text: string, finish: GenerateResult['finishReason']): { message: ChatCompletion['choices'][0]['message']; finish: FinishReason } => {
-    if (!calls || finish !== 'stop') return { message: { role: 'assistant', content: text }, finish };
-    const parsed = parseToolCalls(calls.fmt, calls.functions, text);
-    if (!parsed.calls.length) return { message: { role: 'assistant', content: text }, finish };
-    const toolCalls: ToolCall[] = parsed.calls.map((c) => ({ id: newId('call'), type: 'function', function: { name: c.name, arguments: c.arguments } }));
-    return { message: { role: 'assistant', content: parsed.content || null, tool_calls: toolCalls }, finish: 'tool_calls' };
-  };
+  const replyOf = toolReply;
 
   const completionPrompt = (p: CompletionCreateParams): number[] => {
     if (Array.isArray(p.prompt)) return p.prompt;
@@ -451,11 +474,7 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
       const { message, finish } = replyOf(calls, r.text, r.finishReason);
       if (held) {
         if (message.tool_calls) {
-          // as OpenAI streams them: id, type and name with empty arguments, then the arguments
-          message.tool_calls.forEach((c, index) => {
-            push(chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }] }));
-            push(chunk({ tool_calls: [{ index, function: { arguments: c.function.arguments } }] }));
-          });
+          for (const d of toolCallDeltas(message.tool_calls)) push(chunk({ tool_calls: [d] }));
         } else {
           const rest = held.rest();
           if (rest) push(chunk({ content: rest }));

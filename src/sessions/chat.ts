@@ -2,7 +2,7 @@
 import type { GenerateResult } from '../engine/engine.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../api/types.js';
 import { checkChatMessages, extrasOf, templateMessages, usageOf } from '../api/openai.js';
-import { toolFormatOf, toolMessages } from '../api/tools.js';
+import { toolFormatOf, toolMessages, type FunctionDefinition } from '../api/tools.js';
 import type { ChatMessage, Tokenizer } from '../tokenizer/index.js';
 
 const plainRenderers = new WeakMap<Tokenizer, boolean>();
@@ -32,11 +32,12 @@ function rendersPlain(t: Tokenizer): boolean {
  * reply's KV, computed right after the user's text, would never match the next prompt, and
  * every turn would prefill the previous reply again.
  */
-export function renderPrompt(t: Tokenizer, given: ChatMessage[]): number[] {
+export function renderPrompt(t: Tokenizer, given: ChatMessage[], functions: FunctionDefinition[] = []): number[] {
   let messages = templateMessages(given);
-  // earlier tool calls and results render as chat.completions renders them
-  if (messages.some((m) => m.role === 'tool' || m.tool_calls?.length)) messages = toolMessages(toolFormatOf(t), messages, []).messages;
-  if (!rendersPlain(t)) return t.encodeChat(messages, { addGenerationPrompt: true });
+  let tools: unknown;
+  // tools, and earlier tool calls and results, render as chat.completions renders them
+  if (functions.length || messages.some((m) => m.role === 'tool' || m.tool_calls?.length)) ({ messages, tools } = toolMessages(toolFormatOf(t), messages, functions));
+  if (!rendersPlain(t)) return t.encodeChat(messages, { addGenerationPrompt: true, ...(tools ? { tools } : {}) });
   const text = `${t.applyChatTemplate(messages, { addGenerationPrompt: true })}\n`;
   const bos = t.bosId === null ? undefined : t.idToToken(t.bosId);
   return t.encode(text, { addSpecialTokens: !(bos && text.startsWith(bos)) });

@@ -11,7 +11,8 @@
  */
 import { HearthError } from '../errors.js';
 import type { Engine, GenerateResult } from '../engine/engine.js';
-import { generateWith, responseFormatGrammar, toGenerateRequest } from '../api/openai.js';
+import { CallTextGate, constraintOf, generateWith, responseFormatGrammar, toGenerateRequest, toolCallDeltas, toolPlan, toolReply } from '../api/openai.js';
+import { checkTools, toolFormatOf } from '../api/tools.js';
 import { grammarOfResponseFormat } from '../api/structured.js';
 import { withLock } from '../hub/cache-store.js';
 import { formatBytes } from '../util/bytes.js';
@@ -561,6 +562,7 @@ export class Sessions implements SessionsApi {
     if (params.messages !== undefined) checkMessages(params.messages, 'messages');
     if (params.message !== undefined && typeof params.message !== 'string') checkMessages([params.message], 'message');
     grammarOfResponseFormat(params.response_format); // a bad one is refused before the session is touched
+    checkTools(params.tools, params.tool_choice);
     this.engine();
     const signal = options?.signal ?? params.signal;
     if (params.stream) return pushToPull<SessionChatChunk>((push, s) => this.turn(id, params, s, push) as Promise<SessionChatChunk>, signal, closed);
@@ -592,6 +594,7 @@ export class Sessions implements SessionsApi {
     reply: string,
     t: { restoredTokens: number; restoreMs: number; keep: number },
     details: Record<string, unknown> | undefined,
+    toolCalls?: ChatMessage['tool_calls'],
   ): Promise<{ session: SessionTurnInfo }> {
     const { keep } = t;
     const m = l.manifest;
@@ -611,7 +614,7 @@ export class Sessions implements SessionsApi {
     }
     const chunks = m.chunks.filter((c) => c.start < keep).map((c) => (c.end > keep ? { ...c, end: keep } : c));
     if (chunk) chunks.push(chunk.ref);
-    const after = [...messages, { role: 'assistant', content: reply }];
+    const after: ChatMessage[] = [...messages, { role: 'assistant', content: reply, ...(toolCalls?.length ? { tool_calls: toolCalls } : {}) }];
     const { manifest, bytes } = await this.commit(
       l,
       gen,
@@ -641,7 +644,9 @@ export class Sessions implements SessionsApi {
       this.checkModel(l, engine);
       const m = l.manifest;
       const messages = this.nextMessages(m.messages, p);
-      const promptIds = renderPrompt(engine.tokenizer, messages);
+      const { functions, choice } = checkTools(p.tools, p.tool_choice);
+      const plan = choice !== 'none' && functions.length ? toolPlan(toolFormatOf(engine.tokenizer), functions, choice, p.parallel_tool_calls ?? true) : null;
+      const promptIds = renderPrompt(engine.tokenizer, messages, plan ? functions : []);
       if (promptIds.length >= engine.contextLength) {
         throw new HearthError('CONTEXT_OVERFLOW', `The conversation has ${promptIds.length} tokens, but the context holds ${engine.contextLength} (at least one must remain for the reply).`, {
           hint: 'Start a new session (e.g. from a summary), or load the model with a larger contextLength.',
@@ -663,13 +668,16 @@ export class Sessions implements SessionsApi {
       const cid = completionId();
       const created = Math.floor(Date.now() / 1000);
       const model = this.opts.modelName?.() ?? engine.identity.source;
-      const grammar = await responseFormatGrammar(engine, p.response_format);
+      const grammar = plan ? await constraintOf(engine, plan.grammar) : await responseFormatGrammar(engine, p.response_format);
       const req = toGenerateRequest(engine, p, promptIds, 0, signal);
       let replied = '';
       if (push) push(chunkOf(cid, created, model, { role: 'assistant', content: '' }));
+      // with tools, text streams until a call may be starting (as chat.completions streams it)
+      const gate = plan ? new CallTextGate(plan.calls.choice === 'auto' ? plan.calls.fmt.trigger : null) : null;
       req.onToken = (t) => {
         replied += t.text;
-        if (push && t.text) push(chunkOf(cid, created, model, { content: t.text }));
+        const text = gate ? gate.push(t.text) : t.text;
+        if (push && text) push(chunkOf(cid, created, model, { content: text }));
       };
       const tallies = { restoredTokens, restoreMs, keep };
       let r: GenerateResult;
@@ -682,12 +690,19 @@ export class Sessions implements SessionsApi {
         const saved = await this.persistTurn(engine, l, messages, promptIds, replied, tallies, undefined);
         throw new HearthError('ABORTED', e.message, { cause: e, hint: 'The reply so far was kept in the session.', details: { session: saved.session, text: replied } });
       }
+      const { message, finish } = toolReply(plan?.calls ?? null, r.text, r.finishReason);
       const completion = completionOf(cid, created, model, promptIds, r);
-      const { session } = await this.persistTurn(engine, l, messages, promptIds, r.text, tallies, { completion });
+      completion.choices[0] = { ...completion.choices[0]!, message, finish_reason: finish };
+      const { session } = await this.persistTurn(engine, l, messages, promptIds, message.content ?? '', tallies, { completion }, message.tool_calls);
       if (!push) return { ...completion, session };
+      if (gate && message.tool_calls) for (const d of toolCallDeltas(message.tool_calls)) push(chunkOf(cid, created, model, { tool_calls: [d] }));
+      else if (gate) {
+        const rest = gate.rest();
+        if (rest) push(chunkOf(cid, created, model, { content: rest }));
+      }
       return {
         ...chunkOf(cid, created, model, {}),
-        choices: [{ index: 0, delta: {}, finish_reason: r.finishReason, logprobs: null }],
+        choices: [{ index: 0, delta: {}, finish_reason: finish, logprobs: null }],
         usage: completion.usage,
         hearth: completion.hearth,
         session,

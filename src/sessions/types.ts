@@ -1,6 +1,6 @@
 /** The public shapes of engine.sessions, the same in Node, in the worker and on the page. */
 import type { HearthErrorCode } from '../errors.js';
-import type { ChatCompletion, ChatCompletionChunk, SamplingFields } from '../api/types.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionTool, SamplingFields, ToolChoice } from '../api/types.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import type { ModelIdentity } from '../engine/identity.js';
 import type { KvFormat } from './kv-codec.js';
@@ -88,6 +88,10 @@ export interface SessionChatParams extends SamplingFields {
    */
   keepStopped?: boolean;
   stream?: boolean | null;
+  /** As in chat.completions: functions the reply may call; calls are kept in the session with the reply. */
+  tools?: ChatCompletionTool[] | null;
+  tool_choice?: ToolChoice | null;
+  parallel_tool_calls?: boolean | null;
 }
 
 /** What a turn did with the session, on the completion (and on a stream's last chunk). */

@@ -187,6 +187,18 @@ describe('structured output on stories260K (a model that knows no JSON)', () => 
     const rendered = engine.tokenizer.decode(r.hearth.prompt_ids, { skipSpecialTokens: false });
     expect(rendered).toContain('<tool_call>{"name": "get_time", "arguments": {"zone": "utc"}}</tool_call>');
     expect(rendered).toContain('<tool_response>{"time": "09:00"}</tool_response>');
+    // a turn with tools: the call comes back as in chat.completions (streamed as deltas) and is kept with the reply
+    let deltas = '';
+    let finish: string | null = null;
+    for await (const c of await engine.sessions.chat(info.id, { message: 'And in CET?', tools: [TIME], tool_choice: 'required', parallel_tool_calls: false, max_tokens: 200, temperature: 1, seed: 4, stream: true })) {
+      deltas += (c.choices[0]?.delta.tool_calls ?? []).map((d) => d.function.arguments).join('');
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe('tool_calls');
+    expectValid(paramsOf('get_time'), deltas);
+    const last = (await engine.sessions.get(info.id)).messages.at(-1)!;
+    expect(last.role).toBe('assistant');
+    expect(last.tool_calls![0]!.function).toEqual({ name: 'get_time', arguments: deltas });
     await engine.sessions.delete(info.id);
   }, 60_000);
 
