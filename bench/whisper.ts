@@ -10,32 +10,19 @@
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createNodeGpuContext } from '../src/gpu/node.js';
 import { createTranscriber } from '../src/node.js';
 import { defaultWhisperModel } from '../src/transcribe-cli.js';
 import type { TranscriptionVerbose } from '../src/api/audio.js';
-import { PASSAGE, SENTENCES, speak, wordErrorRate } from '../test/helpers/speech.js';
+import { countBuffers } from '../test/helpers/gpu-buffers.js';
+import { ESPEAK_WPM, PASSAGE, SENTENCES, speak, wordErrorRate } from '../test/helpers/speech.js';
 
 const { values: v } = parseArgs({ options: { repeat: { type: 'string', default: '20' }, out: { type: 'string' }, only: { type: 'string' }, model: { type: 'string' } } });
 const dir = 'bench/out/whisper';
 const ctx = await createNodeGpuContext();
 
-// live GPU buffers: every createBuffer counted until its destroy
-const live = new Map<GPUBuffer, number>();
-const device = ctx.device;
-const createBuffer = device.createBuffer.bind(device);
-device.createBuffer = (desc: GPUBufferDescriptor): GPUBuffer => {
-  const b = createBuffer(desc);
-  live.set(b, desc.size);
-  const destroy = b.destroy.bind(b);
-  b.destroy = () => {
-    live.delete(b);
-    destroy();
-  };
-  return b;
-};
-const liveBytes = (): number => [...live.values()].reduce((a, b) => a + b, 0);
+const buffers = countBuffers(ctx.device); // live GPU buffers, counted until destroyed
 
 const model = v.model ?? defaultWhisperModel();
 let t = performance.now();
@@ -77,55 +64,63 @@ const rows: Row[] = [];
 for (let i = 0; i < only; i++) rows.push(await transcribe(`sentence-${i + 1}`, SENTENCES[i]!));
 const passage = await transcribe('passage', PASSAGE);
 
-// memory over repeated transcriptions of the first sentence
 const repeat = Number(v.repeat);
 const mem: { i: number; buffers: number; bytes: number }[] = [];
-const base = { buffers: live.size, bytes: liveBytes() };
+let repeatS = 0;
+function report(): string[] {
+  const mean = rows.reduce((a, r) => a + r.wer, 0) / Math.max(1, rows.length);
+  const worst = Math.max(0, ...rows.map((r) => r.wer));
+  const audioS = [...rows, passage].reduce((a, r) => a + r.seconds, 0);
+  const computeS = [...rows, passage].reduce((a, r) => a + r.computeS, 0);
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const md = [
+    `# Whisper tiny.en on Hearth (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `Machine: ${ctx.adapterInfo.description || ctx.adapterInfo.vendor} (${ctx.adapterInfo.architecture}), ${cpus().length} CPU cores shared with other work (load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')} when written); Node ${process.version}, Dawn (\`webgpu\` package).`,
+    `Model: ${model} (${info.format}, ${(info.memoryBytes / 2 ** 20).toFixed(1)} MiB on the GPU, loaded in ${(loadMs / 1000).toFixed(1)} s). Audio: espeak-ng -v en-us -s ${ESPEAK_WPM}; command: \`node --import tsx --import ./scripts/register-raw.mjs bench/whisper.ts\`.`,
+    '',
+    '## Accuracy (word error rate after English normalisation)',
+    '',
+    '| clip | audio s | WER | timestamps monotonic | segments | transcript |',
+    '|---|---:|---:|---|---:|---|',
+    ...[...rows, passage].map((r) => `| ${r.name} | ${r.seconds.toFixed(1)} | ${pct(r.wer)} | ${r.monotonic ? 'yes' : 'NO'} | ${r.segments} | ${r.hyp.replace(/\|/g, '\\|')} |`),
+    '',
+    `Short sentences: mean WER ${pct(mean)}, worst ${pct(worst)} (acceptance: mean <= 15%, none above 35%). Passage: ${pct(passage.wer)} (acceptance: <= 20%).`,
+    '',
+    '## Speed',
+    '',
+    `Real-time factor (audio seconds per second of compute, decoding and mel included): ${(audioS / computeS).toFixed(3)} over ${audioS.toFixed(1)} s of audio in ${computeS.toFixed(1)} s.`,
+    'Every window runs the encoder over 30 s (1500 positions), as Whisper was trained, so a 3 s clip costs nearly as much as a 30 s one.',
+    '',
+    `## GPU memory over ${repeat} transcriptions in a row`,
+    '',
+    `Live GPU buffers and bytes relative to before the run (after loading and the accuracy runs): ${repeat} transcriptions of sentence-1 in ${repeatS.toFixed(0)} s.`,
+    '',
+    '| after | buffers | bytes |',
+    '|---:|---:|---:|',
+    ...(mem.length === 0 ? ['(not run yet)'] : []),
+    ...mem.filter((m) => m.i === 1 || m.i % 5 === 0).map((m) => `| ${m.i} | ${m.buffers} | ${m.bytes} |`),
+    '',
+    "transformers.js Whisper: not run. Its pipeline needs ONNX exports of Whisper (encoder and merged decoder .onnx files) from the Hugging Face Hub, which this machine cannot reach (only npm, PyPI and Debian); we have no ONNX Whisper here.",
+    '',
+  ];
+  return md;
+}
+const write = () => { if (v.out) writeFileSync(v.out, report().join('\n')); };
+write();
+// memory over repeated transcriptions of the first sentence
+const base = { buffers: buffers.live(), bytes: buffers.bytes() };
 const file = await readFile(speak(SENTENCES[0]!, dir, 'sentence-1'));
 t = performance.now();
 for (let i = 0; i < repeat; i++) {
   await audio.transcriptions.create({ file });
-  mem.push({ i: i + 1, buffers: live.size - base.buffers, bytes: liveBytes() - base.bytes });
+  mem.push({ i: i + 1, buffers: buffers.live() - base.buffers, bytes: buffers.bytes() - base.bytes });
+  console.log(`run ${i + 1}: ${buffers.live() - base.buffers} buffers, ${buffers.bytes() - base.bytes} bytes more than before`);
 }
-const repeatS = (performance.now() - t) / 1000;
+repeatS = (performance.now() - t) / 1000;
 
-const mean = rows.reduce((a, r) => a + r.wer, 0) / Math.max(1, rows.length);
-const worst = Math.max(0, ...rows.map((r) => r.wer));
-const audioS = [...rows, passage].reduce((a, r) => a + r.seconds, 0);
-const computeS = [...rows, passage].reduce((a, r) => a + r.computeS, 0);
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const md = [
-  `# Whisper tiny.en on Hearth (${new Date().toISOString().slice(0, 10)})`,
-  '',
-  `Machine: ${ctx.adapterInfo.description || ctx.adapterInfo.vendor} (${ctx.adapterInfo.architecture}), ${cpus().length} CPU cores shared with other work; Node ${process.version}, Dawn (\`webgpu\` package).`,
-  `Model: ${model} (${info.format}, ${(info.memoryBytes / 2 ** 20).toFixed(1)} MiB on the GPU, loaded in ${(loadMs / 1000).toFixed(1)} s). Audio: espeak-ng ${'-v en-us -s 160'}; command: \`node --import tsx --import ./scripts/register-raw.mjs bench/whisper.ts\`.`,
-  '',
-  '## Accuracy (word error rate after English normalisation)',
-  '',
-  '| clip | audio s | WER | timestamps monotonic | segments | transcript |',
-  '|---|---:|---:|---|---:|---|',
-  ...[...rows, passage].map((r) => `| ${r.name} | ${r.seconds.toFixed(1)} | ${pct(r.wer)} | ${r.monotonic ? 'yes' : 'NO'} | ${r.segments} | ${r.hyp.replace(/\|/g, '\\|')} |`),
-  '',
-  `Short sentences: mean WER ${pct(mean)}, worst ${pct(worst)} (acceptance: mean <= 15%, none above 35%). Passage: ${pct(passage.wer)} (acceptance: <= 20%).`,
-  '',
-  '## Speed',
-  '',
-  `Real-time factor (audio seconds per second of compute, decoding and mel included): ${(audioS / computeS).toFixed(3)} over ${audioS.toFixed(1)} s of audio in ${computeS.toFixed(1)} s.`,
-  'Every window runs the encoder over 30 s (1500 positions), as Whisper was trained, so a 3 s clip costs nearly as much as a 30 s one.',
-  '',
-  `## GPU memory over ${repeat} transcriptions in a row`,
-  '',
-  `Live GPU buffers and bytes relative to before the run (after loading and the accuracy runs): ${repeat} transcriptions of sentence-1 in ${repeatS.toFixed(0)} s.`,
-  '',
-  '| after | buffers | bytes |',
-  '|---:|---:|---:|',
-  ...mem.filter((m) => m.i === 1 || m.i % 5 === 0).map((m) => `| ${m.i} | ${m.buffers} | ${m.bytes} |`),
-  '',
-  "transformers.js Whisper: not run. Its pipeline needs ONNX exports of Whisper (encoder and merged decoder .onnx files) from the Hugging Face Hub, which this machine cannot reach (only npm, PyPI and Debian); we have no ONNX Whisper here.",
-  '',
-];
-if (v.out) writeFileSync(v.out, md.join('\n'));
-console.log(md.join('\n'));
+write();
+console.log(report().join('\n'));
 await audio.unload();
 ctx.destroy();
 process.exit(0);

@@ -9,6 +9,7 @@
  */
 import { logMelSpectrogram, melWindow, HOP, SAMPLE_RATE, WINDOW_FRAMES } from '../audio/mel.js';
 import { HearthError } from '../errors.js';
+import { mulberry32 } from '../util/rng.js';
 import { openWhisper, type WhisperConfig } from '../formats/whisper.js';
 import type { GpuContext } from '../gpu/device.js';
 import { throwIfAborted, type ModelSource } from '../hub/byte-source.js';
@@ -183,7 +184,7 @@ export class Whisper {
     const mel = logMelSpectrogram(samples, c.nMels, signal);
     const timings: TranscribeTimings = { melMs: performance.now() - t0, encodeMs: 0, decodeMs: 0, windows: 0, tokens: 0 };
     this.lastTimings = timings;
-    const rand = mulberry(opts.seed ?? 0);
+    const rand = mulberry32(opts.seed ?? 0);
 
     let language = 'en';
     let languageToken: number | null = null;
@@ -372,15 +373,4 @@ function sample(logits: Float32Array, temperature: number, rand: () => number): 
     if (r <= 0 && p[i]! > 0) return i;
   }
   return argmax(logits);
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -78,23 +78,40 @@ const headsCode = `${common}\n${headsSource}`;
  * encoder's every position). On CPU drivers the register-blocked matmul is several times faster
  * than the one-thread-per-query kernel; scratch: a [kvLen, kvLen] score matrix and three head blocks.
  */
-export function attentionFullMatmul(ctx: GpuContext, a: AttentionFullArgs, label = 'attention_full'): Dispatch[] {
+/** Working buffers of attentionFullMatmul: layers run one after another, so one set can serve them all. */
+export interface AttentionMatmulScratch {
+  positions: number;
+  headDim: number;
+  qh: GPUBuffer;
+  kh: GPUBuffer;
+  vt: GPUBuffer;
+  scores: GPUBuffer;
+  oh: GPUBuffer;
+}
+
+export function attentionMatmulScratch(ctx: GpuContext, positions: number, headDim: number, label = 'attention_full'): AttentionMatmulScratch {
+  const buf = (bytes: number, name: string): GPUBuffer => createStorage(ctx, bytes, `${label}.${name}`);
+  return {
+    positions,
+    headDim,
+    qh: buf(positions * headDim * 4, 'q_head'),
+    kh: buf(positions * headDim * 4, 'k_head'),
+    vt: buf(headDim * roundUp(positions, 4) * 4, 'v_head_t'),
+    scores: buf(positions * positions * 4, 'scores'),
+    oh: buf(positions * headDim * 4, 'o_head'),
+  };
+}
+
+export function attentionFullMatmul(ctx: GpuContext, a: AttentionFullArgs & { scratch?: AttentionMatmulScratch }, label = 'attention_full'): Dispatch[] {
   const { qStride, kvStride, qOff, kOff, vOff } = checkFull(a, label);
   const T = a.kvLen;
   const hd = a.headDim;
   check(a.maxTokens === T, `${label}: the matmul form is self-attention over all positions: maxTokens (${a.maxTokens}) must equal kvLen (${T}).`);
+  if (a.scratch) check(a.scratch.positions === T && a.scratch.headDim === hd, `${label}: the scratch was made for ${a.scratch.positions} positions of head size ${a.scratch.headDim}.`);
   const tStride = roundUp(T, 4);
-  const own: GPUBuffer[] = [];
-  const buf = (bytes: number, name: string): GPUBuffer => {
-    const b = createStorage(ctx, bytes, `${label}.${name}`);
-    own.push(b);
-    return b;
-  };
-  const qh = buf(T * hd * 4, 'q_head');
-  const kh = buf(T * hd * 4, 'k_head');
-  const vt = buf(hd * tStride * 4, 'v_head_t');
-  const scores = buf(T * T * 4, 'scores');
-  const oh = buf(T * hd * 4, 'o_head');
+  const scratch = a.scratch ?? attentionMatmulScratch(ctx, T, hd, label);
+  const own: GPUBuffer[] = a.scratch ? [] : [scratch.qh, scratch.kh, scratch.vt, scratch.scores, scratch.oh];
+  const { qh, kh, vt, scores, oh } = scratch;
   const weight = (data: GPUBuffer, rows: number, cols: number): GpuWeight => ({
     format: 'f32', rows, cols, strideWords: roundUp(cols, 4), parts: [{ rowStart: 0, rows, data, scales: null }], bytes: data.size, actQuant: null,
   });

@@ -16,7 +16,7 @@ import { destroyDispatches, encodeDispatches, StepUniform, type Dispatch, type S
 import type { GpuWeight } from '../gpu/weights.js';
 import { addRows } from '../kernels/add_rows.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
-import { attentionFull, attentionFullMatmul } from '../kernels/attention_full.js';
+import { attentionFull, attentionFullMatmul, attentionMatmulScratch } from '../kernels/attention_full.js';
 import { conv1d } from '../kernels/conv1d.js';
 import { embed } from '../kernels/embed.js';
 import { gelu } from '../kernels/gelu.js';
@@ -78,7 +78,7 @@ export class WhisperModel {
 
     // ---- encoder state: one window, 2T mel frames -> T positions
     this.mel = buf(2 * T * c.nMels, 'mel');
-    const columns = buf(2 * T * Math.max(c.nMels, D) * 3, 'conv.columns');
+    const columns = buf(Math.max(2 * T * c.nMels, T * D) * 3, 'conv.columns'); // conv1's 2T x nMels*3, conv2's T x D*3
     const conv1Out = buf(2 * T * D, 'conv1.out');
     const x = buf(T * D, 'enc.x');
     const h = buf(T * D, 'enc.h');
@@ -101,12 +101,14 @@ export class WhisperModel {
     enc.push(gelu(ctx, { step: es, x, n: D, maxTokens: T }, 'enc.conv2.gelu')); // x = gelu(conv2(x))
     enc.push(addRows(ctx, { step: es, x, table: V('enc.pos'), n: D, rows: T, maxTokens: T }, 'enc.pos')); // x += positional embedding
     const hdE = D / c.encoderHeads;
+    const attScratch = attentionMatmulScratch(ctx, T, hdE, 'enc.attn');
+    this.buffers.push(attScratch.qh, attScratch.kh, attScratch.vt, attScratch.scores, attScratch.oh);
     for (let l = 0; l < c.encoderLayers; l++) {
       const p = `enc.${l}`;
       enc.push(layerNorm(ctx, { step: es, x, weight: V(`${p}.attn_ln.w`), bias: V(`${p}.attn_ln.b`), out: h, cols: D, maxTokens: T, eps: WHISPER_EPS }, `${p}.attn_ln`)); // h = ln(x)
       enc.push(matmul(ctx, { step: es, x: h, w: M(`${p}.qkv.w`), bias: V(`${p}.qkv.b`), y: qkv, maxTokens: T, sections: qkvE.sections }, `${p}.qkv`)); // q, k, v = h @ Wqkv + b
       const [, kS, vS] = qkvE.sections;
-      enc.push(attentionFullMatmul(ctx, { step: es, q: qkv, k: qkv, v: qkv, out: att, heads: c.encoderHeads, headDim: hdE, kvLen: T, maxTokens: T, kOffset: kS!.offset, vOffset: vS!.offset }, `${p}.attn`)); // att = softmax(q k^T / sqrt(d)) v
+      enc.push(attentionFullMatmul(ctx, { step: es, q: qkv, k: qkv, v: qkv, out: att, heads: c.encoderHeads, headDim: hdE, kvLen: T, maxTokens: T, kOffset: kS!.offset, vOffset: vS!.offset, scratch: attScratch }, `${p}.attn`)); // att = softmax(q k^T / sqrt(d)) v
       enc.push(matmul(ctx, { step: es, x: att, w: M(`${p}.o.w`), bias: V(`${p}.o.b`), y: x, maxTokens: T, accumulate: true }, `${p}.o`)); // x += att @ Wo + b
       this.mlp(enc, p, x, h, ffn); // x += fc2(gelu(fc1(ln(x))))
     }

@@ -12,31 +12,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTranscriber, type TranscriptionSegment, type TranscriptionVerbose } from '../../src/node.js';
 import { testGpu } from '../helpers/gpu.js';
+import { countBuffers } from '../helpers/gpu-buffers.js';
 import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
 import { SENTENCES, speak, wordErrorRate } from '../helpers/speech.js';
 
 describe('Whisper tiny.en (real file) on espeak-ng speech', () => {
   it('transcribes three sentences: WER <= 15%, monotonic timestamps, segments streamed, formats agree, no buffers left', async () => {
     const ctx = await testGpu();
-    const live = new Set<GPUBuffer>();
-    const create = ctx.device.createBuffer.bind(ctx.device);
-    ctx.device.createBuffer = (d: GPUBufferDescriptor) => {
-      const b = create(d);
-      live.add(b);
-      const destroy = b.destroy.bind(b);
-      b.destroy = () => {
-        live.delete(b);
-        destroy();
-      };
-      return b;
-    };
+    const buffers = countBuffers(ctx.device);
     const audio = await createTranscriber({ model: realModel(WHISPER_TINY), gpu: ctx });
     const text = SENTENCES.slice(0, 3).join(' ');
     const file = readFileSync(speak(text, mkdtempSync(join(tmpdir(), 'hearth-whisper-')), 'three'));
     const streamed: TranscriptionSegment[] = [];
-    const before = live.size;
+    const before = buffers.live();
     const r = (await audio.transcriptions.create({ file, response_format: 'verbose_json', onSegment: (s) => streamed.push(s) })) as TranscriptionVerbose;
-    expect(live.size).toBe(before);
+    expect(buffers.live()).toBe(before);
     expect(r.duration).toBeGreaterThan(8);
     expect(r.duration).toBeLessThan(30);
     expect(r.language).toBe('en');
@@ -60,6 +50,7 @@ describe('Whisper tiny.en (real file) on espeak-ng speech', () => {
     const vtt = formatTranscript({ ...r, segments: r.segments }, 'vtt') as string;
     expect(vtt.startsWith('WEBVTT\n\n')).toBe(true);
     await audio.unload();
-    expect(live.size).toBeLessThan(before);
+    expect(buffers.live()).toBeLessThan(before);
+    buffers.stop();
   }, 900_000);
 });
