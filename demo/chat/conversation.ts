@@ -21,6 +21,8 @@ import type { ChatSettings } from './settings.js';
 interface Turn {
   role: ChatMessage['role'];
   content: string;
+  /** An assistant turn's function calls. */
+  tool_calls?: ChatMessage['tool_calls'];
   /** Failed replies are shown but not sent back to the model. */
   failed?: boolean;
 }
@@ -50,7 +52,10 @@ export interface ConversationHooks {
   fatal(e: unknown): void;
 }
 
-const same = (a: ChatMessage[], b: ChatMessage[]) => a.length === b.length && a.every((m, i) => m.role === b[i]!.role && m.content === b[i]!.content);
+const same = (a: ChatMessage[], b: ChatMessage[]) =>
+  a.length === b.length && a.every((m, i) => m.role === b[i]!.role && m.content === b[i]!.content && JSON.stringify(m.tool_calls ?? []) === JSON.stringify(b[i]!.tool_calls ?? []));
+/** A message as the page keeps it: role, content and any tool calls. */
+const kept = (m: ChatMessage): ChatMessage => ({ role: m.role, content: m.content, ...(m.tool_calls?.length ? { tool_calls: m.tool_calls } : {}) });
 
 export class Conversation {
   private turns: Turn[] = [];
@@ -133,7 +138,7 @@ export class Conversation {
   show(s: Session, locked: { reason: string; banner: HTMLElement } | null = null): void {
     this.clear();
     this.session = s.id;
-    this.stored = s.messages.map((m) => ({ role: m.role, content: m.content }));
+    this.stored = s.messages.map(kept);
     this.lastUsed = locked ? 0 : s.storedTokens;
     this.locked = locked?.reason ?? null;
     for (const m of this.stored) {
@@ -143,6 +148,7 @@ export class Conversation {
       else {
         const body = h('div', { class: 'msg-body md' });
         body.innerHTML = renderMarkdown(m.content);
+        if (m.tool_calls?.length) body.append(toolCallsView(m.tool_calls));
         this.els.messages.append(h('article', { class: 'msg msg-assistant', 'data-status': 'saved' }, h('div', { class: 'msg-meta' }, h('span', { class: 'msg-who' }, locked || !this.model ? 'Assistant' : this.model.title)), body));
       }
     }
@@ -213,7 +219,7 @@ export class Conversation {
 
   /** What the model is given: every shown message but failed or empty replies. */
   private history(except?: Turn): ChatMessage[] {
-    return this.turns.filter((t) => t !== except && !t.failed && t.content !== '').map((t) => ({ role: t.role, content: t.content }));
+    return this.turns.filter((t) => t !== except && !t.failed && (t.content !== '' || t.tool_calls?.length)).map(kept);
   }
 
   async send(): Promise<void> {
@@ -284,8 +290,15 @@ export class Conversation {
       const params: SessionChatParams = same(sent, [...this.stored, { role: 'user', content: text }]) ? { message: text } : { messages: sent };
       measure = new ReplyMeasure(fitted.promptTokens, model.contextLength, this.restoredOnOpen);
       const response_format = responseFormatOf(s);
-      const stream = await model.engine.sessions.chat(id, { ...params, stream: true, temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens, ...(response_format ? { response_format } : {}) }, { signal: ctrl.signal });
+      const tools = toolsOf(s);
+      const stream = await model.engine.sessions.chat(id, { ...params, stream: true, temperature: s.temperature, top_p: s.topP, max_tokens: s.maxTokens, ...(response_format ? { response_format } : {}), ...(tools ? { tools, tool_choice: s.toolChoice, parallel_tool_calls: false } : {}) }, { signal: ctrl.signal });
+      const calls: NonNullable<ChatMessage['tool_calls']> = [];
       for await (const chunk of stream) {
+        // tool calls arrive as OpenAI streams them: id and name first, then the arguments
+        for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
+          calls[d.index] ??= { id: d.id ?? '', type: 'function', function: { name: d.function.name ?? '', arguments: '' } };
+          calls[d.index]!.function.arguments += d.function.arguments;
+        }
         const delta = chunk.choices[0]?.delta.content ?? '';
         if (delta) {
           measure.token();
@@ -296,7 +309,11 @@ export class Conversation {
         }
         if (chunk.usage) measure.end(chunk);
       }
-      this.stored = [...sent, { role: 'assistant', content: turn.content }];
+      if (calls.length) {
+        turn.tool_calls = calls;
+        badges.append(h('span', { class: 'badge badge-accent', title: 'The model called functions from the Tools setting' }, calls.length === 1 ? 'tool call' : `${calls.length} tool calls`));
+      }
+      this.stored = [...sent, kept({ role: 'assistant', content: turn.content, tool_calls: turn.tool_calls })];
       this.restoredOnOpen = 0;
       this.hooks.saved(id);
       if (measure.finishReason === 'length') badges.append(h('span', { class: 'badge', title: 'The reply reached max tokens or the end of the context' }, 'length limit'));
@@ -324,8 +341,9 @@ export class Conversation {
       }
     } finally {
       if (statsFrame) cancelAnimationFrame(statsFrame);
-      if (turn.content) {
+      if (turn.content || turn.tool_calls) {
         if (!jsonShown) md.finish(turn.content);
+        if (turn.tool_calls) body.append(toolCallsView(turn.tool_calls));
       } else if (status !== 'done') body.replaceChildren(h('p', { class: 'muted' }, status === 'stopped' ? 'Stopped before the first token.' : 'No reply.'));
       else body.replaceChildren(h('p', { class: 'muted' }, 'The model ended its reply without any text.'));
       if (measure) {
@@ -378,4 +396,27 @@ export function jsonBlock(text: string): string {
   } catch {
     return text;
   }
+}
+
+/** The Tools setting as request tools; a list that is not JSON is refused here. */
+function toolsOf(s: ChatSettings): SessionChatParams['tools'] {
+  if (!s.tools.trim()) return undefined;
+  try {
+    return JSON.parse(s.tools) as SessionChatParams['tools'];
+  } catch (e) {
+    throw new HearthError('INVALID_ARGUMENT', `The Tools in Settings are not JSON: ${(e as Error).message}.`, { hint: 'Fix them in Settings, or clear the field.' });
+  }
+}
+
+/** Function calls, readably: the function's name and its arguments, indented. */
+function toolCallsView(calls: NonNullable<ChatMessage['tool_calls']>): HTMLElement {
+  return h(
+    'div',
+    { class: 'tool-calls' },
+    ...calls.map((c) => {
+      const args = h('div', { class: 'md' });
+      args.innerHTML = renderMarkdown(jsonBlock(c.function.arguments));
+      return h('div', { class: 'tool-call', 'data-name': c.function.name }, h('div', { class: 'tool-call-name' }, 'Calls ', h('code', {}, `${c.function.name}()`)), args);
+    }),
+  );
 }

@@ -15,6 +15,10 @@ export interface ChatSettings {
   replyFormat: ReplyFormat;
   /** A JSON Schema, as typed (checked when a message is sent). */
   jsonSchema: string;
+  /** OpenAI function tools as a JSON list, as typed; '' for none. */
+  tools: string;
+  /** auto: the model may call them or write text; required: it calls one. */
+  toolChoice: 'auto' | 'required';
 }
 
 export interface LoadOptions {
@@ -33,6 +37,8 @@ export const DEFAULTS: ChatSettings & LoadOptions = {
   maxTokens: 512,
   replyFormat: 'text',
   jsonSchema: '',
+  tools: '',
+  toolChoice: 'auto',
   dtype: '',
   contextLength: 0,
 };
@@ -76,7 +82,7 @@ export class Settings {
 
   get chat(): ChatSettings {
     const v = this.values;
-    return { systemPrompt: v.systemPrompt, temperature: v.temperature, topP: v.topP, maxTokens: v.maxTokens, replyFormat: v.replyFormat, jsonSchema: v.jsonSchema };
+    return { systemPrompt: v.systemPrompt, temperature: v.temperature, topP: v.topP, maxTokens: v.maxTokens, replyFormat: v.replyFormat, jsonSchema: v.jsonSchema, tools: v.tools, toolChoice: v.toolChoice };
   }
 
   get load(): LoadOptions {
@@ -105,6 +111,8 @@ export class Settings {
     const format = this.field('replyFormat')?.value;
     v.replyFormat = format === 'json' || format === 'schema' ? format : 'text';
     v.jsonSchema = this.field('jsonSchema')?.value ?? '';
+    v.tools = this.field('tools')?.value ?? '';
+    v.toolChoice = this.field('toolChoice')?.value === 'required' ? 'required' : 'auto';
     const dtype = this.field('dtype')?.value ?? '';
     v.dtype = dtype === 'q4_0' || dtype === 'q8_0' || dtype === 'f16' ? dtype : '';
     v.contextLength = Math.round(clamp(num('contextLength'), 0, 131072, 0));

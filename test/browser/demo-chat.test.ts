@@ -147,6 +147,32 @@ describe('the chat page of the built demo', () => {
     expect(await page.isVisible('[name="jsonSchema"]')).toBe(false);
   });
 
+  it('Tools: a call the model makes is shown readably (its name and indented arguments), and kept with the chat', async () => {
+    const tools = [{ type: 'function', function: { name: 'get_time', description: 'The time in a zone', parameters: { type: 'object', properties: { zone: { enum: ['utc', 'cet'] } }, required: ['zone'], additionalProperties: false } } }];
+    await page.fill('[name="tools"]', JSON.stringify(tools));
+    await page.fill('[name="maxTokens"]', '200');
+    await page.fill('[name="temperature"]', '1');
+    // stories260K knows no tools: required makes it call one
+    await page.selectOption('[name="toolChoice"]', 'required');
+    const replies = await page.locator('.msg-assistant').count();
+    await page.focus('#prompt');
+    await page.keyboard.type('What time is it?');
+    await page.keyboard.press('Enter');
+    const reply = page.locator('.msg-assistant').nth(replies);
+    await reply.and(page.locator('[data-status="done"]')).waitFor({ timeout: 60_000 });
+    const call = reply.locator('.tool-call').first();
+    expect(await call.getAttribute('data-name')).toBe('get_time');
+    expect(await call.locator('.tool-call-name').textContent()).toBe('Calls get_time()');
+    const args = JSON.parse((await call.locator('pre code').textContent())!) as { zone: string };
+    expect(['utc', 'cet']).toContain(args.zone);
+    expect(await reply.locator('.badge', { hasText: 'tool call' }).count()).toBe(1);
+    await call.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'demo-chat-tool-call.png') });
+    await page.fill('[name="tools"]', '');
+    await page.selectOption('[name="toolChoice"]', 'auto');
+    await page.fill('[name="temperature"]', '0');
+  });
+
   it('fits a 375 px wide phone screen', async () => {
     await page.setViewportSize({ width: 375, height: 740 });
     await page.waitForTimeout(300);
