@@ -1,17 +1,7 @@
 // q4_0 weights: blocks of 32 values in 4 words of nibbles (weights_q4_order.wgsl) with one f16
-// scale each in their own buffer (weights_split_scale.wgsl); value = d * (nibble - 8).
+// scale each in their own buffer (weights_split_scale.wgsl, weights_block_scale.wgsl); value = d * (nibble - 8).
 // (Interface: weights_f32.wgsl.)
 @group(0) @binding(3) var<storage, read> w: array<u32>;
-
-const HAS_MIN: bool = false;
-
-fn w_scale(row: u32, block: u32) -> f32 {
-  return split_scale(row * p.nb + block);
-}
-
-fn w_min(row: u32, block: u32) -> f32 {
-  return 0.0;
-}
 
 fn w_chunk_i8(row: u32, c: u32) -> vec2u {
   let q = w[row * p.wstride + c];

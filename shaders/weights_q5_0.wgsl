@@ -1,17 +1,7 @@
 // q5_0 weights: blocks of 32 values in 5 words (the u32 of fifth bits, bit j for value j, then
 // the nibbles, weights_q4_order.wgsl) with one f16 scale each in their own buffer
-// (weights_split_scale.wgsl); value = d * (q - 16). (Interface: weights_f32.wgsl.)
+// (weights_split_scale.wgsl, weights_block_scale.wgsl); value = d * (q - 16). (Interface: weights_f32.wgsl.)
 @group(0) @binding(3) var<storage, read> w: array<u32>;
-
-const HAS_MIN: bool = false;
-
-fn w_scale(row: u32, block: u32) -> f32 {
-  return split_scale(row * p.nb + block);
-}
-
-fn w_min(row: u32, block: u32) -> f32 {
-  return 0.0;
-}
 
 // Bits i..i+3 of qh spread to bit 4 of each byte.
 fn q5_high(qh: u32, i: u32) -> u32 {

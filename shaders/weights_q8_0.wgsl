@@ -1,23 +1,14 @@
 // q8_0 weights: blocks of 32 int8 (8 words) with one f16 scale each, scales in their own
-// buffer (weights_split_scale.wgsl). A chunk is 8 consecutive values (2 words); 4 chunks share a
+// buffer (weights_split_scale.wgsl, weights_block_scale.wgsl). A chunk is 8 consecutive values (2 words); 4 chunks share a
 // block's scale. (Interface: weights_f32.wgsl.)
 @group(0) @binding(3) var<storage, read> w: array<vec2u>;
 
 const CHUNK_ELEMS: u32 = 8u;
 const CHUNK_HAS_HI: bool = true;
 const CHUNKS_PER_BLOCK: u32 = 4u;
-const HAS_MIN: bool = false;
 
 fn chunk_k(c: u32) -> vec2u {
   return vec2u(c * 8u, c * 8u + 4u);
-}
-
-fn w_scale(row: u32, block: u32) -> f32 {
-  return split_scale(row * p.nb + block);
-}
-
-fn w_min(row: u32, block: u32) -> f32 {
-  return 0.0;
 }
 
 fn w_chunk(row: u32, c: u32) -> Chunk {

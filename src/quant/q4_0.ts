@@ -1,6 +1,6 @@
 import wgsl from '../../shaders/weights_q4_0.wgsl?raw';
 import { f32ToF16Bits } from '../util/f16.js';
-import { blockWgsl, SPLIT_SCALE_WGSL, Q4_ORDER_WGSL, half, type FormatSpec } from './spec.js';
+import { blockWgsl, SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, Q4_ORDER_WGSL, half, type FormatSpec } from './spec.js';
 
 /**
  * q4_0: blocks of 32 values, 18 bytes: f16 scale d, then 16 bytes where byte j holds value j in
@@ -14,7 +14,7 @@ export const q4_0: FormatSpec = {
   bytes: 18,
   gpu: { words: 4, scaleAt: 0 },
   wgslWords: 1,
-  wgsl: blockWgsl(SPLIT_SCALE_WGSL, Q4_ORDER_WGSL, wgsl),
+  wgsl: blockWgsl(SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, Q4_ORDER_WGSL, wgsl),
   intDot: true,
   dequantize(src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {

@@ -1,5 +1,5 @@
 import wgsl from '../../shaders/weights_q5_0.wgsl?raw';
-import { blockWgsl, SPLIT_SCALE_WGSL, Q4_ORDER_WGSL, clamp, half, putHalf, type FormatSpec } from './spec.js';
+import { blockWgsl, SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, Q4_ORDER_WGSL, clamp, half, putHalf, type FormatSpec } from './spec.js';
 
 /**
  * Q5_0/Q5_1's 32 five-bit values: a u32 mask of fifth bits (bit j for value j) at `qhAt`, then 16
@@ -48,7 +48,7 @@ export const q5_0: FormatSpec = {
   bytes: 22,
   gpu: { words: 5, scaleAt: 0 },
   wgslWords: 1,
-  wgsl: blockWgsl(SPLIT_SCALE_WGSL, Q4_ORDER_WGSL, wgsl),
+  wgsl: blockWgsl(SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, Q4_ORDER_WGSL, wgsl),
   intDot: true,
   dequantize: (src, dv, out, blocks) => dequantize5(src, dv, out, blocks, false),
   quantizeBlock(x, at, dv, o, out) {

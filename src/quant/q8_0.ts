@@ -1,6 +1,6 @@
 import wgsl from '../../shaders/weights_q8_0.wgsl?raw';
 import { f32ToF16Bits } from '../util/f16.js';
-import { blockWgsl, SPLIT_SCALE_WGSL, half, type FormatSpec } from './spec.js';
+import { blockWgsl, SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, half, type FormatSpec } from './spec.js';
 
 /**
  * q8_0: blocks of 32 values, 34 bytes: f16 scale d, then 32 int8 q; x = d * q. Quantized exactly
@@ -13,7 +13,7 @@ export const q8_0: FormatSpec = {
   bytes: 34,
   gpu: { words: 8, scaleAt: 0 },
   wgslWords: 2,
-  wgsl: blockWgsl(SPLIT_SCALE_WGSL, wgsl),
+  wgsl: blockWgsl(SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, wgsl),
   intDot: true,
   dequantize(_src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {

@@ -8,6 +8,7 @@
 import bytesWgsl from '../../shaders/weights_bytes.wgsl?raw';
 import splitScaleWgsl from '../../shaders/weights_split_scale.wgsl?raw';
 import q4OrderWgsl from '../../shaders/weights_q4_order.wgsl?raw';
+import blockScaleWgsl from '../../shaders/weights_block_scale.wgsl?raw';
 import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
 
 /** The formats the GPU kernels read as they are stored. */
@@ -80,4 +81,6 @@ export const blockWgsl = (...pieces: string[]): string => [bytesWgsl, ...pieces]
 
 /** Pieces some formats share: the split-off f16 block scales, q4_0's order of nibbles. */
 export const SPLIT_SCALE_WGSL = splitScaleWgsl;
+/** A split-off scale per 32-value block and no min (after SPLIT_SCALE_WGSL). */
+export const BLOCK_SCALE_WGSL = blockScaleWgsl;
 export const Q4_ORDER_WGSL = q4OrderWgsl;
