@@ -7,15 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright';
 import { readFileSync } from 'node:fs';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import { launchChromium } from '../helpers/browser.js';
 import { callPage, openTestPage, servePages, type PageServers } from '../helpers/pages.js';
 import { STORIES } from '../helpers/stories.js';
-import { SCHEMAS } from '../helpers/schemas.js';
+import { SCHEMAS, ajv } from '../helpers/schemas.js';
 
-const addFormats = addFormatsModule as unknown as (a: Ajv2020) => Ajv2020;
-const ajv = addFormats(new Ajv2020({ strict: false }));
 
 let servers: PageServers;
 let browser: Browser;

@@ -3,6 +3,13 @@
  * string, array and number is bounded so that even a model that knows no JSON (stories260K)
  * finishes within a few dozen tokens, and every output must parse and validate.
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+
+const addFormats = addFormatsModule as unknown as (a: Ajv2020) => Ajv2020;
+/** A standard validator (JSON Schema 2020-12 with formats) for checking what was generated. */
+export const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+
 export const SCHEMAS: { name: string; schema: Record<string, unknown> }[] = [
   { name: 'flag', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false } },
   { name: 'person', schema: { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 120 } }, required: ['name', 'age'], additionalProperties: false } },

@@ -6,17 +6,13 @@
  * with each tool_choice form, a round trip, and the typed errors of bad schemas and grammars.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import { createEngine, type NodeEngine } from '../../src/node.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionTool, ChatMessage } from '../../src/api/types.js';
 import { isHearthError } from '../../src/errors.js';
 import { STORIES } from '../helpers/stories.js';
 import { SMOLLM2, realModel } from '../helpers/real-models.js';
-import { SCHEMAS } from '../helpers/schemas.js';
+import { SCHEMAS, ajv } from '../helpers/schemas.js';
 
-const addFormats = addFormatsModule as unknown as (a: Ajv2020) => Ajv2020;
-const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
 
 function expectValid(schema: Record<string, unknown>, text: string): unknown {
   let value: unknown;
