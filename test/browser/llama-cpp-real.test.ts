@@ -76,7 +76,11 @@ describe('Hearth and llama.cpp on real GGUF files', () => {
     // a divergence where llama.cpp's top two are closer than the two engines' arithmetic differs (0.2)
     const results = await compareAll(realModel(SMOLLM2), sample, 256, CHAT_MODEL_PROMPTS);
     expectAgreement(results, { worst: 1, mean: 0.15, tie: 0.2 });
-    expect(results.filter((r) => r.greedyEqual).length).toBeGreaterThanOrEqual(2);
+    // Read as stored (q4_1 kernels, exact Q4_1 values) one prompt is greedy-equal and two diverge where
+    // llama.cpp's top two are 0.074 and 0.059 apart, with mean differences 0.080-0.094; widened to
+    // q8_0 (a second rounding of the weights) two were equal, with means 0.105-0.111.
+    expect(results.filter((r) => r.greedyEqual).length).toBeGreaterThanOrEqual(1);
+    expect(results.reduce((s, r) => s + r.meanLogprobDiff, 0) / results.length).toBeLessThan(0.1);
   }, 300_000);
 
   it('Gemma 3 270M (Q4_K_M): tokenization on 10 prompts, a chat and a story compared over 16 tokens', async () => {
