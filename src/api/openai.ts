@@ -294,8 +294,18 @@ export interface RequestGrammar {
   param: string;
 }
 
-/** The tools a reply may call (tool_choice not none), and the grammar that shapes the reply. */
-export function toolPlan(fmt: ToolFormat, functions: FunctionDefinition[], choice: ToolChoice, parallel: boolean): { grammar: RequestGrammar; calls: ToolsInPlay } {
+/**
+ * The tools a reply may call (tool_choice not none), and the grammar that shapes the reply. A
+ * structured response_format with them is refused: the reply's grammar is the calls' (and free
+ * text for auto).
+ */
+export function toolPlan(fmt: ToolFormat, functions: FunctionDefinition[], choice: ToolChoice, parallel: boolean, responseFormat?: unknown): { grammar: RequestGrammar; calls: ToolsInPlay } {
+  if (grammarOfResponseFormat(responseFormat) !== null) {
+    throw new HearthError('INVALID_ARGUMENT', 'response_format cannot shape a reply that may call tools.', {
+      hint: "Use tool_choice 'none' for a structured reply, or leave response_format out when tools may be called.",
+      details: { param: 'response_format' },
+    });
+  }
   const format = toolGrammar(fmt, functions, choice, parallel);
   return { grammar: { source: { type: 'structural_tag', format }, param: 'tools' }, calls: { fmt, functions, choice } };
 }
@@ -419,7 +429,7 @@ export function createOpenAIApi(engine: Engine, modelName: string): OpenAIApi {
     // BOS is added unless the rendered template already starts with it
     const promptIds = engine.tokenizer.encodeChat(messages, { addGenerationPrompt: true, ...(tools ? { tools } : {}) });
     if (!active) return { promptIds, grammar: grammarOfResponseFormat(p.response_format), calls: null };
-    return { promptIds, ...toolPlan(fmt!, functions, choice, p.parallel_tool_calls ?? true) };
+    return { promptIds, ...toolPlan(fmt!, functions, choice, p.parallel_tool_calls ?? true, p.response_format) };
   };
 
   const constraintFor = (g: RequestGrammar | null) => constraintOf(engine, g);

@@ -645,7 +645,7 @@ export class Sessions implements SessionsApi {
       const m = l.manifest;
       const messages = this.nextMessages(m.messages, p);
       const { functions, choice } = checkTools(p.tools, p.tool_choice);
-      const plan = choice !== 'none' && functions.length ? toolPlan(toolFormatOf(engine.tokenizer), functions, choice, p.parallel_tool_calls ?? true) : null;
+      const plan = choice !== 'none' && functions.length ? toolPlan(toolFormatOf(engine.tokenizer), functions, choice, p.parallel_tool_calls ?? true, p.response_format) : null;
       const promptIds = renderPrompt(engine.tokenizer, messages, plan ? functions : []);
       if (promptIds.length >= engine.contextLength) {
         throw new HearthError('CONTEXT_OVERFLOW', `The conversation has ${promptIds.length} tokens, but the context holds ${engine.contextLength} (at least one must remain for the reply).`, {

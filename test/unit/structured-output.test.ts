@@ -161,6 +161,7 @@ describe('structured output on stories260K (a model that knows no JSON)', () => 
     await expectInvalid(chat({ type: 'regex', pattern: '(' }), /pattern is not a valid regular expression/);
     await expectInvalid(engine.chat.completions.create({ messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { q: { type: 'object', dependentRequired: {} } } } } }] }), /tools\[0\].function.parameters: \/properties\/q\/dependentRequired/);
     await expectInvalid(engine.chat.completions.create({ messages: [{ role: 'user', content: 'x' }], tools: TOOLS, tool_choice: { type: 'function', function: { name: 'nope' } } }), /tool_choice.function.name "nope"/);
+    await expectInvalid(engine.chat.completions.create({ messages: [{ role: 'user', content: 'x' }], tools: TOOLS, response_format: { type: 'json_object' } }), /response_format cannot shape a reply that may call tools/);
     // the engine still works after refusals
     const ok = await chat({ type: 'grammar', grammar: 'root ::= "ok"' });
     expect((ok as ChatCompletion).choices[0]!.message.content).toBe('ok');
