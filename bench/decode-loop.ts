@@ -54,16 +54,21 @@ for (const key of flags.models!.split(',')) {
     for (const [which] of variants) await run(which, false); // warm-up: pipelines, caches
     const wall = variants.map(() => [] as number[]);
     for (let i = 0; i < Number(flags.repeats); i++) for (const [j, [which, sync]] of variants.entries()) wall[j]!.push(await run(which, sync));
-    for (const which of ['fused', 'unfused'] as const) {
-      // on a shared machine the least disturbed run says most: the fastest profile's families, and minima beside medians
-      const gpu: number[] = [];
-      let families: ReturnType<typeof groupKernels> = [];
-      for (let i = 0; i < Number(flags.repeats); i++) {
+    // profiles alternated too; on a shared machine the least disturbed run says most: the fastest
+    // profile's families, and minima beside medians
+    const gpus = { fused: [] as number[], unfused: [] as number[] };
+    const fams = { fused: [] as ReturnType<typeof groupKernels>, unfused: [] as ReturnType<typeof groupKernels> };
+    for (let i = 0; i < Number(flags.repeats); i++) {
+      for (const which of ['fused', 'unfused'] as const) {
         const t = await engines[which].engine.profile([prompt.at(-1)!], prompt.length + tokens / 2);
         const total = t.reduce((s, k) => s + k.ms, 0);
-        if (total <= Math.min(...gpu)) families = groupKernels(t);
-        gpu.push(total);
+        if (total <= Math.min(...gpus[which])) fams[which] = groupKernels(t);
+        gpus[which].push(total);
       }
+    }
+    for (const which of ['fused', 'unfused'] as const) {
+      const gpu = gpus[which];
+      const families = fams[which];
       const f = (xs: number[]) => `${spread(xs).min.toFixed(2)} / ${spread(xs).median.toFixed(2)}`;
       const [a, s] = variants.flatMap(([w], j) => (w === which ? [wall[j]!] : []));
       const g = spread(gpu);
