@@ -64,16 +64,19 @@ fn main_residual(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   normalize_row(row, lid, reduce_sum(lid, ss));
 }
 
-@compute @workgroup_size(WG)
-fn main_post_add(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x + wg.y * 65535u;
-  if (row >= step.tokens * p.rows_per_token) { return; }
-  let base = row * p.cols;
+// x[base ..] += rmsnorm(r[base ..]) * w
+fn post_add_row(base: u32, lid: u32) {
   var ss = 0.0;
-  for (var i = lid; i < p.cols; i += WG) { let v = r[base + i]; ss += v * v; }
+  for (var i = lid; i < p.cols; i += WG) { ss += r[base + i] * r[base + i]; }
   let inv = inverseSqrt(reduce_sum(lid, ss) / f32(p.cols) + p.eps);
   for (var i = lid; i < p.cols; i += WG) {
     let g = select(w[i], 1.0 + w[i], p.add_one == 1u);
     x[base + i] = x[base + i] + r[base + i] * inv * g;
   }
+}
+
+@compute @workgroup_size(WG)
+fn main_post_add(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * 65535u;
+  if (row < step.tokens * p.rows_per_token) { post_add_row(row * p.cols, lid); }
 }
