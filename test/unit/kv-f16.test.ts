@@ -19,6 +19,8 @@ import { KvCache } from '../../src/models/state.js';
 import { f16BitsToF32, f32ToF16Bits, roundF16 } from '../../src/util/f16.js';
 import { resolveModelSource } from '../../src/hub/resolve.js';
 import type { Engine } from '../../src/engine/engine.js';
+import { Sessions } from '../../src/sessions/sessions.js';
+import { MemorySessionStore } from '../../src/sessions/store.js';
 import type { ModelConfig } from '../../src/formats/config.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';
 import { compare, randomF32 } from '../helpers/random.js';
@@ -157,6 +159,29 @@ describe('stories260K with an f16 KV cache', () => {
       expect(b.usage.reusedTokens).toBe(prompt.length);
       expect(b.ids).toEqual(a.ids);
       expect(b.tokens.map((t) => t.logprob)).toEqual(a.tokens.map((t) => t.logprob));
+    } finally {
+      await other.unload();
+    }
+  });
+
+  it('sessions: a conversation stored from one engine is restored into another and continues as if never interrupted', async () => {
+    const greedy = { max_tokens: 6, temperature: 0 };
+    const store = new MemorySessionStore();
+    const first = new Sessions({ store, engine: () => engine });
+    const { id } = await first.create();
+    for (const message of ['Once upon a time', 'there was a dog']) await first.chat(id, { message, ...greedy });
+    const want = await first.chat(id, { message: 'and a cat', ...greedy });
+    const other = await engineFor(await resolveModelSource(STORIES), 128, { kvCache: 'f16' });
+    try {
+      // the same history computed by the first engine and stored; the second engine restores it from the store for the same turn
+      const second = new Sessions({ store, engine: () => other });
+      const { id: id2 } = await second.create();
+      for (const message of ['Once upon a time', 'there was a dog']) await first.chat(id2, { message, ...greedy });
+      const before = await second.get(id2);
+      const got = await second.chat(id2, { message: 'and a cat', ...greedy });
+      expect(got.session.restoredTokens).toBe(before.storedTokens);
+      expect(got.hearth.reused_tokens).toBe(before.storedTokens);
+      expect(got.hearth.ids).toEqual(want.hearth.ids);
     } finally {
       await other.unload();
     }
