@@ -118,10 +118,10 @@ export function logMelSpectrogram(samples: Float32Array, nMels: number, signal?:
   return { data: out, frames, nMels, contentFrames: Math.floor(samples.length / HOP) };
 }
 
-/** Frames [start, start + WINDOW_FRAMES) of a log-mel, zero-filled past its end (whisper's pad_or_trim). */
-export function melWindow(mel: LogMel, start: number): Float32Array {
-  const out = new Float32Array(WINDOW_FRAMES * mel.nMels);
-  const end = Math.min(mel.frames, start + WINDOW_FRAMES);
+/** Frames [start, start + frames) of a log-mel, zero-filled past its end (whisper's pad_or_trim). */
+export function melWindow(mel: LogMel, start: number, frames = WINDOW_FRAMES): Float32Array {
+  const out = new Float32Array(frames * mel.nMels);
+  const end = Math.min(mel.frames, start + frames);
   if (end > start) out.set(mel.data.subarray(start * mel.nMels, end * mel.nMels));
   return out;
 }

@@ -208,13 +208,15 @@ export class Whisper {
     let history: number[] = opts.prompt ? this.tokenizer.encode(` ${opts.prompt.trim()}`, { addSpecialTokens: false }).filter((t) => t < sp.eot) : [];
     const segments: TranscriptSegment[] = [];
     const frameSeconds = HOP / SAMPLE_RATE;
+    // 30 s (1500 encoder positions) in every real Whisper; smaller test models have shorter windows
+    const windowFrames = Math.min(WINDOW_FRAMES, FRAMES_PER_POSITION * c.nAudioCtx);
     let seek = 0;
     while (seek < mel.contentFrames) {
       throwIfAborted(signal);
       const timeOffset = seek * frameSeconds;
-      const segmentFrames = Math.min(WINDOW_FRAMES, mel.contentFrames - seek);
+      const segmentFrames = Math.min(windowFrames, mel.contentFrames - seek);
       let te = performance.now();
-      await this.model.encode(melWindow(mel, seek));
+      await this.model.encode(melWindow(mel, seek, windowFrames));
       timings.encodeMs += performance.now() - te;
       timings.windows++;
 

@@ -1,0 +1,121 @@
+/**
+ * engine.audio end to end with a small random-weight Whisper (CTranslate2 layout, the real tiny.en
+ * tokenizer and decoding lists, 0.16 s windows and 16 decoder positions, so at most 8 tokens a
+ * window and the whole pipeline runs in seconds): GPU buffers
+ * do not grow over 20 transcriptions in a row, response formats, abort, typed errors, and a chat
+ * model and a Whisper model held by one engine, each freed on its own.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine } from '../../src/node.js';
+import { AudioEngine, type TranscriptionVerbose } from '../../src/api/audio.js';
+import { MemoryModelSource } from '../../src/hub/memory.js';
+import { isHearthError } from '../../src/errors.js';
+import type { WhisperConfig } from '../../src/formats/whisper.js';
+import { testGpu } from '../helpers/gpu.js';
+import { countBuffers } from '../helpers/gpu-buffers.js';
+import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
+import { STORIES } from '../helpers/stories.js';
+import { randomWhisperWeights, writeCt2Whisper } from '../fixtures/whisper.js';
+
+const config: WhisperConfig = { nMels: 80, dModel: 64, ffnDim: 128, encoderLayers: 1, decoderLayers: 1, encoderHeads: 2, decoderHeads: 2, nAudioCtx: 8, nTextCtx: 16, vocabSize: 51864 };
+
+function smallWhisperFiles(): Record<string, Uint8Array> {
+  const dir = realModel(WHISPER_TINY);
+  return {
+    'model.bin': writeCt2Whisper(config, randomWhisperWeights(config, 4)),
+    'tokenizer.json': readFileSync(join(dir, 'tokenizer.json')),
+    'config.json': readFileSync(join(dir, 'config.json')),
+  };
+}
+
+/** 16-bit mono WAV of a chirp. */
+function chirp(seconds: number, rate = 16000): Uint8Array {
+  const n = Math.round(seconds * rate);
+  const out = new Uint8Array(44 + 2 * n);
+  const dv = new DataView(out.buffer);
+  const put = (at: number, s: string) => [...s].forEach((c, i) => (out[at + i] = c.charCodeAt(0)));
+  put(0, 'RIFF');
+  dv.setUint32(4, 36 + 2 * n, true);
+  put(8, 'WAVEfmt ');
+  dv.setUint32(16, 16, true);
+  dv.setUint16(20, 1, true);
+  dv.setUint16(22, 1, true);
+  dv.setUint32(24, rate, true);
+  dv.setUint32(28, 2 * rate, true);
+  dv.setUint16(32, 2, true);
+  dv.setUint16(34, 16, true);
+  put(36, 'data');
+  dv.setUint32(40, 2 * n, true);
+  for (let i = 0; i < n; i++) dv.setInt16(44 + 2 * i, Math.round(12000 * Math.sin((2 * Math.PI * (200 + i / 20) * i) / rate)), true);
+  return out;
+}
+
+describe('engine.audio with a small random Whisper', () => {
+  it('20 transcriptions in a row leave the GPU buffer count and bytes where the first left them', async () => {
+    const ctx = await testGpu();
+    const buffers = countBuffers(ctx.device);
+    const audio = new AudioEngine(ctx);
+    await audio.load(new MemoryModelSource(smallWhisperFiles()), 'small');
+    const file = chirp(0.1);
+    const counts: [number, number][] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = (await audio.transcriptions.create({ file, response_format: 'verbose_json' })) as TranscriptionVerbose;
+      expect(r.duration).toBeCloseTo(0.1, 5);
+      counts.push([buffers.live(), buffers.bytes()]);
+    }
+    expect(new Set(counts.map((c) => c.join('/'))).size).toBe(1);
+    const loaded = buffers.live();
+    audio.unload();
+    expect(buffers.live()).toBeLessThan(loaded);
+    buffers.stop();
+  });
+
+  it('response formats, abort, and typed errors for bad requests', async () => {
+    const ctx = await testGpu();
+    const audio = new AudioEngine(ctx);
+    const file = chirp(0.1);
+    await expect(audio.transcriptions.create({ file })).rejects.toMatchObject({ code: 'ENGINE_UNLOADED' });
+    await audio.load(new MemoryModelSource(smallWhisperFiles()), 'small');
+    const v = (await audio.transcriptions.create({ file, response_format: 'verbose_json' })) as TranscriptionVerbose;
+    const text = await audio.transcriptions.create({ file, response_format: 'text' });
+    expect(text).toBe(v.text);
+    expect(await audio.transcriptions.create({ file })).toEqual({ text: v.text });
+    const vtt = await audio.transcriptions.create({ file, response_format: 'vtt' });
+    expect(vtt.startsWith('WEBVTT')).toBe(true);
+    const codes = async (p: Parameters<typeof audio.transcriptions.create>[0]) => audio.transcriptions.create(p).then(() => 'none', (e: unknown) => (isHearthError(e) ? e.code : String(e)));
+    expect(await codes({ file, response_format: 'xml' as 'json' })).toBe('INVALID_ARGUMENT');
+    expect(await codes({ file, timestamp_granularities: ['word'] })).toBe('INVALID_ARGUMENT');
+    expect(await codes({ file, temperature: 3 })).toBe('INVALID_ARGUMENT');
+    expect(await codes({ file, language: 'de' })).toBe('INVALID_ARGUMENT'); // an .en tokenizer
+    expect(await codes({ file: new Uint8Array([1, 2, 3]) })).toBe('UNSUPPORTED_FORMAT');
+    const ctrl = new AbortController();
+    ctrl.abort();
+    expect(await codes({ file, signal: ctrl.signal })).toBe('ABORTED');
+    // the engine still answers after the failures
+    expect(await audio.transcriptions.create({ file, response_format: 'text' })).toBe(v.text);
+    audio.unload();
+  });
+
+  it('one engine holds a chat model and a Whisper model; unloading Whisper frees only its buffers', async () => {
+    const ctx = await testGpu();
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-whisper-small-'));
+    mkdirSync(dir, { recursive: true });
+    for (const [name, bytes] of Object.entries(smallWhisperFiles())) writeFileSync(join(dir, name), bytes);
+    const buffers = countBuffers(ctx.device);
+    const engine = await createEngine({ model: STORIES, gpu: ctx, audioModel: dir });
+    expect(engine.audio.info?.config.dModel).toBe(64);
+    const withBoth = buffers.live();
+    const r = await engine.audio.transcriptions.create({ file: chirp(0.1), response_format: 'verbose_json' });
+    expect(typeof r.text).toBe('string');
+    await engine.audio.unload();
+    expect(engine.audio.info).toBeNull();
+    expect(buffers.live()).toBeLessThan(withBoth);
+    const c = await engine.completions.create({ prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
+    expect(c.choices[0]!.text.length).toBeGreaterThan(0);
+    await engine.unload();
+    buffers.stop();
+  });
+});
