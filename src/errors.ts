@@ -21,6 +21,8 @@ export type HearthErrorCode =
   | 'INTEGRITY'
   | 'QUOTA_EXCEEDED'
   | 'CONTEXT_OVERFLOW'
+  // the paged KV pool of batched decoding has no free block left (back-pressure: retry when a sequence ends)
+  | 'KV_POOL_FULL'
   | 'EMPTY_PROMPT'
   | 'ABORTED'
   | 'ENGINE_UNLOADED'

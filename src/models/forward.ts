@@ -31,6 +31,11 @@ const RECIPES: Readonly<Record<Architecture, Recipe>> = {
   phi3: llama,
 };
 
+/** The recipe of an architecture. */
+export function recipeFor(arch: Architecture): Recipe {
+  return RECIPES[arch];
+}
+
 export type ActivationMode = 'q8' | 'f32' | 'int8';
 
 export interface ForwardOptions {

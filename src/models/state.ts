@@ -34,6 +34,8 @@ export interface ActivationNeeds {
   separateUp: boolean;
   /** The activation quantizations in use (one [maxTokens, widest input] buffer each). */
   quantized: ActQuant[];
+  /** Rows of logits (default 1, the last token's; batched decoding: one per row). */
+  logitsRows?: number;
 }
 
 /** The working buffers of one submit of up to `maxTokens` tokens: f32 rows, [tokens, width]. */
@@ -78,7 +80,7 @@ export class Activations {
     this.up = needs.separateUp ? f32(T * c.intermediateSize, 'up') : null;
     this.act = f32(T * c.intermediateSize, 'act');
     this.mlp = f32(T * c.hiddenSize, 'mlp');
-    this.logits = f32(c.vocabSize, 'logits');
+    this.logits = f32((needs.logitsRows ?? 1) * c.vocabSize, 'logits');
     const widest = Math.max(c.hiddenSize, qDim, c.intermediateSize);
     for (const kind of needs.quantized) this.quantized.set(kind, f32(T * widest, `x.${kind}`));
   }

@@ -18,6 +18,7 @@
  */
 import type { GpuContext } from '../gpu/device.js';
 import { createStorage, type BufferRange } from '../gpu/buffers.js';
+import { HearthError } from '../errors.js';
 import type { Dispatch, Grid } from '../gpu/dispatch.js';
 import type { GpuWeight } from '../gpu/weights.js';
 import type { ModelConfig } from '../formats/config.js';
@@ -30,8 +31,10 @@ import { kvAppend } from '../kernels/kv_append.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
 import { siluMul, type GatedActivation } from '../kernels/silu_mul.js';
 import { quantizeAct } from '../kernels/quantize_act.js';
+import { createPagedScratch, pagedAppend, pagedAttention, type PagedShape } from '../kernels/paged.js';
 import { qkvSections, type Activations, type KvCache } from './state.js';
 import type { Projection } from './weights.js';
+import type { KvPool } from './kv-pool.js';
 
 export interface StepsOptions {
   /** The StepUniform buffer every launch reads (tokens, position, KV length). */
@@ -44,6 +47,12 @@ export interface StepsOptions {
   fuse?: boolean;
   /** Integer dot products in the quantized matrices' GEMVs (MatmulArgs.intDot). */
   intDot?: boolean;
+  /**
+   * Batched decoding (models/batch.ts): each row is its own sequence's next token, at the position
+   * and with the blocks of the pool its block table gives; RoPE, the KV append and attention go
+   * through the paged kernels, and the LM head covers every row. Needs fuse off and no KvCache.
+   */
+  paged?: { pool: KvPool; table: GPUBuffer; shape: PagedShape };
 }
 
 const IDLE: Grid = [0, 0, 0];
@@ -79,15 +88,25 @@ export class Steps {
     private ctx: GpuContext,
     private c: ModelConfig,
     private a: Activations,
-    private kv: KvCache,
+    private kvCache: KvCache | null,
     private o: StepsOptions,
   ) {
     this.T = a.maxTokens;
     this.sections = qkvSections(this.T, c.numHeads * c.headDim, c.numKvHeads * c.headDim).sections;
-    const shape = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: kv.contextLength };
-    this.attnScratch = createStorage(ctx, attentionScratchBytes(ctx, shape), 'attention.scratch');
+    if (o.paged) {
+      this.attnScratch = createPagedScratch(ctx, o.paged.shape);
+    } else {
+      if (!kvCache) throw new HearthError('INVALID_ARGUMENT', 'Steps: a forward pass needs a KV cache or a paged pool.', { hint: 'Give Steps a KvCache, or StepsOptions.paged.' });
+      const shape = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, maxCtx: kvCache.contextLength };
+      this.attnScratch = createStorage(ctx, attentionScratchBytes(ctx, shape), 'attention.scratch');
+    }
     // (a packed int8 row is quantized before the GEMV: no norm or gated prologue can precede it)
-    this.fuse = (o.fuse ?? true) && !o.quantizeInputs && !o.intDot;
+    this.fuse = (o.fuse ?? true) && !o.quantizeInputs && !o.intDot && !o.paged;
+  }
+
+  /** The contiguous KV cache (every forward pass but a paged one has it). */
+  private get kv(): KvCache {
+    return this.kvCache!;
   }
 
   /** A matmul's launches, with the integer dot products when asked for. */
@@ -202,6 +221,12 @@ export class Steps {
     }
     this.project(P, this.a.xn, this.c.hiddenSize, this.a.qkv, this.sections, 'qkv', norm);
     if (rope.qNorm && rope.kNorm) this.qkNorm(rope.qNorm, rope.kNorm);
+    if (this.o.paged) {
+      const { pool, table, shape } = this.o.paged;
+      const v: BufferRange = { buffer: this.a.qkv, offset: this.sections[2]!.offset * 4, size: this.T * this.sections[2]!.width * 4 };
+      this.push(pagedAppend(this.ctx, { ...shape, step: this.o.step, q: this.q, k: this.k, v, kPool: pool.k[l]!, vPool: pool.v[l]!, table, rope: this.ropeArgs(rope.invFreq) }, `${this.label}paged_append`));
+      return;
+    }
     this.ropeQ(rope.invFreq);
     this.appendKv(l, rope.invFreq);
   }
@@ -241,6 +266,11 @@ export class Steps {
   /** att = softmax(q k^T * scale, causal, within `window` when set) v, over layer l's cache. */
   attend(l: number, opts: { window: number; scale: number }): GPUBuffer {
     const { numHeads, numKvHeads, headDim } = this.c;
+    if (this.o.paged) {
+      const { pool, table, shape } = this.o.paged;
+      this.push(pagedAttention(this.ctx, { ...shape, step: this.o.step, q: this.q, kPool: pool.k[l]!, vPool: pool.v[l]!, table, out: this.a.att, scratch: this.attnScratch, scale: opts.scale, window: opts.window }, `${this.label}paged_attention`));
+      return this.wrote(this.a.att);
+    }
     this.push(
       attention(
         this.ctx,
@@ -303,7 +333,8 @@ export class Steps {
   logits(finalNorm: GPUBuffer, lmHead: GpuWeight): void {
     this.layer = -1;
     this.finalNorm = finalNorm;
-    const a: MatmulArgs = { step: this.o.step, x: this.a.x, w: lmHead, y: this.a.logits, maxTokens: this.T, lastRowOnly: true };
+    // batched decoding samples every row; else the last row's logits are the next token's
+    const a: MatmulArgs = { step: this.o.step, x: this.a.x, w: lmHead, y: this.a.logits, maxTokens: this.T, lastRowOnly: !this.o.paged };
     if (this.fuse) {
       this.push(this.mm({ ...a, fusion: { norm: { weight: finalNorm, eps: this.c.rmsNormEps } } }, 'lm_head'));
       return;
