@@ -33,31 +33,35 @@ fn pool_at(r: u32, g: u32, pos: u32) -> u32 {
   return ((block * pp.kv_heads + g) * pp.block_size + pos % pp.block_size) * p.head_dim;
 }
 
-// RoPE on q in place and on k into the pool, v copied into the pool: one invocation per element
-// pair (2j, 2j + 1) of a q or kv head of a row (as kv_append.wgsl pairs them).
+// RoPE on q in place, each row at its own position: one invocation per rotated pair of a q head
+// (a launch of its own: q shares its buffer with k and v, which paged_append reads).
+@compute @workgroup_size(64)
+fn paged_rope_q(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = (wg.x + wg.y * 65535u) * 64u + lid;
+  let j = idx % p.half_rot;
+  let rh = idx / p.half_rot;  // row * n_heads + head
+  let r = rh / pp.n_heads;
+  if (r >= step.tokens) { return; }
+  let base = rh * p.head_dim;
+  let pr = rope_pair(j, row_pos(r));
+  let y = rotate(x[base + pr.i0], x[base + pr.i1], pr.cs);
+  x[base + pr.i0] = y.x;
+  x[base + pr.i1] = y.y;
+}
+
+// RoPE on k into the pool and v copied into the pool, each row at its own position into its own
+// block: one invocation per element pair (2j, 2j + 1) of a kv head of a row (as kv_append.wgsl).
 @compute @workgroup_size(64)
 fn paged_append(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = (wg.x + wg.y * 65535u) * 64u + lid;
   let half_dim = p.head_dim / 2u;
   let j = idx % half_dim;
-  let heads = pp.n_heads + pp.kv_heads;
-  let rh = idx / half_dim;
-  let r = rh / heads;
-  let h = rh % heads;
+  let rg = idx / half_dim;  // row * kv_heads + kv head
+  let r = rg / pp.kv_heads;
+  let g = rg % pp.kv_heads;
   if (r >= step.tokens) { return; }
   let pos = row_pos(r);
-  if (h < pp.n_heads) {
-    if (j < p.half_rot) {
-      let base = (r * pp.n_heads + h) * p.head_dim;
-      let pr = rope_pair(j, pos);
-      let y = rotate(x[base + pr.i0], x[base + pr.i1], pr.cs);
-      x[base + pr.i0] = y.x;
-      x[base + pr.i1] = y.y;
-    }
-    return;
-  }
-  let g = h - pp.n_heads;
-  let src = (r * pp.kv_heads + g) * p.head_dim;
+  let src = rg * p.head_dim;
   let dst = pool_at(r, g, pos);
   if (j < p.half_rot) {
     let pr = rope_pair(j, pos);

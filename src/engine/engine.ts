@@ -16,6 +16,8 @@ import { StopStringMatcher } from './stop.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import { identityWithoutWeights, type ModelIdentity } from './identity.js';
 import type { TokenConstraint } from './constraint.js';
+import { BatchDecoder, type BatchOptions } from './batch.js';
+import type { KvPool } from '../models/kv-pool.js';
 
 export { DEFAULT_SAMPLING, validateSampling } from '../kernels/sampling.js';
 
@@ -249,10 +251,8 @@ export class Engine {
     assertAlive(this.ctx);
   }
 
-  private async run(req: GenerateRequest): Promise<GenerateResult> {
-    this.checkUsable();
-    const t0 = performance.now();
-    const prompt = req.promptIds;
+  /** A prompt the model can take: non-empty ids of its vocabulary, leaving room for a reply. */
+  private checkPrompt(prompt: readonly number[]): void {
     if (!Array.isArray(prompt) || prompt.length === 0) {
       throw new HearthError('EMPTY_PROMPT', 'The prompt is empty.', { hint: 'Give at least one token or a non-empty message.' });
     }
@@ -266,6 +266,13 @@ export class Engine {
         details: { promptTokens: prompt.length, contextLength: this.contextLength },
       });
     }
+  }
+
+  private async run(req: GenerateRequest): Promise<GenerateResult> {
+    this.checkUsable();
+    const t0 = performance.now();
+    const prompt = req.promptIds;
+    this.checkPrompt(prompt);
     const sampling = validateSampling({ ...DEFAULT_SAMPLING, ...req.sampling });
     const room = this.contextLength - prompt.length;
     const maxTokens = req.maxTokens ?? room;
@@ -548,6 +555,52 @@ export class Engine {
       await this.ctx.device.queue.onSubmittedWorkDone();
       this.cached = [...tokens];
       return true;
+    });
+  }
+
+  /**
+   * Batched decoding over this engine's weights (engine/batch.ts): a pool of KV blocks and a
+   * forward pass over several sequences at once. Destroy it before unloading the engine.
+   */
+  createBatch(opts: BatchOptions): BatchDecoder {
+    this.checkUsable();
+    return new BatchDecoder(this.ctx, this.config, this.weights!, this.contextLength, opts, (pool, seq, prompt, signal) => this.prefillInto(pool, seq, prompt, signal), this.parts.activations);
+  }
+
+  /**
+   * Prefill `prompt` solo (in chunks, reusing the cached prefix as generate does) and copy its K/V
+   * into the blocks of `seq` in `pool` (taken here: KV_POOL_FULL when too few are free); returns the
+   * greedy first token. The engine's cache keeps the prompt as its reusable prefix.
+   */
+  prefillInto(pool: KvPool, seq: number, prompt: readonly number[], signal?: AbortSignal): Promise<number> {
+    return this.guarded(async () => {
+      this.checkUsable();
+      this.checkPrompt(prompt);
+      if (signal?.aborted) throw new HearthError('ABORTED', 'The request was aborted.', { cause: signal.reason });
+      if (this.forward.kv.format !== 'f32') {
+        throw new HearthError('INVALID_ARGUMENT', `Batched decoding keeps K/V in f32 blocks; this engine's cache is ${this.forward.kv.format}.`, { hint: "Load the model with kvCache: 'f32' to batch it." });
+      }
+      pool.alloc.reserve(seq, prompt.length);
+      let reuse = 0;
+      while (reuse < this.cached.length && reuse < prompt.length - 1 && this.cached[reuse] === prompt[reuse]) reuse++;
+      this.cached = this.cached.slice(0, reuse);
+      this.sampler.setParams(validateSampling({ ...DEFAULT_SAMPLING, temperature: 0 }));
+      this.sampler.setMask(null);
+      this.sampler.resetCounts();
+      let first: PendingSample | null = null;
+      for (let pos = reuse; pos < prompt.length; ) {
+        const n = Math.min(this.parts.prefillChunk, prompt.length - pos);
+        const chunk = prompt.slice(pos, pos + n);
+        first = this.submit(chunk, pos, pos + n === prompt.length ? 0 : null);
+        if (!first) await this.ctx.device.queue.onSubmittedWorkDone();
+        this.cached.push(...chunk);
+        pos += n;
+      }
+      const token = (await first!.read()).token;
+      const enc = this.ctx.device.createCommandEncoder();
+      pool.copyFromCache(enc, this.forward.kv, seq, prompt.length);
+      this.ctx.device.queue.submit([enc.finish()]);
+      return token;
     });
   }
 

@@ -10,7 +10,7 @@ import source from '../../shaders/paged.wgsl?raw';
 import { check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { createStorage, uploadUniform, type BufferRange } from '../gpu/buffers.js';
-import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
+import { bindBuffers, grid1d, type Dispatch, type StepParams } from '../gpu/dispatch.js';
 import { checkRopeShape, ropeParams, type RopeStyle } from './rope.js';
 
 const code = `${common}\n${ropeMath}\n${rope}\n${source}`;
@@ -66,26 +66,39 @@ export interface PagedAppendArgs extends PagedShape {
   rope: { invFreq: GPUBuffer; rotaryDim: number; style: RopeStyle };
 }
 
-/** Rotate q and k of each of step.tokens rows at its position; write k, v into its blocks. */
-export function pagedAppend(ctx: GpuContext, a: PagedAppendArgs, label = 'paged_append'): Dispatch {
+/**
+ * Rotate q and k of each of step.tokens rows at its position, and write its k, v into its block:
+ * two launches (q is rotated in place in its own, as it may share a buffer with k and v).
+ */
+export function pagedAppend(ctx: GpuContext, a: PagedAppendArgs, label = 'paged_append'): Dispatch[] {
   checkShape(a, label);
   checkRopeShape(a.headDim, a.rope.rotaryDim, a.rope.invFreq, label);
   check(a.q.size >= a.maxRows * a.nHeads * a.headDim * 4 && a.k.size >= a.maxRows * a.nKvHeads * a.headDim * 4 && a.v.size >= a.maxRows * a.nKvHeads * a.headDim * 4, `${label}: q, k and v must hold maxRows rows.`);
   check(a.table.size >= tableBytes(a), `${label}: the block table must hold maxRows x (1 + maxBlocks) words.`);
-  const pipeline = ctx.pipelines.get(code, 'paged_append', 'paged_append', { INTERLEAVED: a.rope.style === 'interleaved' ? 1 : 0 });
+  const overrides = { INTERLEAVED: a.rope.style === 'interleaved' ? 1 : 0 };
+  const ropeQ = ctx.pipelines.get(code, 'paged_rope_q', 'paged_rope_q', overrides);
+  const append = ctx.pipelines.get(code, 'paged_append', 'paged_append', overrides);
   const params = ropeParams(ctx, a.nHeads, a.headDim, a.rope.rotaryDim, 0, label);
   const paged = pagedParams(ctx, a, 0, 1, label);
-  const pairsPerRow = (a.nHeads + a.nKvHeads) * (a.headDim / 2);
-  return {
-    label,
-    pipeline,
-    bindGroup: bindBuffers(ctx, pipeline, label, { 0: a.step, 1: params, 2: a.rope.invFreq, 3: a.q, 4: a.k, 5: a.v, 6: a.kPool, 7: a.vPool, 8: paged, 9: a.table }),
-    owned: [params, paged],
-    grid: (s) => {
-      check(s.tokens <= a.maxRows, `${label}: ${s.tokens} rows in one step, prepared for at most ${a.maxRows}.`);
-      return grid1d(ctx, Math.ceil((s.tokens * pairsPerRow) / 64));
-    },
+  const rows = (s: StepParams) => {
+    check(s.tokens <= a.maxRows, `${label}: ${s.tokens} rows in one step, prepared for at most ${a.maxRows}.`);
+    return s.tokens;
   };
+  return [
+    {
+      label: `${label}.rope_q`,
+      pipeline: ropeQ,
+      bindGroup: bindBuffers(ctx, ropeQ, `${label}.rope_q`, { 0: a.step, 1: params, 2: a.rope.invFreq, 3: a.q, 8: paged, 9: a.table }),
+      owned: [params, paged],
+      grid: (s) => grid1d(ctx, Math.ceil((rows(s) * a.nHeads * (a.rope.rotaryDim / 2)) / 64)),
+    },
+    {
+      label,
+      pipeline: append,
+      bindGroup: bindBuffers(ctx, append, label, { 0: a.step, 1: params, 2: a.rope.invFreq, 4: a.k, 5: a.v, 6: a.kPool, 7: a.vPool, 8: paged, 9: a.table }),
+      grid: (s) => grid1d(ctx, Math.ceil((rows(s) * a.nKvHeads * (a.headDim / 2)) / 64)),
+    },
+  ];
 }
 
 export interface PagedAttentionArgs extends PagedShape {

@@ -113,7 +113,7 @@ describe('paged append and attention kernels', () => {
       const range = (b: GPUBuffer) => ({ buffer: b, offset: 0, size: b.size });
       const append = pagedAppend(ctx, { ...shape, step: step.buffer, q: range(qBuf), k: range(kBuf), v: range(vBuf), kPool: pool.k[0]!, vPool: pool.v[0]!, table: tableBuf, rope });
       const attend = pagedAttention(ctx, { ...shape, step: step.buffer, q: range(qBuf), kPool: pool.k[0]!, vPool: pool.v[0]!, table: tableBuf, out, scratch, scale, window: cs.window });
-      await run([append, attend], { tokens: M });
+      await run([...append, attend], { tokens: M });
 
       const gotQ = await readF32(ctx, qBuf, maxRows * nHeads * headDim);
       const gotAtt = await readF32(ctx, out, M * nHeads * headDim);
