@@ -28,8 +28,15 @@ export interface BatchOptions {
   blocks?: number;
 }
 
-/** Solo prefill of `prompt` into the blocks of `seq`: its first (greedy) token. */
-export type PrefillInto = (pool: KvPool, seq: number, prompt: readonly number[], signal?: AbortSignal) => Promise<number>;
+/** What a solo prefill into the pool gives: the first (greedy) token, its log-probability, prompt tokens reused from the engine's cache. */
+export interface Prefilled {
+  token: number;
+  logprob: number;
+  reused: number;
+}
+
+/** Solo prefill of `prompt` into the blocks of `seq`. */
+export type PrefillInto = (pool: KvPool, seq: number, prompt: readonly number[], signal?: AbortSignal) => Promise<Prefilled>;
 
 interface Running {
   /** Position of `token`, the next input (= tokens whose K/V are in the pool). */
@@ -61,7 +68,7 @@ export class BatchDecoder {
     this.pool = new KvPool(ctx, config, { blockSize, blocks, maxPositions: contextLength });
     this.step = new StepUniform(ctx);
     this.forward = new BatchForward(ctx, config, weights, this.pool, opts.maxRows, this.step.buffer, activations);
-    this.readback = new Readback(ctx, opts.maxRows * 4, 'batch.readback');
+    this.readback = new Readback(ctx, opts.maxRows * 8, 'batch.readback');
   }
 
   get maxRows(): number {
@@ -82,16 +89,16 @@ export class BatchDecoder {
    * Prefill `prompt` solo into a new sequence's blocks and return it with its first token (greedy).
    * KV_POOL_FULL when its blocks are not free (nothing is taken: retry after a sequence ends).
    */
-  async add(prompt: readonly number[], signal?: AbortSignal): Promise<{ seq: number; first: number }> {
+  async add(prompt: readonly number[], signal?: AbortSignal): Promise<{ seq: number; first: number; logprob: number; reused: number }> {
     this.checkUsable();
     if (this.running.size >= this.maxRows) {
       throw new HearthError('KV_POOL_FULL', `The batch already decodes ${this.maxRows} sequences.`, { hint: 'Add the sequence after one of them ends.' });
     }
     const seq = this.nextSeq++;
     try {
-      const first = await this.prefill(this.pool, seq, prompt, signal);
-      this.running.set(seq, { pos: prompt.length, token: first });
-      return { seq, first };
+      const p = await this.prefill(this.pool, seq, prompt, signal);
+      this.running.set(seq, { pos: prompt.length, token: p.token });
+      return { seq, first: p.token, logprob: p.logprob, reused: p.reused };
     } catch (e) {
       this.pool.alloc.release(seq);
       throw e;
@@ -107,11 +114,11 @@ export class BatchDecoder {
 
   /**
    * One decode step of every sequence in the batch (or of `only`): each row's last token goes
-   * through the model at its position; returns each sequence's next token (greedy). A sequence
+   * through the model at its position; returns each sequence's next token (greedy) and its log-probability. A sequence
    * that would pass the context or whose next block is not free is left out of the step and
    * reported in `refused` with its error (remove it; the others go on).
    */
-  async decode(only?: readonly number[]): Promise<{ next: Map<number, number>; refused: Map<number, HearthError> }> {
+  async decode(only?: readonly number[]): Promise<{ next: Map<number, number>; logprobs: Map<number, number>; refused: Map<number, HearthError> }> {
     this.checkUsable();
     assertAlive(this.ctx);
     const refused = new Map<number, HearthError>();
@@ -128,24 +135,28 @@ export class BatchDecoder {
       }
     }
     const next = new Map<number, number>();
-    if (rows.length === 0) return { next, refused };
+    const logprobs = new Map<number, number>();
+    if (rows.length === 0) return { next, logprobs, refused };
     this.forward.setRows(rows);
     const step: StepParams = { tokens: rows.length, pos: 0, kvLen: 0 };
     this.step.write(step);
     const enc = this.ctx.device.createCommandEncoder();
     encodeDispatches(enc, this.forward.dispatches, step);
-    enc.copyBufferToBuffer(this.forward.next, 0, this.readback.buffer, 0, rows.length * 4);
+    enc.copyBufferToBuffer(this.forward.next, 0, this.readback.buffer, 0, rows.length * 8);
     this.ctx.device.queue.submit([enc.finish()]);
-    const ids = new Uint32Array(await this.readback.read());
+    const bytes = await this.readback.read();
+    const ids = new Uint32Array(bytes);
+    const lps = new Float32Array(bytes);
     rows.forEach((row, i) => {
       const r = this.running.get(row.seq);
       // (a sequence removed while the step ran: its blocks are already free)
       if (!r) return;
       r.pos++;
-      r.token = ids[i]!;
-      next.set(row.seq, ids[i]!);
+      r.token = ids[2 * i]!;
+      next.set(row.seq, ids[2 * i]!);
+      logprobs.set(row.seq, lps[2 * i + 1]!);
     });
-    return { next, refused };
+    return { next, logprobs, refused };
   }
 
   /** The sequence leaves the batch; its blocks return to the pool. */

@@ -16,7 +16,8 @@ import { StopStringMatcher } from './stop.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import { identityWithoutWeights, type ModelIdentity } from './identity.js';
 import type { TokenConstraint } from './constraint.js';
-import { BatchDecoder, type BatchOptions } from './batch.js';
+import { BatchDecoder, type BatchOptions, type Prefilled } from './batch.js';
+import { ContinuousBatcher, batchable } from './continuous.js';
 import type { KvPool } from '../models/kv-pool.js';
 
 export { DEFAULT_SAMPLING, validateSampling } from '../kernels/sampling.js';
@@ -169,6 +170,8 @@ export class Engine {
   private cached: number[] = [];
   private parts: EngineParts;
   private unloaded = false;
+  /** Continuous batching, when enabled. */
+  private batcher: ContinuousBatcher | null = null;
 
   constructor(parts: EngineParts) {
     this.parts = parts;
@@ -216,7 +219,50 @@ export class Engine {
   }
 
   generate(req: GenerateRequest): Promise<GenerateResult> {
+    const batcher = this.batcher;
+    if (batcher) {
+      let maxTokens: number | null;
+      try {
+        maxTokens = this.batchedMaxTokens(req);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (maxTokens !== null) {
+        return batcher.generate(req, maxTokens).catch(async (e: unknown) => {
+          throw await gpuFailure(this.ctx, e);
+        });
+      }
+    }
     return this.guarded(() => this.run(req));
+  }
+
+  /**
+   * Continuous batching from now on (engine/continuous.ts): greedy requests without top logprobs or
+   * a grammar decode together, up to `maxRows` at once, joining and leaving between steps; the
+   * others run solo as before. Greedy replies are the same either way.
+   */
+  enableBatching(opts: BatchOptions): void {
+    this.checkUsable();
+    if (this.batcher) throw new HearthError('INVALID_ARGUMENT', 'Batching is already on for this engine.', { hint: 'Call enableBatching once per engine.' });
+    this.batcher = new ContinuousBatcher(this.createBatch(opts), this.tokenizer);
+  }
+
+  /** The batch's state (null when batching is off). */
+  get batching(): { maxRows: number; active: number; waiting: number; freeBlocks: number; blocks: number } | null {
+    const b = this.batcher;
+    return b ? { maxRows: b.batch.maxRows, blocks: b.batch.pool.alloc.blocks, ...b.stats } : null;
+  }
+
+  /** A request's max_tokens when it can decode in the batch (checked as run checks it), else null. */
+  private batchedMaxTokens(req: GenerateRequest): number | null {
+    this.checkUsable();
+    this.checkPrompt(req.promptIds);
+    const sampling = validateSampling({ ...DEFAULT_SAMPLING, ...req.sampling });
+    if (!batchable(req, sampling)) return null;
+    const maxTokens = req.maxTokens ?? this.contextLength - req.promptIds.length;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new HearthError('INVALID_ARGUMENT', `max_tokens must be a non-negative integer, got ${req.maxTokens}.`);
+    if (req.signal?.aborted) throw new HearthError('ABORTED', 'The request was aborted.', { cause: req.signal.reason });
+    return maxTokens;
   }
 
   /** Run the forward pass over `tokens` and the sampler (as the last request set it) once; return the per-kernel GPU times (for benchmarks). */
@@ -572,7 +618,7 @@ export class Engine {
    * into the blocks of `seq` in `pool` (taken here: KV_POOL_FULL when too few are free); returns the
    * greedy first token. The engine's cache keeps the prompt as its reusable prefix.
    */
-  prefillInto(pool: KvPool, seq: number, prompt: readonly number[], signal?: AbortSignal): Promise<number> {
+  prefillInto(pool: KvPool, seq: number, prompt: readonly number[], signal?: AbortSignal): Promise<Prefilled> {
     return this.guarded(async () => {
       this.checkUsable();
       this.checkPrompt(prompt);
@@ -596,11 +642,11 @@ export class Engine {
         this.cached.push(...chunk);
         pos += n;
       }
-      const token = (await first!.read()).token;
+      const { token, logprob } = await first!.read();
       const enc = this.ctx.device.createCommandEncoder();
       pool.copyFromCache(enc, this.forward.kv, seq, prompt.length);
       this.ctx.device.queue.submit([enc.finish()]);
-      return token;
+      return { token, logprob, reused: reuse };
     });
   }
 
@@ -611,6 +657,13 @@ export class Engine {
 
   /** Free every GPU buffer of this model. The engine cannot be used afterwards. */
   async unload(): Promise<void> {
+    const batcher = this.batcher;
+    this.batcher = null;
+    if (batcher) {
+      // (outside the queue: the batch's prefills run in it)
+      await batcher.close();
+      batcher.batch.destroy();
+    }
     await this.queue.run(async () => {
       if (this.unloaded) return;
       this.unloaded = true;

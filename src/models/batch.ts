@@ -30,7 +30,7 @@ export class BatchForward {
   readonly act: Activations;
   /** The forward pass over the rows, then the argmax of each row's logits into `next`. */
   readonly dispatches: Dispatch[];
-  /** [maxRows] u32: each row's greedy next token. */
+  /** [maxRows, 2] words: each row's greedy next token (u32) and its log-probability (f32). */
   readonly next: GPUBuffer;
   readonly table: GPUBuffer;
   readonly shape: PagedShape;
@@ -55,10 +55,10 @@ export class BatchForward {
     this.shape = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, blockSize: pool.blockSize, maxBlocks: pool.alloc.maxBlocksPerSequence, maxRows };
     this.table = createStorage(ctx, tableBytes(this.shape), 'batch.block_table');
     this.tableData = new Uint32Array(maxRows * tableStride(this.shape));
-    this.next = createStorage(ctx, maxRows * 4, 'batch.next');
+    this.next = createStorage(ctx, maxRows * 8, 'batch.next');
     this.steps = new Steps(ctx, c, this.act, null, { step: stepBuffer, quantizeInputs: q8, intDot: activations === 'int8', fuse: false, paged: { pool, table: this.table, shape: this.shape } });
     recipeFor(c.architecture)(this.steps, weights, c);
-    this.dispatches = [...this.steps.dispatches, argmaxRows(ctx, { step: stepBuffer, logits: this.act.logits, ids: this.next, vocab: c.vocabSize, maxRows }, 'batch.argmax')];
+    this.dispatches = [...this.steps.dispatches, argmaxRows(ctx, { step: stepBuffer, logits: this.act.logits, out: this.next, vocab: c.vocabSize, maxRows }, 'batch.argmax')];
   }
 
   /** Write the rows' tokens, positions and block tables (each sequence must hold pos + 1 positions). */

@@ -145,3 +145,48 @@ describe('batched decoding equals solo decoding (greedy)', () => {
     }
   });
 });
+
+describe('continuous batching through Engine.generate', () => {
+  it('concurrent requests join and leave the batch; greedy replies equal solo ones; an abort ends only its own; non-greedy runs solo; every block comes back', async () => {
+    const engine = await engineFor(await resolveModelSource(STORIES), 64, { prefillChunk: 8 });
+    engines.push(engine);
+    const greedy = { temperature: 0 };
+    // a stop string from the middle of a reply
+    const probe = (await engine.generate({ promptIds: [1, 395, 317], maxTokens: 9, sampling: greedy })).text;
+    const stop = probe.slice(probe.length >> 1, (probe.length >> 1) + 3);
+    const reqs = [
+      { promptIds: [1, 403, 407], maxTokens: 14 },
+      { promptIds: [1, 261, 378, 432, 383, 286, 261], maxTokens: 4 },
+      { promptIds: [1, 395, 317], maxTokens: 9, stopStrings: [stop] },
+      { promptIds: [1, 410, 408, 419], maxTokens: 60 }, // runs into the context's end (64)
+      { promptIds: [1, 292], maxTokens: 6 },
+    ];
+    const want = [];
+    for (const r of reqs) want.push(await engine.generate({ ...r, sampling: greedy }));
+    const sampled = await engine.generate({ promptIds: [1, 403], maxTokens: 5, sampling: { temperature: 0.8 }, seed: 5 });
+
+    engine.enableBatching({ maxRows: 3, blockSize: 8 });
+    const abort = new AbortController();
+    const streamed: string[] = reqs.map(() => '');
+    const got = reqs.map((r, i) => engine.generate({ ...r, sampling: greedy, onToken: (e) => (streamed[i] += e.text) }));
+    let seen = 0;
+    const aborted = engine.generate({ promptIds: [1, 403, 407], maxTokens: 40, sampling: greedy, signal: abort.signal, onToken: () => ++seen === 3 && abort.abort() }).catch((e: unknown) => e);
+    const solo = engine.generate({ promptIds: [1, 403], maxTokens: 5, sampling: { temperature: 0.8 }, seed: 5 });
+    const results = await Promise.all(got);
+    results.forEach((r, i) => {
+      expect(r.ids).toEqual(want[i]!.ids);
+      expect(r.text).toBe(want[i]!.text);
+      expect(streamed[i]).toBe(want[i]!.text);
+      expect(r.finishReason).toBe(want[i]!.finishReason);
+      r.tokens.forEach((t, j) => expect(t.logprob).toBeCloseTo(want[i]!.tokens[j]!.logprob, 3));
+    });
+    expect(results[2]!.finishReason).toBe('stop');
+    expect(results[3]!.ids.length).toBe(want[3]!.ids.length);
+    expect(isHearthError(await aborted, 'ABORTED')).toBe(true);
+    expect(seen).toBe(3);
+    expect((await solo).ids).toEqual(sampled.ids);
+    const state = engine.batching!;
+    expect(state.active + state.waiting).toBe(0);
+    expect(state.freeBlocks).toBe(state.blocks);
+  });
+});

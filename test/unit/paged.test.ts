@@ -145,7 +145,7 @@ describe('paged append and attention kernels', () => {
     });
   }
 
-  it('argmax of each row, the lower index on ties, and only step.tokens rows', async () => {
+  it('argmax of each row with its log-probability, the lower index on ties, and only step.tokens rows', async () => {
     const ctx = await testGpu();
     const step = await testStep();
     const vocab = 133;
@@ -153,11 +153,12 @@ describe('paged append and attention kernels', () => {
     const logits = randomF32(rows * vocab, 7, 5);
     logits[vocab + 17] = 9;
     logits[vocab + 90] = 9; // a tie: 17 wins
-    const ids = createStorage(ctx, rows * 4, 'ids');
-    writeBuffer(ctx, ids, 0, new Uint32Array([7, 7, 7, 7]));
+    const out = createStorage(ctx, rows * 8, 'out');
+    writeBuffer(ctx, out, 0, new Uint32Array(2 * rows).fill(7));
     const lb = uploadStorage(ctx, logits, 'logits');
-    await run(argmaxRows(ctx, { step: step.buffer, logits: lb, ids, vocab, maxRows: rows }), { tokens: 3 });
-    const got = new Uint32Array((await readF32(ctx, ids, rows)).buffer);
+    await run(argmaxRows(ctx, { step: step.buffer, logits: lb, out, vocab, maxRows: rows }), { tokens: 3 });
+    const words = await readF32(ctx, out, 2 * rows);
+    const got = new Uint32Array(words.buffer).filter((_, i) => i % 2 === 0);
     const want = [0, 1, 2].map((r) => {
       let best = 0;
       for (let i = 1; i < vocab; i++) if (logits[r * vocab + i]! > logits[r * vocab + best]!) best = i;
@@ -165,7 +166,13 @@ describe('paged append and attention kernels', () => {
     });
     expect(want[1]).toBe(17);
     expect(Array.from(got)).toEqual([...want, 7]);
+    want.forEach((id, r) => {
+      const row = Array.from(logits.subarray(r * vocab, (r + 1) * vocab));
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      expect(words[2 * r + 1]).toBeCloseTo(row[id]! - lse, 5);
+    });
     lb.destroy();
-    ids.destroy();
+    out.destroy();
   });
 });
