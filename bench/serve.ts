@@ -8,6 +8,9 @@
  *      of one engine behind the fair queue, which batched decoding is to beat.
  * Writes bench/results/<date>-serve-load.md (or --out FILE).
  *   --skip-smollm       only stories260K
+ *   --batch N           the load test with continuous batching (`hearth serve --batch N`), and
+ *                       each sweep twice, queue then batch, in the same run
+ *   --skip-smollm-queue with --batch: SmolLM2's sweep with batching only (its queue sweep is slow)
  *   --smollm FILE       SmolLM2 file (default $HEARTH_MODELS or ~/.cache/hearth/models)
  */
 import { existsSync, writeFileSync } from 'node:fs';
@@ -20,15 +23,16 @@ import { STORIES } from '../test/helpers/stories.js';
 import { countBuffers } from '../test/helpers/gpu-buffers.js';
 import { loadRequests, runLoad, soloReplies, throughput, type Throughput } from '../test/helpers/serve-load.js';
 
-const { values: args } = parseArgs({ options: { 'skip-smollm': { type: 'boolean' }, smollm: { type: 'string' }, out: { type: 'string' }, total: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { 'skip-smollm': { type: 'boolean' }, smollm: { type: 'string' }, out: { type: 'string' }, total: { type: 'string' }, batch: { type: 'string' }, 'skip-smollm-queue': { type: 'boolean' } } });
 const models = process.env.HEARTH_MODELS ?? join(homedir(), '.cache', 'hearth', 'models');
 const smollm = args.smollm ?? join(models, 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const date = new Date().toISOString().slice(0, 10);
 const out = args.out ?? `bench/results/${date}-serve-load.md`;
 const total = Number(args.total ?? 200);
+const batch = args.batch ? Number(args.batch) : undefined;
 
-async function serve(model: string, contextLength: number): Promise<{ server: HearthServer; client: OpenAI }> {
-  const server = await createServer({ model, contextLength, port: 0, maxConcurrent: 1, maxQueue: 64 });
+async function serve(model: string, contextLength: number, batched = batch): Promise<{ server: HearthServer; client: OpenAI }> {
+  const server = await createServer({ model, contextLength, port: 0, maxConcurrent: 1, maxQueue: 64, batch: batched });
   const url = await server.listen();
   return { server, client: new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none', maxRetries: 0, timeout: 600_000 }) };
 }
@@ -44,7 +48,7 @@ const { server, client } = await serve(STORIES, 256);
 const engine = server.model.current();
 log(`# hearth serve under load (${date})`);
 log();
-log(`Machine: ${engine.info.adapter.description || engine.info.adapter.vendor} (${engine.info.adapter.architecture || 'unknown architecture'}), ${cpus().length} CPU cores shared with other work (load average at the start ${loadavg().map((x) => x.toFixed(1)).join(' / ')}); Node ${process.version}. Server and clients in one process, over HTTP on 127.0.0.1, through the official \`openai\` client; \`--max-concurrent 1\` (the engine decodes one sequence at a time: no batching yet).`);
+log(`Machine: ${engine.info.adapter.description || engine.info.adapter.vendor} (${engine.info.adapter.architecture || 'unknown architecture'}), ${cpus().length} CPU cores shared with other work (load average at the start ${loadavg().map((x) => x.toFixed(1)).join(' / ')}); Node ${process.version}. Server and clients in one process, over HTTP on 127.0.0.1, through the official \`openai\` client; ${batch ? `\`--batch ${batch}\` (continuous batching: up to ${batch} greedy requests decoded together, one forward pass per step)` : '\`--max-concurrent 1\` (the engine decodes one sequence at a time)'}.`);
 log();
 const requests = loadRequests(20, 8);
 const solo = await soloReplies(client, requests);
@@ -83,8 +87,8 @@ const table = (name: string, rows: Throughput[]) => {
   log();
 };
 
-async function sweep(model: string, body: Record<string, unknown>, kind: 'chat' | 'completion', perClient: (n: number) => number): Promise<Throughput[]> {
-  const s = await serve(model, 512);
+async function sweep(model: string, body: Record<string, unknown>, kind: 'chat' | 'completion', perClient: (n: number) => number, batched: number | undefined): Promise<Throughput[]> {
+  const s = await serve(model, 512, batched);
   try {
     await throughput(s.client, { ...body, max_tokens: 2 }, kind, 1, 1); // warm-up
     const rows: Throughput[] = [];
@@ -95,16 +99,22 @@ async function sweep(model: string, body: Record<string, unknown>, kind: 'chat' 
   }
 }
 
-log('## Time to first token and aggregate tokens/s by concurrency (queue, no batching)');
+log(`## Time to first token and aggregate tokens/s by concurrency (${batch ? `queue, then --batch ${batch}` : 'queue, no batching'})`);
 log();
-log('Each client streams its requests one after another; all clients start together. Aggregate = completion tokens of all clients / wall time. The engine runs one request at a time, so aggregate tok/s stays flat and TTFT grows with the number of clients: the baseline batched decoding is to beat.');
+log('Each client streams its requests one after another; all clients start together. Aggregate = completion tokens of all clients / wall time. Queue: the engine runs one request at a time, so aggregate tok/s stays flat and TTFT grows with the number of clients. Batch: the clients\' sequences decode together, one forward pass per step.');
 log();
-table('stories260K (F32), prompt "Once upon a time", 32 tokens (ignore_eos), greedy', await sweep(STORIES, { model: 'stories260K', prompt: 'Once upon a time', max_tokens: 32, temperature: 0, ignore_eos: true }, 'completion', (n) => Math.max(2, 16 / n)));
+const modes: [string, number | undefined][] = batch ? [['queue', undefined], [`--batch ${batch}`, batch]] : [['queue', undefined]];
+for (const [mode, b] of modes) {
+  table(`stories260K (F32), prompt "Once upon a time", 32 tokens (ignore_eos), greedy: ${mode}`, await sweep(STORIES, { model: 'stories260K', prompt: 'Once upon a time', max_tokens: 32, temperature: 0, ignore_eos: true }, 'completion', (n) => Math.max(2, 16 / n), b));
+}
 if (!args['skip-smollm'] && existsSync(smollm)) {
-  table(
-    'SmolLM2-135M-Instruct Q4_1, one chat message, 16 tokens (ignore_eos), greedy',
-    await sweep(smollm, { model: 'SmolLM2-135M-Instruct.Q4_1', messages: [{ role: 'user', content: 'Write one sentence about the sea.' }], max_tokens: 16, temperature: 0, ignore_eos: true }, 'chat', (n) => (n === 1 ? 2 : 1)),
-  );
+  for (const [mode, b] of modes) {
+    if (b === undefined && batch && args['skip-smollm-queue']) continue;
+    table(
+      `SmolLM2-135M-Instruct Q4_1, one chat message, 16 tokens (ignore_eos), greedy: ${mode}`,
+      await sweep(smollm, { model: 'SmolLM2-135M-Instruct.Q4_1', messages: [{ role: 'user', content: 'Write one sentence about the sea.' }], max_tokens: 16, temperature: 0, ignore_eos: true }, 'chat', (n) => (n === 1 ? 2 : 1), b),
+    );
+  }
 } else {
   log(`(SmolLM2 skipped: ${args['skip-smollm'] ? '--skip-smollm' : `${smollm} not found`})`);
 }

@@ -19,6 +19,8 @@ Options:
   --api-key KEY          require Authorization: Bearer KEY (repeatable: several keys);
                          default $HEARTH_API_KEY when set, else no auth
   --max-concurrent N     requests admitted to the engine at once (default 1)
+  --batch N              continuous batching: up to N greedy requests decode together in one
+                         forward pass per step (and N are admitted at once); default off
   --max-queue N          requests waiting at most; beyond: 429 with Retry-After (default 32)
   --context N            KV cache length in tokens; longer prompts get 400 (default: the model's, at most 4096)
   --dtype F              weights on the GPU as q4_0 | q8_0 | f16 | f32 (default: as stored)
@@ -38,6 +40,7 @@ const options = {
   port: { type: 'string' },
   'api-key': { type: 'string', multiple: true },
   'max-concurrent': { type: 'string' },
+  batch: { type: 'string' },
   'max-queue': { type: 'string' },
   context: { type: 'string' },
   dtype: { type: 'string' },
@@ -79,6 +82,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     port: int(v.port, 'port', 0),
     apiKeys: keys,
     maxConcurrent: int(v['max-concurrent'], 'max-concurrent', 1),
+    batch: int(v.batch, 'batch', 1),
     maxQueue: int(v['max-queue'], 'max-queue', 0),
     contextLength: int(v.context, 'context', 2),
     dtype,

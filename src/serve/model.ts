@@ -8,6 +8,8 @@ import { createEngine, type CreateEngineOptions, type NodeEngine } from '../node
 import { HearthError, isHearthError } from '../errors.js';
 
 export interface ModelHostOptions extends Omit<CreateEngineOptions, 'name'> {
+  /** Decode up to this many greedy requests together (Engine.enableBatching); absent: one at a time. */
+  batch?: number;
   /** Told when the model (re)loads or a reload fails. */
   onEvent?: (event: { kind: 'loaded' | 'device-lost' | 'reload-failed'; ms?: number; error?: unknown }) => void;
 }
@@ -45,8 +47,9 @@ export class ModelHost {
     this.loading ??= (async () => {
       await before?.();
       const t0 = performance.now();
-      const { onEvent: _e, ...create } = this.opts;
+      const { onEvent: _e, batch, ...create } = this.opts;
       const engine = await createEngine({ ...create, name: this.id });
+      if (batch) engine.engine.enableBatching({ maxRows: batch });
       if (this.closed) {
         await engine.unload();
         throw unavailable('The server is shutting down.');

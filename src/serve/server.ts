@@ -34,6 +34,12 @@ export interface ServeOptions extends Pick<CreateEngineOptions, 'model' | 'revis
   apiKeys?: string[];
   /** Requests admitted to the engine at once (default 1: the engine runs one at a time until batched decoding lands). */
   maxConcurrent?: number;
+  /**
+   * Continuous batching: up to this many greedy requests decode together, one forward pass per
+   * step (Engine.enableBatching), and as many are admitted at once (unless maxConcurrent is
+   * larger). Absent: one request at a time.
+   */
+  batch?: number;
   /** Requests waiting at most (default 32); one more gets 429 with Retry-After. */
   maxQueue?: number;
   /** Origins allowed to call from a browser (CORS); none: CORS off. '*' allows any. */
@@ -90,7 +96,8 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new HearthError('INVALID_ARGUMENT', `port must be an integer from 0 to 65535, got ${port}.`);
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!(Number.isInteger(bodyLimit) && bodyLimit >= 1024)) throw new HearthError('INVALID_ARGUMENT', `The body limit must be an integer of at least 1024 bytes, got ${bodyLimit}.`);
-  const scheduler = new FairQueue({ maxActive: opts.maxConcurrent ?? 1, maxQueued: opts.maxQueue ?? 32 });
+  if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1)) throw new HearthError('INVALID_ARGUMENT', `batch must be a positive integer, got ${opts.batch}.`);
+  const scheduler = new FairQueue({ maxActive: Math.max(opts.maxConcurrent ?? 1, opts.batch ?? 1), maxQueued: opts.maxQueue ?? 32 });
   const { model: source, revision, endpoint, token, dtype, activations, contextLength } = opts;
   const model = new ModelHost({
     model: source,
@@ -100,6 +107,7 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
     dtype,
     activations,
     contextLength,
+    batch: opts.batch,
     sessions: opts.sessionsDir ? { dir: opts.sessionsDir } : undefined,
     onEvent: opts.onModelEvent,
   });

@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveModelSource } from '../../src/hub/resolve.js';
-import type { Engine } from '../../src/engine/engine.js';
+import type { Engine, GenerateResult } from '../../src/engine/engine.js';
 import type { BatchDecoder } from '../../src/engine/batch.js';
 import { isHearthError } from '../../src/errors.js';
 import type { ModelSource } from '../../src/hub/byte-source.js';
@@ -161,7 +161,7 @@ describe('continuous batching through Engine.generate', () => {
       { promptIds: [1, 410, 408, 419], maxTokens: 60 }, // runs into the context's end (64)
       { promptIds: [1, 292], maxTokens: 6 },
     ];
-    const want = [];
+    const want: GenerateResult[] = [];
     for (const r of reqs) want.push(await engine.generate({ ...r, sampling: greedy }));
     const sampled = await engine.generate({ promptIds: [1, 403], maxTokens: 5, sampling: { temperature: 0.8 }, seed: 5 });
 

@@ -43,11 +43,44 @@ describe('hearth serve under load', () => {
   }, 180_000);
 });
 
+describe('hearth serve --batch 4 under load (continuous batching)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer({ batch: 4, maxQueue: 64 });
+  }, 60_000);
+  afterAll(async () => t?.close());
+
+  it('24 requests from 8 clients with random aborts: complete replies equal the solo ones; no slot, KV block or GPU buffer left', async () => {
+    const requests = loadRequests(8, 6);
+    const solo = await soloReplies(t.client, requests);
+    const engine = t.server.model.current();
+    const memory = engine.info.memoryBytes;
+    const buffers = countBuffers(engine.engine.ctx.device);
+    try {
+      const r = await runLoad(t.client, requests, solo, { total: 24, clients: 8, abortRate: 0.25, abortWithinMs: 300, seed: 15 });
+      expect(r.errors).toEqual([]);
+      expect(r.mismatches).toEqual([]);
+      expect(r.completed + r.aborted).toBe(24);
+      expect(r.completed).toBeGreaterThan(10);
+      await t.server.scheduler.whenIdle();
+      expect(t.server.scheduler.stats).toEqual({ active: 0, queued: 0, waitingKeys: 0 });
+      const batch = engine.engine.batching!;
+      expect(batch.maxRows).toBe(4);
+      expect({ active: batch.active, waiting: batch.waiting, free: batch.freeBlocks }).toEqual({ active: 0, waiting: 0, free: batch.blocks });
+      expect(buffers.live()).toBe(0);
+      expect(engine.info.memoryBytes).toBe(memory);
+    } finally {
+      buffers.stop();
+    }
+  }, 180_000);
+});
+
 describe('hearth serve (the CLI)', () => {
   it('reads its flags; bad ones are typed errors', () => {
     const o = serveOptions(['--model', 'm.gguf', '--port', '0', '--api-key', 'k1-12345678', '--api-key', 'k2-12345678', '--cors', 'https://a.example', '--max-queue', '4', '--context', '512', '--sessions', '/tmp/s', '--log-content'], {});
     expect(o).toMatchObject({ model: 'm.gguf', port: 0, apiKeys: ['k1-12345678', 'k2-12345678'], cors: ['https://a.example'], maxQueue: 4, contextLength: 512, sessionsDir: '/tmp/s', logContent: true });
-    expect(serveOptions(['--model', 'm.gguf'], {})).toMatchObject({ host: undefined, apiKeys: [], logContent: false });
+    expect(serveOptions(['--model', 'm.gguf'], {})).toMatchObject({ host: undefined, apiKeys: [], logContent: false, batch: undefined });
+    expect(serveOptions(['--model', 'm.gguf', '--batch', '8'], {})).toMatchObject({ batch: 8 });
     expect(serveOptions(['--model', 'm.gguf'], { HEARTH_API_KEY: 'from-env-123' })).toMatchObject({ apiKeys: ['from-env-123'] });
     expect(serveOptions(['--help'], {})).toBe('help');
     for (const [argv, message] of [
