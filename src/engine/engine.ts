@@ -40,6 +40,11 @@ export interface GenerateRequest {
    * allows, stop ids only where it may stop; a request with one decodes step by step.
    */
   constraint?: TokenConstraint;
+  /**
+   * Run solo, in the engine's own KV cache, even when batching is on: the reply's K/V is then
+   * the cached prefix (sessions store it from there).
+   */
+  solo?: boolean;
 }
 
 export interface TokenEvent {
@@ -220,7 +225,7 @@ export class Engine {
 
   generate(req: GenerateRequest): Promise<GenerateResult> {
     const batcher = this.batcher;
-    if (batcher) {
+    if (batcher && !req.solo) {
       let maxTokens: number | null;
       try {
         maxTokens = this.batchedMaxTokens(req);

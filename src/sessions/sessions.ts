@@ -669,7 +669,8 @@ export class Sessions implements SessionsApi {
       const created = Math.floor(Date.now() / 1000);
       const model = this.opts.modelName?.() ?? engine.identity.source;
       const grammar = plan ? await constraintOf(engine, plan.grammar) : await responseFormatGrammar(engine, p.response_format);
-      const req = toGenerateRequest(engine, p, promptIds, 0, signal);
+      // solo: the reply's K/V must land in the engine's cache, where the session stores it from
+      const req = { ...toGenerateRequest(engine, p, promptIds, 0, signal), solo: true };
       let replied = '';
       if (push) push(chunkOf(cid, created, model, { role: 'assistant', content: '' }));
       // with tools, text streams until a call may be starting (as chat.completions streams it)

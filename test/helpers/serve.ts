@@ -10,12 +10,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** HEARTH_TEST_BATCH=N runs every test server with continuous batching of N (`hearth serve --batch N`). */
+/**
+ * HEARTH_TEST_BATCH=N runs every test server that does not set maxConcurrent itself (the queue's
+ * own tests do) with continuous batching of N (`hearth serve --batch N`).
+ */
 const batchFromEnv = process.env.HEARTH_TEST_BATCH ? { batch: Number(process.env.HEARTH_TEST_BATCH) } : {};
 
 /** stories260K behind a server on a free port; options as `hearth serve` takes them. */
 export async function startServer(opts: Partial<ServeOptions> = {}, apiKey = opts.apiKeys?.[0] ?? 'none'): Promise<TestServer> {
-  const server = await createServer({ model: STORIES, contextLength: 128, port: 0, ...batchFromEnv, ...opts });
+  const server = await createServer({ model: STORIES, contextLength: 128, port: 0, ...(opts.maxConcurrent === undefined ? batchFromEnv : {}), ...opts });
   const url = await server.listen();
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, timeout: 120_000 });
   return { server, url, client, close: () => server.close() };
