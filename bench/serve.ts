@@ -31,7 +31,7 @@ const out = args.out ?? `bench/results/${date}-serve-load.md`;
 const total = Number(args.total ?? 200);
 const batch = args.batch ? Number(args.batch) : undefined;
 
-async function serve(model: string, contextLength: number, batched = batch): Promise<{ server: HearthServer; client: OpenAI }> {
+async function serve(model: string, contextLength: number, batched: number | undefined): Promise<{ server: HearthServer; client: OpenAI }> {
   const server = await createServer({ model, contextLength, port: 0, maxConcurrent: 1, maxQueue: 64, batch: batched });
   const url = await server.listen();
   return { server, client: new OpenAI({ baseURL: `${url}/v1`, apiKey: 'none', maxRetries: 0, timeout: 600_000 }) };
@@ -44,7 +44,7 @@ const log = (s = '') => {
 };
 
 // ---- 1. the load test ----
-const { server, client } = await serve(STORIES, 256);
+const { server, client } = await serve(STORIES, 256, batch);
 const engine = server.model.current();
 log(`# hearth serve under load (${date})`);
 log();

@@ -194,7 +194,8 @@ export class Engine {
 
   get info(): EngineInfo {
     const kv = this.unloaded ? 0 : this.forward.kvBytes;
-    const acts = this.unloaded ? 0 : this.forward.act.bytes;
+    // (the batch's KV pool and working buffers, when batching is on)
+    const acts = this.unloaded ? 0 : this.forward.act.bytes + (this.batcher?.batch.bytes ?? 0);
     const weightBytes = this.unloaded ? 0 : this.parts.weightBytes;
     return {
       model: this.parts.modelId,
@@ -615,6 +616,9 @@ export class Engine {
    */
   createBatch(opts: BatchOptions): BatchDecoder {
     this.checkUsable();
+    if (this.forward.kv.format !== 'f32') {
+      throw new HearthError('INVALID_ARGUMENT', `Batched decoding keeps K/V in f32 blocks; this engine's cache is ${this.forward.kv.format}.`, { hint: "Load the model with kvCache: 'f32' to batch it." });
+    }
     return new BatchDecoder(this.ctx, this.config, this.weights!, this.contextLength, opts, (pool, seq, prompt, signal) => this.prefillInto(pool, seq, prompt, signal), this.parts.activations);
   }
 
