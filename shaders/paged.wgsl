@@ -82,13 +82,17 @@ fn paged_append(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_inde
 const AWG: u32 = 64u;
 var<workgroup> red: array<f32, AWG>;
 
+// Workgroup reductions by one thread after one barrier: three barriers each instead of a tree's
+// seven (barriers are what a CPU driver pays most for; 64 additions are nothing).
 fn reduce_max(lid: u32, x: f32) -> f32 {
   red[lid] = x;
   workgroupBarrier();
-  for (var s = AWG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
+  if (lid == 0u) {
+    var m = red[0];
+    for (var i = 1u; i < AWG; i++) { m = max(m, red[i]); }
+    red[0] = m;
   }
+  workgroupBarrier();
   let m = red[0];
   workgroupBarrier();
   return m;
@@ -97,10 +101,12 @@ fn reduce_max(lid: u32, x: f32) -> f32 {
 fn reduce_sum(lid: u32, x: f32) -> f32 {
   red[lid] = x;
   workgroupBarrier();
-  for (var s = AWG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
+  if (lid == 0u) {
+    var m = red[0];
+    for (var i = 1u; i < AWG; i++) { m += red[i]; }
+    red[0] = m;
   }
+  workgroupBarrier();
   let m = red[0];
   workgroupBarrier();
   return m;
