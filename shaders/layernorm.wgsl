@@ -14,19 +14,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> b: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-override WG: u32 = 64;
-var<workgroup> partial: array<f32, WG>;
-
-fn reduce_sum(lid: u32, v: f32) -> f32 {
-  workgroupBarrier(); // every thread has read the previous total before it is overwritten
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
+// WG, partial and reduce_sum come from reduce_sum.wgsl
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {

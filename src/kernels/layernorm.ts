@@ -1,11 +1,12 @@
 import common from '../../shaders/common.wgsl?raw';
+import reduceSum from '../../shaders/reduce_sum.wgsl?raw';
 import source from '../../shaders/layernorm.wgsl?raw';
 import { check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
-const code = `${common}\n${source}`;
+const code = `${common}\n${reduceSum}\n${source}`;
 
 export interface LayerNormArgs {
   step: GPUBuffer;

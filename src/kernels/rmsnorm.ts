@@ -1,11 +1,12 @@
 import common from '../../shaders/common.wgsl?raw';
+import reduceSum from '../../shaders/reduce_sum.wgsl?raw';
 import source from '../../shaders/rmsnorm.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadUniform, type BufferRange } from '../gpu/buffers.js';
 import { check } from '../errors.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
-const code = `${common}\n${source}`;
+const code = `${common}\n${reduceSum}\n${source}`;
 
 export interface RmsNormArgs {
   step: GPUBuffer;
