@@ -2,6 +2,7 @@
  * engine.sessions on the worker side: plain async methods and proxied callbacks only, so Comlink
  * can carry every call. AbortSignals cannot cross the boundary; requests carry an id instead.
  */
+import { pushAllButLast } from '../util/push-stream.js';
 import { HearthError } from '../errors.js';
 import type { Sessions } from './sessions.js';
 import type {
@@ -89,16 +90,11 @@ export class SessionsHost {
   }
 
   /** Streams chunks through `onChunk` (one-way messages, no per-token round trip); resolves with the last chunk. */
-  async chatStream(id: string, params: RemoteChatParams, requestId: string, onChunk: (c: SessionChatChunk) => void): Promise<SessionChatChunk | null> {
+  async chatStream(id: string, params: RemoteChatParams, requestId: string, onChunk: (c: SessionChatChunk) => unknown): Promise<SessionChatChunk | null> {
     const signal = this.begin(requestId);
     try {
       const stream = await (await this.sessions()).chat(id, { ...params, stream: true }, { signal });
-      let last: SessionChatChunk | null = null;
-      for await (const c of stream) {
-        if (last) void onChunk(last);
-        last = c;
-      }
-      return last;
+      return await pushAllButLast(stream, onChunk);
     } finally {
       this.requests.delete(requestId);
     }

@@ -60,3 +60,21 @@ export function pushToPull<T>(start: (push: (v: T) => void, signal: AbortSignal)
     },
   };
 }
+
+/**
+ * The other way across a worker boundary: forward every value of `stream` but the last through
+ * `onChunk` (a Comlink callback: one-way messages, no per-token round trip) and resolve with the
+ * last. The callback's port and the call's own port keep no order between them, so this waits
+ * until the forwarded values are delivered before resolving; otherwise the caller could see the
+ * stream end before its second-to-last chunk (a tool call's arguments, say) arrived.
+ */
+export async function pushAllButLast<T>(stream: AsyncIterable<T>, onChunk: (v: T) => unknown): Promise<T | null> {
+  let last: T | null = null;
+  let delivered: unknown = null;
+  for await (const c of stream) {
+    if (last !== null) delivered = onChunk(last);
+    last = c;
+  }
+  await delivered;
+  return last;
+}

@@ -2,6 +2,7 @@
  * What the worker exposes: one engine, its OpenAI-style API, its tokenizer, and the weight
  * cache. Plain async methods and proxied callbacks only, so Comlink can carry every call.
  */
+import { pushAllButLast } from '../util/push-stream.js';
 import * as Comlink from 'comlink';
 import { HearthError } from '../errors.js';
 import { createGpuContext, type GpuContext } from '../gpu/device.js';
@@ -127,11 +128,15 @@ export class EngineHost {
   }
 
   /** audio.transcriptions.create in the worker; `onSegment` gets each segment as its window is decoded. */
-  async transcribe(params: Omit<TranscriptionCreateParams, 'signal' | 'onSegment'>, requestId: string, onSegment?: (s: TranscriptionSegment) => void): Promise<TranscriptionResult> {
+  async transcribe(params: Omit<TranscriptionCreateParams, 'signal' | 'onSegment'>, requestId: string, onSegment?: (s: TranscriptionSegment) => unknown): Promise<TranscriptionResult> {
     const signal = this.begin(requestId);
     try {
       if (!this.audio?.info) throw new HearthError('ENGINE_UNLOADED', 'No speech-to-text model is loaded.', { hint: 'Call engine.audio.load(model) first.' });
-      return await this.audio.transcriptions.create({ ...params, signal, onSegment });
+      // segments go out through the callback's port: wait for the last one before resolving
+      let delivered: unknown = null;
+      const result = await this.audio.transcriptions.create({ ...params, signal, onSegment: onSegment && ((s) => void (delivered = onSegment(s))) });
+      await delivered;
+      return result;
     } finally {
       this.requests.delete(requestId);
     }
@@ -180,16 +185,7 @@ export class EngineHost {
     const signal = this.begin(requestId);
     try {
       const stream = await this.ready().api.chat.completions.create({ ...params, stream: true }, { signal });
-      let last: ChatCompletionChunk | null = null;
-      // Chunks go out through the callback's port, the result through the worker's: ports keep no
-      // order between them, so wait until the last chunk is delivered before resolving.
-      let delivered: unknown = null;
-      for await (const c of stream) {
-        if (last) delivered = onChunk(last);
-        last = c;
-      }
-      await delivered;
-      return last;
+      return await pushAllButLast(stream, onChunk);
     } finally {
       this.requests.delete(requestId);
     }
@@ -208,16 +204,7 @@ export class EngineHost {
     const signal = this.begin(requestId);
     try {
       const stream = await this.ready().api.completions.create({ ...params, stream: true }, { signal });
-      let last: CompletionChunk | null = null;
-      // Chunks go out through the callback's port, the result through the worker's: ports keep no
-      // order between them, so wait until the last chunk is delivered before resolving.
-      let delivered: unknown = null;
-      for await (const c of stream) {
-        if (last) delivered = onChunk(last);
-        last = c;
-      }
-      await delivered;
-      return last;
+      return await pushAllButLast(stream, onChunk);
     } finally {
       this.requests.delete(requestId);
     }
