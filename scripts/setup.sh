@@ -11,6 +11,11 @@ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromi
 ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
 # speech for the Whisper tests and bench/whisper.ts
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+# encoders for the compressed-audio tests (MP3, FLAC, OGG Vorbis, OGG Opus made from espeak's WAV)
+command -v lame >/dev/null 2>&1 || need+=(lame)
+command -v flac >/dev/null 2>&1 || need+=(flac)
+command -v oggenc >/dev/null 2>&1 || need+=(vorbis-tools)
+command -v opusenc >/dev/null 2>&1 || need+=(opus-tools)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
