@@ -207,6 +207,7 @@ export class Whisper {
     const promptLimit = Math.floor(c.nTextCtx / 2) - 1;
     let history: number[] = opts.prompt ? this.tokenizer.encode(` ${opts.prompt.trim()}`, { addSpecialTokens: false }).filter((t) => t < sp.eot) : [];
     const segments: TranscriptSegment[] = [];
+    const duration = samples.length / SAMPLE_RATE;
     const frameSeconds = HOP / SAMPLE_RATE;
     // 30 s (1500 encoder positions) in every real Whisper; smaller test models have shorter windows
     const windowFrames = Math.min(WINDOW_FRAMES, FRAMES_PER_POSITION * c.nAudioCtx);
@@ -237,7 +238,7 @@ export class Whisper {
       const initial = prompt.length > 0 && sp.sotPrev !== null ? [sp.sotPrev, ...prompt, ...sotSequence] : sotSequence;
 
       te = performance.now();
-      const { tokens, avgLogprob } = await this.decodeWindow(initial, temperature, rand, signal);
+      const { tokens, avgLogprob } = await this.decodeWindow(initial, temperature, rand, windowFrames, signal);
       timings.decodeMs += performance.now() - te;
       timings.tokens += tokens.length;
 
@@ -249,7 +250,8 @@ export class Whisper {
       const emit = (start: number, end: number, toks: number[]): void => {
         const text = this.tokenizer.decode(toks.filter((t) => t < sp.eot));
         if (!text.trim()) return;
-        const s: TranscriptSegment = { id: segments.length, seek, start: round2(start), end: round2(end), text, tokens: toks, temperature, avg_logprob: avgLogprob };
+        // a segment ends with the audio, not in the last window's padding
+        const s: TranscriptSegment = { id: segments.length, seek, start: round2(Math.min(start, duration)), end: round2(Math.min(end, duration)), text, tokens: toks, temperature, avg_logprob: avgLogprob };
         segments.push(s);
         opts.onSegment?.(s);
       };
@@ -265,31 +267,32 @@ export class Whisper {
         const advance = singleEnding ? segmentFrames : (tokens[last - 1]! - sp.timestampBegin) * FRAMES_PER_POSITION;
         seek += advance > 0 ? advance : segmentFrames;
       } else {
-        let duration = segmentFrames * frameSeconds;
+        let span = segmentFrames * frameSeconds;
         const stamps = tokens.filter((t) => t >= sp.timestampBegin);
-        if (stamps.length > 0 && stamps[stamps.length - 1] !== sp.timestampBegin) duration = tsTime(stamps[stamps.length - 1]!);
-        emit(timeOffset, timeOffset + duration, tokens);
+        if (stamps.length > 0 && stamps[stamps.length - 1] !== sp.timestampBegin) span = tsTime(stamps[stamps.length - 1]!);
+        emit(timeOffset, timeOffset + span, tokens);
         seek += segmentFrames;
       }
       // the next window's prompt (reset after sampling hot, as transcribe.py does above 0.5)
       history = temperature > 0.5 ? [] : [...history, ...tokens];
     }
-    const duration = samples.length / SAMPLE_RATE;
     return { text: segments.map((s) => s.text).join(''), language, duration, segments };
   }
 
   /** One window: the initial tokens, then greedy/sampled tokens under Whisper's logit rules until <|endoftext|>. */
-  private async decodeWindow(initial: number[], temperature: number, rand: () => number, signal?: AbortSignal): Promise<{ tokens: number[]; avgLogprob: number }> {
+  private async decodeWindow(initial: number[], temperature: number, rand: () => number, windowFrames: number, signal?: AbortSignal): Promise<{ tokens: number[]; avgLogprob: number }> {
     const sp = this.specials;
     const c = this.info.config;
     const sampleLen = Math.floor(c.nTextCtx / 2);
+    // the last timestamp a window can hold (<|30.00|> in every real Whisper)
+    const lastTimestamp = sp.timestampBegin + Math.round((windowFrames * HOP) / SAMPLE_RATE / TIME_PRECISION);
     const tokens: number[] = [];
     let logits = await this.model.decode(initial, 0);
     let pos = initial.length;
     let sumLogprob = 0;
     for (let i = 0; i < sampleLen && pos < c.nTextCtx; i++) {
       throwIfAborted(signal);
-      this.applyRules(logits, tokens);
+      this.applyRules(logits, tokens, lastTimestamp);
       const logprobs = logSoftmax(logits);
       const next = temperature > 0 ? sample(logits, temperature, rand) : argmax(logits);
       if (next === sp.eot) {
@@ -304,7 +307,7 @@ export class Whisper {
   }
 
   /** SuppressBlank, SuppressTokens and ApplyTimestampRules of decoding.py, in place. */
-  private applyRules(logits: Float32Array, tokens: number[]): void {
+  private applyRules(logits: Float32Array, tokens: number[], lastTimestamp: number): void {
     const sp = this.specials;
     const NEG = -Infinity;
     const vocab = logits.length;
@@ -312,6 +315,7 @@ export class Whisper {
     for (const t of this.suppress) if (t < vocab) logits[t] = NEG;
     for (const t of [sp.transcribe, sp.translate, sp.sot, sp.sotPrev, sp.sotLm, sp.noSpeech, sp.noTimestamps]) if (t !== null && t < vocab) logits[t] = NEG;
     const tb = sp.timestampBegin;
+    if (lastTimestamp + 1 < vocab) logits.fill(NEG, lastTimestamp + 1); // past the window's end
     const n = tokens.length;
     const lastTs = n >= 1 && tokens[n - 1]! >= tb;
     const penultimateTs = n < 2 || tokens[n - 2]! >= tb;

@@ -80,6 +80,10 @@ describe('engine.audio with a small random Whisper', () => {
     await expect(audio.transcriptions.create({ file })).rejects.toMatchObject({ code: 'ENGINE_UNLOADED' });
     await audio.load(new MemoryModelSource(smallWhisperFiles()), 'small');
     const v = (await audio.transcriptions.create({ file, response_format: 'verbose_json' })) as TranscriptionVerbose;
+    // timestamps stay inside the audio (the small model's windows are 0.16 s; its timestamp tokens past that are masked)
+    const long = (await audio.transcriptions.create({ file: chirp(0.5), response_format: 'verbose_json' })) as TranscriptionVerbose;
+    expect(long.segments.length).toBeGreaterThan(0);
+    for (const s of long.segments) expect(0 <= s.start && s.start <= s.end && s.end <= long.duration).toBe(true);
     const text = await audio.transcriptions.create({ file, response_format: 'text' });
     expect(text).toBe(v.text);
     expect(await audio.transcriptions.create({ file })).toEqual({ text: v.text });
