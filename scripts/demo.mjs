@@ -3,12 +3,14 @@
 //
 // With no --model it serves SmolLM2-135M-Instruct from $HEARTH_MODELS (~/.cache/hearth/models), so
 // the chat works offline; when that file is missing it runs scripts/fetch-models.sh first.
-// --model replaces the default.
+// --model replaces the default. Whisper tiny.en, when fetched, is served too, for the chat's microphone.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startDemo } from './demo-server.mjs';
-import { defaultModels, missingDefaultModels, modelsDir } from './models.mjs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultModels, missingDefaultModels, modelsDir, WHISPER_TINY_EN } from './models.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +39,9 @@ if (!models.length) {
     }
   }
   models = defaultModels();
+  // the microphone's speech model, when fetch-models.sh has put it there (else the page takes it from the Hub)
+  const whisper = join(modelsDir(), WHISPER_TINY_EN);
+  if (existsSync(whisper)) models.push(whisper);
 }
 
 const { url } = await startDemo({ models, port: values.port ? Number(values.port) : 5173, host: values.host ?? '127.0.0.1', dev: values.dev });

@@ -43,7 +43,7 @@ export interface BrowserAudio {
     create(params: TranscriptionCreateParams): Promise<TranscriptionResult>;
   };
   /** Loads a Whisper model (URL, repo id or dropped files) into the worker, on the chat model's GPU device. */
-  load(model: HostLoadOptions['model'], opts?: Pick<HostLoadOptions, 'revision' | 'endpoint' | 'token' | 'cache'>): Promise<WhisperInfo & { name: string }>;
+  load(model: HostLoadOptions['model'], opts?: Pick<HostLoadOptions, 'revision' | 'endpoint' | 'token' | 'cache'> & { onProgress?: (p: LoadProgress) => void }): Promise<WhisperInfo & { name: string }>;
   /** Frees the Whisper model's GPU memory (the chat model stays). */
   unload(): Promise<void>;
 }
@@ -217,7 +217,10 @@ export async function createEngine(options: CreateEngineOptions): Promise<Browse
           return withAbort<TranscriptionResult>(signal, (id) => host.transcribe({ ...rest, file }, id, onSegment ? Comlink.proxy(onSegment) : undefined) as Promise<TranscriptionResult>);
         }) as BrowserAudio['transcriptions']['create'],
       },
-      load: (model, o) => guard(host.loadAudio({ model, ...o })),
+      load: (model, o) => {
+        const { onProgress, ...rest } = o ?? {};
+        return guard(host.loadAudio({ model, ...rest }, onProgress ? Comlink.proxy(onProgress) : undefined));
+      },
       unload: () => guard(host.unloadAudio()),
     },
     tokenizer: {

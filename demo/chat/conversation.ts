@@ -88,6 +88,12 @@ export class Conversation {
       }
     });
     els.input.addEventListener('input', () => this.autosize());
+    // a narrower window wraps the text onto more lines (a phone turned, a transcript put in)
+    let width = window.innerWidth;
+    window.addEventListener('resize', () => {
+      if (window.innerWidth !== width && els.input.value) this.autosize();
+      width = window.innerWidth;
+    });
     els.stop.addEventListener('click', () => this.stop());
     this.sync();
   }

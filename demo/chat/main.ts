@@ -16,6 +16,8 @@ import { filesFromDrop } from './files.js';
 import { showModelFacts } from './model-facts.js';
 import { installDrawers } from './drawer.js';
 import { Chats } from './chats.js';
+import { Voice } from './voice.js';
+import { fetchLocalModels } from './models.js';
 
 document.body.dataset.started = 'yes';
 const notices = new Notices(byId('notices'));
@@ -90,6 +92,7 @@ const session = new Session(byId('load-slot'), () => settings.load, {
     conversation.clear();
     conversation.setModel({ engine: l.engine, title: name, contextLength: l.info.contextLength });
     chats.setEngine(l.engine, name);
+    voice.setEngine(l.engine);
     picker.setLoaded(typeof l.request.model === 'string' ? l.request.model : null);
     showModelFacts(byId('model-facts'), l);
     byId('unload').hidden = false;
@@ -101,6 +104,7 @@ const session = new Session(byId('load-slot'), () => settings.load, {
     byId('model-chip').dataset.state = 'none';
     conversation.setModel(null);
     chats.setEngine(null);
+    voice.setEngine(null);
     picker.setLoaded(null);
     showModelFacts(byId('model-facts'), null);
     byId('unload').hidden = true;
@@ -112,6 +116,20 @@ const session = new Session(byId('load-slot'), () => settings.load, {
 });
 
 const picker = new Picker((req) => void session.load(req), notices);
+
+let localModels: ReturnType<typeof fetchLocalModels> | null = null;
+const voice = new Voice(
+  { button: byId<HTMLButtonElement>('mic'), status: byId('voice-status'), input: byId<HTMLTextAreaElement>('prompt') },
+  {
+    engine: () => session.current?.engine ?? null,
+    setting: () => settings.chat.speechModel,
+    local: () => (localModels ??= fetchLocalModels()),
+    problem: (p) => notices.showProblem(p),
+    clearProblems: () => {
+      for (const code of ['MIC_PERMISSION_DENIED', 'MIC_NOT_FOUND', 'MIC_UNAVAILABLE', 'SILENT_RECORDING', 'NO_SPEECH', 'SPEECH_MODEL_LOAD']) notices.clear(code);
+    },
+  },
+);
 
 /** The empty chat says what kind of model this is, so a base model's story-telling is no surprise. */
 async function describeTemplate(l: Loaded): Promise<void> {
@@ -132,7 +150,10 @@ byId('unload').addEventListener('click', () => {
 
 document.addEventListener('keydown', (e) => {
   if (e.key !== 'Escape') return;
-  if (conversation.generating) {
+  if (voice.recording) {
+    e.preventDefault();
+    void voice.toggle();
+  } else if (conversation.generating) {
     e.preventDefault();
     conversation.stop();
   } else if (historyDrawer.open) historyDrawer.close();

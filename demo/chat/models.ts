@@ -145,6 +145,11 @@ export async function fetchLocalModels(): Promise<LocalModel[]> {
   }
 }
 
+/** A served folder is a speech (Whisper) model, for the microphone, not the chat: faster-whisper's model.bin, or so named. */
+export function isSpeechModel(m: LocalModel): boolean {
+  return m.kind === 'folder' && (m.files.some((f) => f.name === 'model.bin') || /whisper/i.test(m.name));
+}
+
 /** The absolute URL the engine loads (and the weight cache keys) a served model by. */
 export function localModelUrl(m: LocalModel): string {
   return new URL(m.url, location.href).toString();

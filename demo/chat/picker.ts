@@ -13,6 +13,7 @@ import {
   RECOMMENDED,
   describeCacheEntry,
   fetchLocalModels,
+  isSpeechModel,
   hubCacheKey,
   hubTree,
   localModelUrl,
@@ -65,7 +66,8 @@ export class Picker {
 
   async refresh(): Promise<void> {
     const [local, cached] = await Promise.all([
-      this.local.length ? Promise.resolve(this.local) : fetchLocalModels(),
+      // a served Whisper folder is the microphone's model, not one to chat with
+      this.local.length ? Promise.resolve(this.local) : fetchLocalModels().then((l) => l.filter((m) => !isSpeechModel(m))),
       listCachedModels().catch((e: unknown) => {
         this.notices.show(e);
         return [] as CachedModelInfo[];

@@ -19,6 +19,8 @@ export interface ChatSettings {
   tools: string;
   /** auto: the model may call them or write text; required: it calls one. */
   toolChoice: 'auto' | 'required';
+  /** The microphone's Whisper model: a Hub repo id, or '' for the demo's served one, else tiny.en. */
+  speechModel: string;
 }
 
 export interface LoadOptions {
@@ -30,6 +32,9 @@ export interface LoadOptions {
 
 const KEY = 'hearth.chat.settings.v1';
 
+/** The speech models Settings offers ('' = automatic). */
+const SPEECH_MODELS = ['', 'Systran/faster-whisper-tiny.en', 'Systran/faster-whisper-base.en'];
+
 export const DEFAULTS: ChatSettings & LoadOptions = {
   systemPrompt: '',
   temperature: 0.7,
@@ -39,6 +44,7 @@ export const DEFAULTS: ChatSettings & LoadOptions = {
   jsonSchema: '',
   tools: '',
   toolChoice: 'auto',
+  speechModel: '',
   dtype: '',
   contextLength: 0,
 };
@@ -82,7 +88,7 @@ export class Settings {
 
   get chat(): ChatSettings {
     const v = this.values;
-    return { systemPrompt: v.systemPrompt, temperature: v.temperature, topP: v.topP, maxTokens: v.maxTokens, replyFormat: v.replyFormat, jsonSchema: v.jsonSchema, tools: v.tools, toolChoice: v.toolChoice };
+    return { systemPrompt: v.systemPrompt, temperature: v.temperature, topP: v.topP, maxTokens: v.maxTokens, replyFormat: v.replyFormat, jsonSchema: v.jsonSchema, tools: v.tools, toolChoice: v.toolChoice, speechModel: v.speechModel };
   }
 
   get load(): LoadOptions {
@@ -113,6 +119,8 @@ export class Settings {
     v.jsonSchema = this.field('jsonSchema')?.value ?? '';
     v.tools = this.field('tools')?.value ?? '';
     v.toolChoice = this.field('toolChoice')?.value === 'required' ? 'required' : 'auto';
+    const speech = this.field('speechModel')?.value ?? '';
+    v.speechModel = SPEECH_MODELS.includes(speech) ? speech : '';
     const dtype = this.field('dtype')?.value ?? '';
     v.dtype = dtype === 'q4_0' || dtype === 'q8_0' || dtype === 'f16' ? dtype : '';
     v.contextLength = Math.round(clamp(num('contextLength'), 0, 131072, 0));

@@ -18,6 +18,8 @@ export const KNOWN_MODEL_FILES = [
   'added_tokens.json',
   'special_tokens_map.json',
   'tokenizer.model',
+  // faster-whisper's CTranslate2 weights (a Whisper folder at a plain URL)
+  'model.bin',
 ] as const;
 
 /** Lists a folder with sizes and hashes, or null when the server has no listing. */
