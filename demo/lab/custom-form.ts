@@ -33,6 +33,24 @@ const FIELDS: Record<LabFamily, Field[]> = {
   silu_mul: [int('tokens', 'Tokens', 128), int('n', 'MLP size', 1536)],
   softmax: [int('rows', 'Rows', 1), int('cols', 'Columns', 49152)],
   embed: [int('vocab', 'Vocabulary', 49152), int('cols', 'Hidden size', 576), int('tokens', 'Tokens', 128), formatField],
+  // Whisper's, prefilled with tiny's shapes
+  layernorm: [int('rows', 'Rows (positions)', 1500), int('cols', 'Width', 384)],
+  gelu: [int('tokens', 'Rows (positions)', 1500), int('n', 'MLP size', 1536)],
+  conv1d: [
+    int('tIn', 'Input steps', 3000),
+    int('cIn', 'Input channels', 80),
+    int('cOut', 'Output channels', 384),
+    { key: 'stride', label: 'Stride', kind: 'select', options: [['1', '1 (conv1)'], ['2', '2 (conv2)']] },
+    variantField,
+  ],
+  add_rows: [int('tokens', 'Rows', 1500), int('n', 'Width', 384), int('rows', 'Table rows', 1500), int('pos', 'Start position', 0, 0)],
+  attention_full: [
+    int('heads', 'Heads', 6),
+    int('headDim', 'Head size', 64),
+    int('tokens', 'Queries', 1500),
+    int('kvLen', 'Keys', 1500),
+    { key: 'method', label: 'Method', kind: 'select', options: [['direct', 'direct (a thread per query)'], ['matmul', 'per-head matmuls']] },
+  ],
 };
 
 /** A host array above this would likely take the tab down. */
@@ -78,7 +96,7 @@ export class CustomForm {
     const base: Record<string, unknown> = { family, label: 'custom' };
     for (const f of FIELDS[family]) {
       if (f.kind === 'checkbox') base[f.key] = data.get(f.key) === 'on';
-      else if (f.kind === 'select') base[f.key] = data.get(f.key);
+      else if (f.kind === 'select') base[f.key] = f.key === 'stride' ? Number(data.get(f.key)) : data.get(f.key);
       else base[f.key] = Number(data.get(f.key));
     }
     const formats = base.format === 'all' ? FORMATS : [base.format];

@@ -11,6 +11,11 @@ export const FAMILY_NAMES: Record<LabFamily, string> = {
   silu_mul: 'SiLU × up',
   softmax: 'Softmax',
   embed: 'Embedding',
+  layernorm: 'LayerNorm',
+  gelu: 'GELU',
+  conv1d: 'Conv1d',
+  add_rows: 'Add rows',
+  attention_full: 'Attention (full)',
 };
 
 /** Distinguishable in light and dark themes, and for the commonest colour-vision deficiencies. */
@@ -24,4 +29,9 @@ export const FAMILY_COLORS: Record<LabFamily, string> = {
   silu_mul: '#e67700',
   softmax: '#5c940d',
   embed: '#868e96',
+  layernorm: '#087f5b',
+  gelu: '#d6336c',
+  conv1d: '#364fc7',
+  add_rows: '#a61e4d',
+  attention_full: '#9c36b5',
 };

@@ -23,6 +23,16 @@ export function describeCase(c: LabCase): { variant: string; format: string; sha
       return { variant: 'online', format: 'f32', shape: `${c.rows}×${c.cols}` };
     case 'embed':
       return { variant: 'gather', format: c.format, shape: `${c.tokens} of ${c.vocab}×${c.cols}` };
+    case 'layernorm':
+      return { variant: 'plain', format: 'f32', shape: `${c.rows}×${c.cols}` };
+    case 'gelu':
+      return { variant: 'erf', format: 'f32', shape: `${c.tokens}×${c.n}` };
+    case 'conv1d':
+      return { variant: c.variant, format: 'f32', shape: `T${c.tIn} ${c.cIn}→${c.cOut} /${c.stride}` };
+    case 'add_rows':
+      return { variant: 'in place', format: 'f32', shape: `${c.tokens}×${c.n} @${c.pos} of ${c.rows}` };
+    case 'attention_full':
+      return { variant: c.method, format: 'f32', shape: `h${c.heads} d${c.headDim} T${c.tokens} L${c.kvLen}` };
   }
 }
 
@@ -45,6 +55,16 @@ export function caseHostBytes(c: LabCase): number {
       return c.tokens * c.nHeads * c.headDim * 4;
     case 'silu_mul':
       return c.tokens * c.n * 4;
+    case 'layernorm':
+      return c.rows * c.cols * 4;
+    case 'gelu':
+      return c.tokens * c.n * 4;
+    case 'conv1d':
+      return Math.max(c.tIn * c.cIn, c.cOut * c.cIn * 3, (Math.floor((c.tIn - 1) / c.stride) + 1) * Math.max(c.cOut, c.cIn * 3)) * 4;
+    case 'add_rows':
+      return Math.max(c.tokens, c.rows) * c.n * 4;
+    case 'attention_full':
+      return Math.max(c.tokens, c.kvLen) * c.heads * c.headDim * 4 + (c.method === 'matmul' ? c.kvLen * c.kvLen * 4 : 0);
   }
 }
 
@@ -77,6 +97,18 @@ export function validateCase(c: LabCase): void {
       if (c.headDim % 2) bad('head size must be even.');
       if (!(Number.isInteger(c.pos) && c.pos >= 0)) bad('the start position must be 0 or more.');
       if (!(c.theta > 0)) bad('theta must be positive.');
+      break;
+    case 'conv1d':
+      if (c.stride !== 1 && c.stride !== 2) bad('stride must be 1 or 2 (Whisper uses both).');
+      break;
+    case 'add_rows':
+      if (!(Number.isInteger(c.pos) && c.pos >= 0)) bad('the start position must be 0 or more.');
+      if (c.pos + c.tokens > c.rows) bad(`positions ${c.pos}..${c.pos + c.tokens - 1} run past the table's ${c.rows} rows.`);
+      break;
+    case 'attention_full':
+      if (c.headDim % 4 || c.headDim > 256) bad('head size must be a multiple of 4, at most 256.');
+      if (c.method === 'matmul' && c.tokens !== c.kvLen) bad('the matmul method is self-attention: queries must equal keys (tokens = KV length).');
+      if (c.method !== 'matmul' && c.method !== 'direct') bad("the method must be 'direct' or 'matmul'.");
       break;
     default:
       break;

@@ -22,6 +22,22 @@ export const MODELS: readonly ModelShape[] = [
   { name: 'Llama-3.2-1B', hidden: 2048, intermediate: 8192, heads: 32, kvHeads: 8, headDim: 64, vocab: 128256, ropeTheta: 500000 },
 ];
 
+/** Whisper's dimensions (its config.json: d_model, encoder heads, MLP, mel bins, positions). */
+export interface WhisperShape {
+  name: string;
+  state: number;
+  heads: number;
+  mlp: number;
+  mels: number;
+  audioCtx: number;
+  textCtx: number;
+}
+
+export const WHISPER_MODELS: readonly WhisperShape[] = [
+  { name: 'Whisper-tiny', state: 384, heads: 6, mlp: 1536, mels: 80, audioCtx: 1500, textCtx: 448 },
+  { name: 'Whisper-base', state: 512, heads: 8, mlp: 2048, mels: 80, audioCtx: 1500, textCtx: 448 },
+];
+
 export const FORMATS: readonly WeightFormat[] = ['f32', 'f16', 'q8_0', 'q4_0'];
 export const VARIANTS: readonly MatmulVariant[] = ['tiled', 'register'];
 
@@ -50,6 +66,11 @@ export const PRESETS: readonly Preset[] = [
     id: m.name,
     name: m.name,
     note: `${m.name}'s real shapes: hidden ${m.hidden}, MLP ${m.intermediate}, ${m.heads}/${m.kvHeads} heads of ${m.headDim}, vocabulary ${m.vocab}. For real GPUs: slow on a CPU driver.`,
+  })),
+  ...WHISPER_MODELS.map((m) => ({
+    id: m.name,
+    name: m.name,
+    note: `${m.name}'s own kernels at its real shapes: a 30 s window is ${2 * m.audioCtx} mel frames, ${m.audioCtx} encoder positions of ${m.state}, ${m.heads} heads, MLP ${m.mlp}. The 1500×1500 attention is slow on a CPU driver.`,
   })),
 ];
 
@@ -80,6 +101,21 @@ function smallCases(): LabCase[] {
     { family: 'softmax', label: 'small', rows: 2, cols: 1000 },
   );
   for (const format of FORMATS) cases.push({ family: 'embed', label: 'small', format, vocab: 1000, cols: 256, tokens: 5 });
+  // Whisper's kernels at ragged small shapes
+  cases.push(
+    { family: 'layernorm', label: 'small', rows: 7, cols: 384 },
+    { family: 'gelu', label: 'small', tokens: 5, n: 1536 },
+    { family: 'add_rows', label: 'small', tokens: 3, n: 384, rows: 448, pos: 17 },
+  );
+  for (const variant of VARIANTS) {
+    cases.push({ family: 'conv1d', label: 'small stem', variant, tIn: 50, cIn: 80, cOut: 64, stride: 1 });
+    cases.push({ family: 'conv1d', label: 'small, stride 2', variant, tIn: 51, cIn: 64, cOut: 64, stride: 2 });
+  }
+  cases.push(
+    { family: 'attention_full', label: 'small encoder', method: 'direct', heads: 6, headDim: 64, tokens: 37, kvLen: 37 },
+    { family: 'attention_full', label: 'small encoder', method: 'matmul', heads: 6, headDim: 64, tokens: 37, kvLen: 37 },
+    { family: 'attention_full', label: 'small cross', method: 'direct', heads: 4, headDim: 32, tokens: 2, kvLen: 75 },
+  );
   return cases;
 }
 
@@ -117,11 +153,34 @@ function modelCases(m: ModelShape): LabCase[] {
   return cases;
 }
 
+function whisperCases(m: WhisperShape): LabCase[] {
+  const { name, state: d, audioCtx: T } = m;
+  const headDim = d / m.heads;
+  const cases: LabCase[] = [
+    { family: 'layernorm', label: `${name} encoder`, rows: T, cols: d },
+    { family: 'layernorm', label: `${name} decoder step`, rows: 1, cols: d },
+    { family: 'gelu', label: `${name} encoder MLP`, tokens: T, n: m.mlp },
+    { family: 'add_rows', label: `${name} encoder positions`, tokens: T, n: d, rows: T, pos: 0 },
+    { family: 'add_rows', label: `${name} decoder position`, tokens: 1, n: d, rows: m.textCtx, pos: 100 },
+  ];
+  for (const variant of VARIANTS) {
+    cases.push({ family: 'conv1d', label: `${name} conv1`, variant, tIn: 2 * T, cIn: m.mels, cOut: d, stride: 1 });
+    cases.push({ family: 'conv1d', label: `${name} conv2`, variant, tIn: 2 * T, cIn: d, cOut: d, stride: 2 });
+  }
+  cases.push(
+    { family: 'attention_full', label: `${name} encoder`, method: 'matmul', heads: m.heads, headDim, tokens: T, kvLen: T },
+    { family: 'attention_full', label: `${name} encoder`, method: 'direct', heads: m.heads, headDim, tokens: T, kvLen: T },
+    { family: 'attention_full', label: `${name} cross, decode`, method: 'direct', heads: m.heads, headDim, tokens: 1, kvLen: T },
+  );
+  return cases;
+}
+
 /** A preset's cases that pass `filter`; those too large for a browser tab come back as `skipped`. */
 export function presetCases(id: string, filter: CaseFilter = {}): { cases: LabCase[]; skipped: LabCase[] } {
   const model = MODELS.find((m) => m.name === id);
-  if (!model && id !== SMALL_PRESET.id) throw new Error(`unknown preset ${id}`);
-  const all = model ? modelCases(model) : smallCases();
+  const whisper = WHISPER_MODELS.find((m) => m.name === id);
+  if (!model && !whisper && id !== SMALL_PRESET.id) throw new Error(`unknown preset ${id}`);
+  const all = model ? modelCases(model) : whisper ? whisperCases(whisper) : smallCases();
   const kept = all.filter(
     (c) =>
       (!filter.families || filter.families.includes(c.family)) &&

@@ -6,6 +6,7 @@ import { prepareAttention } from './run-attention.js';
 import { prepareMatmul } from './run-matmul.js';
 import { prepareEmbed, prepareRope, prepareSiluMul } from './run-pointwise.js';
 import { prepareRmsNorm, prepareSoftmax } from './run-rows.js';
+import { prepareAddRows, prepareAttentionFull, prepareConv1d, prepareGelu, prepareLayerNorm } from './run-whisper.js';
 import { timeDispatches } from './timing.js';
 import type { LabCase, LabRow } from './types.js';
 
@@ -37,6 +38,16 @@ function prepare(ctx: GpuContext, c: LabCase, step: GPUBuffer): PreparedCase {
       return prepareSiluMul(ctx, c, step);
     case 'embed':
       return prepareEmbed(ctx, c, step);
+    case 'layernorm':
+      return prepareLayerNorm(ctx, c, step);
+    case 'gelu':
+      return prepareGelu(ctx, c, step);
+    case 'conv1d':
+      return prepareConv1d(ctx, c, step);
+    case 'add_rows':
+      return prepareAddRows(ctx, c, step);
+    case 'attention_full':
+      return prepareAttentionFull(ctx, c, step);
   }
 }
 

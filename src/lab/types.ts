@@ -15,11 +15,36 @@ export type LabCase =
   | { family: 'rope'; label: string; tokens: number; nHeads: number; headDim: number; pos: number; theta: number; style: RopeStyle }
   | { family: 'silu_mul'; label: string; tokens: number; n: number }
   | { family: 'softmax'; label: string; rows: number; cols: number }
-  | { family: 'embed'; label: string; format: WeightFormat; vocab: number; cols: number; tokens: number };
+  | { family: 'embed'; label: string; format: WeightFormat; vocab: number; cols: number; tokens: number }
+  // Whisper's kernels
+  | { family: 'layernorm'; label: string; rows: number; cols: number }
+  | { family: 'gelu'; label: string; tokens: number; n: number }
+  | { family: 'conv1d'; label: string; variant: MatmulVariant; tIn: number; cIn: number; cOut: number; stride: number }
+  | { family: 'add_rows'; label: string; tokens: number; n: number; rows: number; pos: number }
+  /** method: one thread per query ('direct') or per-head matmuls ('matmul', self-attention: tokens = kvLen). */
+  | { family: 'attention_full'; label: string; method: 'direct' | 'matmul'; heads: number; headDim: number; tokens: number; kvLen: number };
 
 export type LabFamily = LabCase['family'];
 
-export const LAB_FAMILIES: readonly LabFamily[] = ['gemv', 'gemm', 'attention-prefill', 'attention-decode', 'rmsnorm', 'rope', 'silu_mul', 'softmax', 'embed'];
+export const LAB_FAMILIES: readonly LabFamily[] = [
+  'gemv',
+  'gemm',
+  'attention-prefill',
+  'attention-decode',
+  'rmsnorm',
+  'rope',
+  'silu_mul',
+  'softmax',
+  'embed',
+  'layernorm',
+  'gelu',
+  'conv1d',
+  'add_rows',
+  'attention_full',
+];
+
+/** The families only Whisper uses (the speech model's encoder and decoder). */
+export const WHISPER_FAMILIES: readonly LabFamily[] = ['layernorm', 'gelu', 'conv1d', 'add_rows', 'attention_full'];
 
 export type TimingSource = 'timestamp' | 'wallclock';
 

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright';
 import { mkdirSync } from 'node:fs';
 import { launchChromium } from '../helpers/browser.js';
 import { startBuiltDemo } from '../helpers/demo.js';
+import { LAB_FAMILIES, WHISPER_FAMILIES } from '../../src/lab/types.js';
 
 const SHOTS = 'test-results';
 
@@ -85,7 +86,17 @@ describe('kernel lab page (built demo)', () => {
     const failed = rows.filter((r) => r[5] !== 'pass');
     expect(failed, JSON.stringify(failed)).toEqual([]);
     const families = await page.$$eval('#results-body tr[data-family]', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.family));
-    expect(new Set(families).size).toBe(9);
+    expect(new Set(families)).toEqual(new Set(LAB_FAMILIES));
+    // Whisper's kernels (LayerNorm, GELU, conv1d, add rows, full attention) ran and matched the reference
+    const whisperRows = await page.$$eval('#results-body tr[data-family]', (trs) =>
+      trs.map((tr) => ({ family: (tr as HTMLElement).dataset.family!, cells: [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '') })),
+    );
+    for (const f of WHISPER_FAMILIES) {
+      const mine = whisperRows.filter((r) => r.family === f);
+      expect(mine.length, f).toBeGreaterThan(0);
+      expect(mine.every((r) => r.cells[5] === 'pass'), `${f}: ${JSON.stringify(mine)}`).toBe(true);
+    }
+    expect(whisperRows.filter((r) => r.family === 'attention_full').map((r) => r.cells[2]).sort()).toEqual(['direct', 'direct', 'matmul']);
     expect(await page.textContent('#summary')).toBe(`${planned} passed`);
     expect(await page.textContent('#progress-text')).toMatch(/^Done: \d+ kernels in .*every check passed/);
 
@@ -137,6 +148,37 @@ describe('kernel lab page (built demo)', () => {
     const after = await tableRows(page);
     expect(after).toHaveLength(planned + 1);
     expect(after.at(-1)!.slice(2, 6)).toEqual(['register', 'q4_0', '300×96', 'pass']);
+
+    // a Whisper kernel at a typed shape: a stride-2 conv1d, both matmul variants
+    await page.selectOption('#custom-family', 'conv1d');
+    await page.fill('#custom-tIn', '40');
+    await page.fill('#custom-cIn', '24');
+    await page.fill('#custom-cOut', '20');
+    await page.selectOption('#custom-stride', '2');
+    await page.selectOption('#custom-variant', 'all');
+    await page.click('#custom-run');
+    await waitState(page, 'running', 5_000).catch(() => undefined);
+    await waitState(page, 'done', 30_000);
+    const conv = await tableRows(page);
+    expect(conv).toHaveLength(planned + 3);
+    expect(conv.slice(-2).map((r) => r.slice(2, 6))).toEqual([
+      ['tiled', 'f32', 'T40 24→20 /2', 'pass'],
+      ['register', 'f32', 'T40 24→20 /2', 'pass'],
+    ]);
+    // the matmul form of full attention is self-attention only: refused with the reason
+    await page.selectOption('#custom-family', 'attention_full');
+    await page.fill('#custom-tokens', '10');
+    await page.fill('#custom-kvLen', '30');
+    await page.selectOption('#custom-method', 'matmul');
+    await page.click('#custom-run');
+    expect(await page.textContent('#custom-error')).toMatch(/queries must equal keys/);
+    await page.selectOption('#custom-method', 'direct');
+    await page.click('#custom-run');
+    await waitState(page, 'running', 5_000).catch(() => undefined);
+    await waitState(page, 'done', 30_000);
+    const attn = await tableRows(page);
+    expect(attn).toHaveLength(planned + 4);
+    expect(attn.at(-1)!.slice(2, 6)).toEqual(['direct', 'f32', 'h6 d64 T10 L30', 'pass']);
 
     // phone width: nothing overflows sideways
     await page.setViewportSize({ width: 375, height: 812 });

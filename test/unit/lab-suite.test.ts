@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { ErrorTally } from '../../src/lab/check.js';
 import { validateCase } from '../../src/lab/cases.js';
 import { sampleIndices } from '../../src/lab/data.js';
-import { MAX_PRESET_HOST_BYTES, MODELS, SMALL_PRESET, presetCases } from '../../src/lab/presets.js';
+import { MAX_PRESET_HOST_BYTES, MODELS, SMALL_PRESET, WHISPER_MODELS, presetCases } from '../../src/lab/presets.js';
 import { adapterReport, buildReport, reportJson } from '../../src/lab/report.js';
 import { measureLabRoofline, rooflineFraction } from '../../src/lab/roofline.js';
 import { runKernelCase, runSuite } from '../../src/lab/suite.js';
-import { LAB_FAMILIES, type LabRow } from '../../src/lab/types.js';
+import { LAB_FAMILIES, WHISPER_FAMILIES, type LabRow } from '../../src/lab/types.js';
 import { testGpu } from '../helpers/gpu.js';
 
 describe('kernel lab suite', () => {
@@ -60,7 +60,7 @@ describe('kernel lab suite', () => {
     for (const m of MODELS) {
       const { cases, skipped } = presetCases(m.name);
       for (const c of cases) expect(() => validateCase(c)).not.toThrow();
-      expect(new Set(cases.map((c) => c.family))).toEqual(new Set(LAB_FAMILIES));
+      expect(new Set(cases.map((c) => c.family))).toEqual(new Set(LAB_FAMILIES.filter((f) => !WHISPER_FAMILIES.includes(f))));
       for (const c of skipped) expect(['gemv', 'embed']).toContain(c.family);
       const gemvs = cases.filter((c) => c.family === 'gemv');
       expect(gemvs.some((c) => c.family === 'gemv' && c.n === m.vocab && c.format === 'q4_0')).toBe(true);
@@ -71,6 +71,27 @@ describe('kernel lab suite', () => {
     const q4 = presetCases('SmolLM2-135M', { families: ['gemv', 'gemm'], formats: ['q4_0'], variants: ['tiled'] }).cases;
     expect(q4.length).toBe(9);
     expect(q4.every((c) => 'format' in c && c.format === 'q4_0')).toBe(true);
+  });
+
+  it("builds Whisper presets of Whisper's kernels at its real shapes", () => {
+    for (const m of WHISPER_MODELS) {
+      const { cases, skipped } = presetCases(m.name);
+      expect(skipped).toEqual([]);
+      for (const c of cases) expect(() => validateCase(c)).not.toThrow();
+      expect(new Set(cases.map((c) => c.family))).toEqual(new Set(WHISPER_FAMILIES));
+      expect(cases.some((c) => c.family === 'attention_full' && c.method === 'matmul' && c.tokens === 1500 && c.heads === m.heads)).toBe(true);
+      expect(cases.some((c) => c.family === 'conv1d' && c.tIn === 3000 && c.cIn === 80 && c.cOut === m.state)).toBe(true);
+    }
+  });
+
+  it("refuses Whisper shapes its kernels cannot run, saying why", async () => {
+    const ctx = await testGpu();
+    const self = await runKernelCase(ctx, { family: 'attention_full', label: 'bad', method: 'matmul', heads: 2, headDim: 32, tokens: 3, kvLen: 10 });
+    expect(self.error).toMatch(/queries must equal keys/);
+    const past = await runKernelCase(ctx, { family: 'add_rows', label: 'bad', tokens: 4, n: 8, rows: 10, pos: 8 });
+    expect(past.error).toMatch(/past the table's 10 rows/);
+    const stride = await runKernelCase(ctx, { family: 'conv1d', label: 'bad', variant: 'tiled', tIn: 10, cIn: 4, cOut: 4, stride: 3 });
+    expect(stride.error).toMatch(/stride must be 1 or 2/);
   });
 
   it('samples the same indices every time, ends included', () => {
