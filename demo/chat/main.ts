@@ -125,6 +125,7 @@ const voice = new Voice(
     setting: () => settings.chat.speechModel,
     local: () => (localModels ??= fetchLocalModels()),
     problem: (p) => notices.showProblem(p),
+    modelLoaded: () => void picker.refresh(),
     clearProblems: () => {
       for (const code of ['MIC_PERMISSION_DENIED', 'MIC_NOT_FOUND', 'MIC_UNAVAILABLE', 'SILENT_RECORDING', 'NO_SPEECH', 'SPEECH_MODEL_LOAD']) notices.clear(code);
     },

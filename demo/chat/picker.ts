@@ -135,6 +135,7 @@ export class Picker {
         const complete = c.files.every((f) => f.complete);
         const files = `${c.files.length} file${c.files.length === 1 ? '' : 's'}`;
         const spec = view.spec;
+        const speech = c.files.some((f) => f.file === 'model.bin');
         return h(
           'li',
           { class: 'model-row', 'data-key': c.key },
@@ -147,9 +148,12 @@ export class Picker {
           h(
             'div',
             { class: 'model-actions' },
-            spec
-              ? h('button', { class: 'btn btn-small', type: 'button', onclick: () => this.onLoad({ model: spec.model, title: view.title, ...(spec.endpoint ? { endpoint: spec.endpoint } : {}) }) }, complete ? 'Load' : 'Resume')
-              : null,
+            // the microphone's Whisper model is cached here too: it loads with the microphone, not as a chat model
+            speech
+              ? h('span', { class: 'badge', title: 'Used by the microphone button in the chat; it loads when you record' }, 'speech model')
+              : spec
+                ? h('button', { class: 'btn btn-small', type: 'button', onclick: () => this.onLoad({ model: spec.model, title: view.title, ...(spec.endpoint ? { endpoint: spec.endpoint } : {}) }) }, complete ? 'Load' : 'Resume')
+                : null,
             h('button', { class: 'btn btn-small btn-danger', type: 'button', 'aria-label': `Delete ${view.title} from the cache`, onclick: () => void this.remove(c.key, view.title) }, 'Delete'),
           ),
         );

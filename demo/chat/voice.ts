@@ -127,6 +127,8 @@ export interface VoiceDeps {
   local(): Promise<LocalModel[]>;
   problem(p: Problem): void;
   clearProblems(): void;
+  /** The speech model is loaded (and now in the weight cache). */
+  modelLoaded(): void;
 }
 
 export class Voice {
@@ -253,7 +255,7 @@ export class Voice {
         new VoiceError(
           'SILENT_RECORDING',
           seconds < 0.3 ? 'The recording was too short to hold any speech.' : `The recording (${seconds.toFixed(1)} s) was silent: the microphone picked up no sound.`,
-          'Check that the right microphone is chosen and not muted, speak, then press the microphone button again to stop.',
+          'Check that the right microphone is chosen and not muted, then record again while you speak.',
         ).problem,
       );
       return;
@@ -290,12 +292,13 @@ export class Voice {
       this.loaded = null;
       await engine.audio.load(spec.model, { onProgress });
       this.loaded = { engine, model: spec.model };
+      this.deps.modelLoaded();
     } catch (e) {
       const p = toProblem(e);
       throw new VoiceError(
         'SPEECH_MODEL_LOAD',
         `The speech model ${spec.title} could not be loaded (${p.code}: ${p.message.replace(/\.$/, '')}).`,
-        `${p.hint ? `${p.hint} ` : ''}The first use downloads it from ${spec.local ? 'this demo' : 'the Hugging Face Hub'}: check the connection, or choose another speech model in Settings, then try again. Your text is untouched.`,
+        `${p.hint ?? `The first use downloads it from ${spec.local ? 'this demo' : 'the Hugging Face Hub'}: check the connection, then try again.`} Or choose another speech model in Settings. Your text is untouched.`,
       );
     }
   }

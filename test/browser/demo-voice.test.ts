@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
@@ -39,6 +39,26 @@ function wavDuration(path: string): number {
     off += 8 + size + (size & 1);
   }
   throw new Error(`${path}: no data chunk`);
+}
+
+/** `seconds` of digital silence as a 16-bit mono PCM WAV at `rate`. */
+function silentWav(path: string, seconds: number, rate = 22050): string {
+  const frames = Math.round(seconds * rate);
+  const b = Buffer.alloc(44 + 2 * frames);
+  b.write('RIFF', 0, 'ascii');
+  b.writeUInt32LE(36 + 2 * frames, 4);
+  b.write('WAVEfmt ', 8, 'ascii');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(2 * rate, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36, 'ascii');
+  b.writeUInt32LE(2 * frames, 40);
+  writeFileSync(path, b);
+  return path;
 }
 
 beforeAll(async () => {
@@ -133,6 +153,7 @@ describe('the chat microphone of the built demo', () => {
     await notice.waitFor({ timeout: 30_000 });
     expect(await notice.textContent()).toMatch(/speech model whisper-tiny\.en could not be loaded/i);
     expect(await notice.locator('.notice-hint').textContent()).toMatch(/try again/i);
+    await page.screenshot({ path: join(SHOTS, 'demo-voice-load-error.png') });
     await page.locator('body[data-voice="idle"]').waitFor();
     expect(await page.inputValue('#prompt')).toBe('keep me');
     expect(await mic.isEnabled()).toBe(true);
@@ -151,6 +172,13 @@ describe('the chat microphone of the built demo', () => {
     // the error of the failed load went away with the new attempt
     expect(await page.locator('.notice[data-code="SPEECH_MODEL_LOAD"]').count()).toBe(0);
     await page.waitForFunction(() => document.querySelector('.voice-elapsed')?.textContent === '0:01', undefined, { timeout: 5000 });
+    // every status line the page shows from here on, to check the speech model's load was shown
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { voiceStatus: string[] }).voiceStatus = seen;
+      const el = document.querySelector('#voice-status')!;
+      new MutationObserver(() => seen.push(el.textContent ?? '')).observe(el, { childList: true, subtree: true, characterData: true });
+    });
     const status = await page.textContent('#voice-status');
     expect(status).toMatch(/Recording 0:01/);
     await page.screenshot({ path: join(SHOTS, 'demo-voice-recording.png') });
@@ -169,12 +197,24 @@ describe('the chat microphone of the built demo', () => {
     console.log(`[voice] ${wavSeconds.toFixed(1)} s → ${JSON.stringify(text)} (WER ${(100 * wer).toFixed(0)}%); ${await page.textContent('#voice-status')}`);
     expect(wer, text).toBeLessThanOrEqual(0.2);
     expect(await page.textContent('#voice-status')).toMatch(/Transcribed \d+\.\d s on this device/);
+    const seen = await page.evaluate(() => (window as unknown as { voiceStatus: string[] }).voiceStatus);
+    expect(seen.some((t) => /^Loading the speech model \(whisper-tiny\.en\) served by this demo: [\d.]+ [kM]?B of 7\d\.\d MB/.test(t)), JSON.stringify(seen.slice(0, 12))).toBe(true);
+    expect(seen.some((t) => /^Transcribing/.test(t))).toBe(true);
     // the cursor is after the inserted text, in the box, ready to edit
     expect(await page.evaluate(() => [document.activeElement?.id, (document.activeElement as HTMLTextAreaElement).selectionStart])).toEqual(['prompt', text.length]);
     // nothing was sent
     expect(await page.locator('.msg-user').count()).toBe(0);
     expect(await page.locator('.notice').count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'demo-voice-transcribed.png') });
+
+    // the speech model is in the browser's weight cache now, listed as the microphone's, not offered as a chat model
+    await page.click('#model-chip');
+    const cachedWhisper = page.locator('#cached-list li', { hasText: 'whisper-tiny.en' });
+    await cachedWhisper.waitFor();
+    expect(await cachedWhisper.locator('.badge', { hasText: 'speech model' }).count()).toBe(1);
+    expect(await cachedWhisper.getByRole('button', { name: 'Load' }).count()).toBe(0);
+    await page.click('#back-to-chat');
+    expect(await page.inputValue('#prompt')).toBe(text);
 
     // the phone layout holds with the microphone in the composer
     await page.setViewportSize({ width: 375, height: 740 });
@@ -189,6 +229,25 @@ describe('the chat microphone of the built demo', () => {
     expect(onlyLocal(o.requests)).toEqual([]);
     expect(o.requests.some((u) => u.includes('/local-models/whisper-tiny.en/model.bin'))).toBe(true);
     expect(o.pageErrors).toEqual([]);
+  });
+
+  it('a silent recording is a readable notice, and nothing is transcribed', async () => {
+    const silence = silentWav(join(dir, 'silence.wav'), 3);
+    const { page, requests, pageErrors } = await openWithChat('voice-silent', ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${silence}%noloop`]);
+    await page.click('#mic');
+    await page.locator('body[data-voice="recording"]').waitFor();
+    await page.waitForTimeout(1500);
+    await page.click('#mic');
+    const notice = page.locator('.notice[data-code="SILENT_RECORDING"]');
+    await notice.waitFor({ timeout: 15_000 });
+    expect(await notice.textContent()).toMatch(/was silent/);
+    await page.screenshot({ path: join(SHOTS, 'demo-voice-silent.png') });
+    await page.locator('body[data-voice="idle"]').waitFor();
+    expect(await page.inputValue('#prompt')).toBe('');
+    // the speech model was not even loaded for it
+    expect(requests.filter((u) => u.includes('whisper-tiny.en'))).toEqual([]);
+    expect(onlyLocal(requests)).toEqual([]);
+    expect(pageErrors).toEqual([]);
   });
 
   it('a browser that denies the microphone gets a readable notice, and the page stays usable', async () => {
