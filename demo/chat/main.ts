@@ -81,6 +81,7 @@ const chats: Chats = new Chats(
 const session = new Session(byId('load-slot'), () => settings.load, {
   beforeLoad() {
     conversation.stop();
+    voice.cancel();
     notices.clear();
     show('picker');
   },
@@ -154,6 +155,10 @@ document.addEventListener('keydown', (e) => {
   if (voice.recording) {
     e.preventDefault();
     void voice.toggle();
+  } else if (voice.busy) {
+    // loading the speech model or transcribing: stop, keep the message box as it is
+    e.preventDefault();
+    voice.cancel();
   } else if (conversation.generating) {
     e.preventDefault();
     conversation.stop();

@@ -136,6 +136,7 @@ export class Voice {
   private rec: Recording | null = null;
   /** The engine and model spec the speech model is loaded for. */
   private loaded: { engine: BrowserEngine; model: string } | null = null;
+  private loading: { engine: BrowserEngine; model: string; promise: Promise<void> } | null = null;
   private abort: AbortController | null = null;
 
   constructor(
@@ -161,9 +162,12 @@ export class Voice {
     this.render();
   }
 
-  /** Ends a recording without transcribing it, or stops a transcription. */
+  /** Ends a recording without transcribing it, or stops a transcription (the text box is left as it is). */
   cancel(): void {
-    this.abort?.abort();
+    if (this.abort) {
+      this.abort.abort();
+      this.set('idle', 'Transcription stopped.');
+    }
     if (this.rec) this.release(this.rec);
     this.rec = null;
     if (this.state === 'recording' || this.state === 'starting') this.set('idle');
@@ -270,14 +274,32 @@ export class Voice {
     void rec.audio.close().catch(() => undefined);
   }
 
+  /**
+   * Loads the chosen speech model into `engine`'s worker unless it is there. A load keeps going
+   * when the user stops waiting for it (Escape), and a later recording waits for it rather than
+   * starting a second one.
+   */
   private async ensureModel(engine: BrowserEngine, signal: AbortSignal): Promise<void> {
     const spec = speechModelSpec(this.deps.setting(), await this.deps.local());
     if (this.loaded?.engine === engine && this.loaded.model === spec.model) return;
     this.set('loading', `Loading the speech model (${spec.title})…`);
+    if (!(this.loading?.engine === engine && this.loading.model === spec.model)) {
+      const promise = this.load(engine, spec);
+      const loading = { engine, model: spec.model, promise };
+      this.loading = loading;
+      void promise.catch(() => undefined).finally(() => {
+        if (this.loading === loading) this.loading = null;
+      });
+    }
+    await this.loading!.promise;
+    if (signal.aborted) throw new DOMException('Stopped.', 'AbortError');
+  }
+
+  private async load(engine: BrowserEngine, spec: ReturnType<typeof speechModelSpec>): Promise<void> {
     const files = new Map<string, { loaded: number; total: number }>();
     const onProgress = (p: LoadProgress) => {
-      if (signal.aborted) return;
       files.set(p.file ?? '', { loaded: p.loaded, total: p.total });
+      if (this.state !== 'loading') return;
       let loaded = 0;
       let total = 0;
       for (const f of files.values()) {
@@ -326,8 +348,8 @@ export class Voice {
       this.insert(text);
       this.set('idle', `Transcribed ${seconds.toFixed(1)} s on this device in ${((performance.now() - t0) / 1000).toFixed(1)} s. Edit the text, then send it.`);
     } catch (e) {
-      this.set('idle');
       if (abort.signal.aborted) return;
+      this.set('idle');
       if (e instanceof VoiceError) this.deps.problem(e.problem);
       else if (isHearthError(e)) this.deps.problem({ code: e.code, message: `The transcription failed: ${e.message}`, hint: 'Try again; if it keeps failing, reload the page.' });
       else this.deps.problem({ code: 'ERROR', message: `The transcription failed: ${e instanceof Error ? e.message : String(e)}`, hint: 'Try again, or reload the page.' });

@@ -207,6 +207,19 @@ describe('the chat microphone of the built demo', () => {
     expect(await page.locator('.notice').count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'demo-voice-transcribed.png') });
 
+    // Escape while a transcription runs stops it and leaves the box as it was
+    await mic.click();
+    await page.locator('body[data-voice="recording"]').waitFor();
+    await page.waitForTimeout(1500);
+    await mic.click();
+    await page.locator('body[data-voice="transcribing"]').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('body[data-voice="idle"]').waitFor();
+    expect(await page.textContent('#voice-status')).toBe('Transcription stopped.');
+    await page.waitForTimeout(500);
+    expect(await page.inputValue('#prompt')).toBe(text);
+    expect(await page.locator('.notice').count()).toBe(0);
+
     // the speech model is in the browser's weight cache now, listed as the microphone's, not offered as a chat model
     await page.click('#model-chip');
     const cachedWhisper = page.locator('#cached-list li', { hasText: 'whisper-tiny.en' });
