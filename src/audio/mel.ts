@@ -118,10 +118,15 @@ export function logMelSpectrogram(samples: Float32Array, nMels: number, signal?:
   return { data: out, frames, nMels, contentFrames: Math.floor(samples.length / HOP) };
 }
 
-/** Frames [start, start + frames) of a log-mel, zero-filled past its end (whisper's pad_or_trim). */
+/**
+ * Frames [start, start + frames) of a log-mel, zero-filled past the end of the audio: whisper's
+ * transcribe() takes mel[:, seek : seek + min(N_FRAMES, content_frames - seek)] and pad_or_trim
+ * pads it with zeros (faster-whisper does the same), so a window's tail after the audio is 0, not
+ * the log-mel of the appended silence.
+ */
 export function melWindow(mel: LogMel, start: number, frames = WINDOW_FRAMES): Float32Array {
   const out = new Float32Array(frames * mel.nMels);
-  const end = Math.min(mel.frames, start + frames);
+  const end = Math.min(mel.contentFrames, start + frames);
   if (end > start) out.set(mel.data.subarray(start * mel.nMels, end * mel.nMels));
   return out;
 }

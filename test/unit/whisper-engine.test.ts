@@ -5,7 +5,7 @@
  * do not grow over 20 transcriptions in a row, response formats, abort, typed errors, and a chat
  * model and a Whisper model held by one engine, each freed on its own.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,9 @@ import { countBuffers } from '../helpers/gpu-buffers.js';
 import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
 import { STORIES } from '../helpers/stories.js';
 import { randomWhisperWeights, writeCt2Whisper } from '../fixtures/whisper.js';
+import { WhisperModel } from '../../src/models/whisper.js';
+import { decodeAudio } from '../../src/audio/decode.js';
+import { logMelSpectrogram } from '../../src/audio/mel.js';
 
 const config: WhisperConfig = { nMels: 80, dModel: 64, ffnDim: 128, encoderLayers: 1, decoderLayers: 1, encoderHeads: 2, decoderHeads: 2, nAudioCtx: 8, nTextCtx: 16, vocabSize: 51864 };
 
@@ -54,6 +57,29 @@ function chirp(seconds: number, rate = 16000): Uint8Array {
 }
 
 describe('engine.audio with a small random Whisper', () => {
+  it("feeds the encoder the audio's log-mel and zeros after it, as whisper's pad_or_trim and faster-whisper do (not the appended silence's log-mel)", async () => {
+    const ctx = await testGpu();
+    const audio = new AudioEngine(ctx);
+    await audio.load(new MemoryModelSource(smallWhisperFiles()), 'small');
+    const file = chirp(0.1); // 10 mel frames of audio in a 16-frame window
+    const encode = vi.spyOn(WhisperModel.prototype, 'encode');
+    try {
+      await audio.transcriptions.create({ file });
+      expect(encode).toHaveBeenCalledTimes(1);
+      const window = encode.mock.calls[0]![0] as Float32Array;
+      const mel = logMelSpectrogram((await decodeAudio(file)).samples, 80);
+      expect(mel.contentFrames).toBe(10);
+      expect(window.length).toBe(16 * 80);
+      expect(window.subarray(0, 10 * 80)).toEqual(mel.data.subarray(0, 10 * 80));
+      // the appended silence's log-mel is the floor (max - 8 + 4) / 4, far from 0: the window must not hold it
+      expect(Math.abs(mel.data[12 * 80]!)).toBeGreaterThan(0.1);
+      expect(window.subarray(10 * 80).every((x) => x === 0)).toBe(true);
+    } finally {
+      encode.mockRestore();
+      audio.unload();
+    }
+  });
+
   it('20 transcriptions in a row leave the GPU buffer count and bytes where the first left them', async () => {
     const ctx = await testGpu();
     const buffers = countBuffers(ctx.device);
