@@ -69,7 +69,7 @@ export function micError(e: unknown): VoiceError {
   if (name === 'NotReadableError' || name === 'AbortError' || name === 'TrackStartError') {
     return new VoiceError('MIC_UNAVAILABLE', 'The microphone is there but could not be started (another app may be using it).', 'Close other apps or tabs that use the microphone, then try again.');
   }
-  if (!navigator.mediaDevices?.getUserMedia) {
+  if (typeof navigator === 'undefined' || !navigator.mediaDevices?.getUserMedia) {
     return new VoiceError('MIC_UNAVAILABLE', 'This browser does not offer microphone access on this page.', 'Open the demo over https or at http://localhost, in a current browser.');
   }
   return new VoiceError('MIC_UNAVAILABLE', `The microphone could not be started (${e instanceof Error ? e.message : String(e)}).`, 'Try again, or reload the page.');

@@ -1,6 +1,6 @@
 /** Where the chat's microphone puts a transcript in the message box (demo/chat/voice.ts), and which served models it takes. */
 import { describe, expect, it } from 'vitest';
-import { spliceTranscript } from '../../demo/chat/voice.js';
+import { DEFAULT_SPEECH_MODEL, micError, speechModelSpec, spliceTranscript } from '../../demo/chat/voice.js';
 import { isSpeechModel, type LocalModel } from '../../demo/chat/models.js';
 
 const at = (value: string, start: number, end: number, text: string) => spliceTranscript(value, start, end, text).value;
@@ -35,5 +35,36 @@ describe('isSpeechModel', () => {
     expect(isSpeechModel(model('whisper-small', 'folder', ['config.json', 'model.safetensors', 'tokenizer.json']))).toBe(true);
     expect(isSpeechModel(model('SmolLM2', 'folder', ['config.json', 'model.safetensors', 'tokenizer.json']))).toBe(false);
     expect(isSpeechModel(model('stories260K.gguf', 'file', ['stories260K.gguf']))).toBe(false);
+  });
+});
+
+describe('speechModelSpec', () => {
+  const chat: LocalModel = { name: 'stories260K.gguf', kind: 'file', url: '/local-models/stories260K.gguf', files: [{ name: 'stories260K.gguf', size: 1 }], bytes: 1 };
+  it("takes Systran/faster-whisper-tiny.en from the Hub when the demo serves no Whisper (what a hosted demo's user gets)", () => {
+    expect(DEFAULT_SPEECH_MODEL).toBe('Systran/faster-whisper-tiny.en');
+    expect(speechModelSpec('', [])).toEqual({ model: DEFAULT_SPEECH_MODEL, title: 'faster-whisper-tiny.en', local: false });
+    expect(speechModelSpec('', [chat])).toMatchObject({ model: DEFAULT_SPEECH_MODEL, local: false });
+  });
+  it('takes the Settings choice over a served one', () => {
+    const served: LocalModel = { name: 'whisper-tiny.en', kind: 'folder', url: '/local-models/whisper-tiny.en/', files: [{ name: 'model.bin', size: 1 }], bytes: 1 };
+    expect(speechModelSpec('Systran/faster-whisper-base.en', [served])).toEqual({ model: 'Systran/faster-whisper-base.en', title: 'faster-whisper-base.en', local: false });
+  });
+});
+
+describe('micError', () => {
+  it("names getUserMedia's failures as the user should read them, each with a hint", () => {
+    const cases: [string, string][] = [
+      ['NotAllowedError', 'MIC_PERMISSION_DENIED'],
+      ['SecurityError', 'MIC_PERMISSION_DENIED'],
+      ['NotFoundError', 'MIC_NOT_FOUND'],
+      ['OverconstrainedError', 'MIC_NOT_FOUND'],
+      ['NotReadableError', 'MIC_UNAVAILABLE'],
+    ];
+    for (const [name, code] of cases) {
+      const e = micError(new DOMException('x', name));
+      expect(e.code, name).toBe(code);
+      expect(e.problem.hint!.length).toBeGreaterThan(20);
+    }
+    expect(micError(new Error('odd')).code).toBe('MIC_UNAVAILABLE');
   });
 });
