@@ -91,23 +91,23 @@ export function formatTranscript(t: Transcript, format: TranscriptionResponseFor
 /** Checks a request's fields before any decoding: each bad one is an INVALID_ARGUMENT that names it. */
 export function checkTranscriptionParams(p: TranscriptionCreateParams): TranscriptionResponseFormat {
   if (!p || typeof p !== 'object') throw new HearthError('INVALID_ARGUMENT', 'transcriptions.create takes an object with a `file`.', { hint: 'Pass { file: <audio bytes> }.' });
-  if (p.file === undefined || p.file === null) throw new HearthError('INVALID_ARGUMENT', 'The transcription request has no `file`.', { hint: 'Pass the audio as a Blob/File, ArrayBuffer or Uint8Array.' });
+  if (p.file === undefined || p.file === null) throw new HearthError('INVALID_ARGUMENT', 'The transcription request has no `file`.', { hint: 'Pass the audio as a Blob/File, ArrayBuffer or Uint8Array.', details: { param: 'file' } });
   const format = p.response_format ?? 'json';
   if (!FORMATS.includes(format)) {
-    throw new HearthError('INVALID_ARGUMENT', `response_format '${String(format)}' is not one of ${FORMATS.join(', ')}.`, { hint: "Use 'json' (default), 'text', 'verbose_json', 'srt' or 'vtt'." });
+    throw new HearthError('INVALID_ARGUMENT', `response_format '${String(format)}' is not one of ${FORMATS.join(', ')}.`, { hint: "Use 'json' (default), 'text', 'verbose_json', 'srt' or 'vtt'.", details: { param: 'response_format' } });
   }
   if (p.temperature !== undefined && !(typeof p.temperature === 'number' && p.temperature >= 0 && p.temperature <= 1)) {
-    throw new HearthError('INVALID_ARGUMENT', `temperature must be a number from 0 to 1, got ${String(p.temperature)}.`, { hint: 'Use 0 for the most likely transcript.' });
+    throw new HearthError('INVALID_ARGUMENT', `temperature must be a number from 0 to 1, got ${String(p.temperature)}.`, { hint: 'Use 0 for the most likely transcript.', details: { param: 'temperature' } });
   }
   if (p.language !== undefined && (typeof p.language !== 'string' || !/^[a-zA-Z]{2,3}$/.test(p.language))) {
-    throw new HearthError('INVALID_ARGUMENT', `language must be an ISO 639-1 code such as 'en', got ${JSON.stringify(p.language)}.`, { hint: 'Leave it out to let a multilingual model detect it.' });
+    throw new HearthError('INVALID_ARGUMENT', `language must be an ISO 639-1 code such as 'en', got ${JSON.stringify(p.language)}.`, { hint: 'Leave it out to let a multilingual model detect it.', details: { param: 'language' } });
   }
-  if (p.prompt !== undefined && typeof p.prompt !== 'string') throw new HearthError('INVALID_ARGUMENT', 'prompt must be a string.', { hint: 'Pass the text the audio follows, or leave it out.' });
+  if (p.prompt !== undefined && typeof p.prompt !== 'string') throw new HearthError('INVALID_ARGUMENT', 'prompt must be a string.', { hint: 'Pass the text the audio follows, or leave it out.', details: { param: 'prompt' } });
   for (const g of p.timestamp_granularities ?? []) {
     if (g === 'word') {
-      throw new HearthError('INVALID_ARGUMENT', "timestamp_granularities 'word' is not supported yet: Hearth's Whisper gives segment timestamps.", { hint: "Ask for ['segment'] (verbose_json has segment timestamps)." });
+      throw new HearthError('INVALID_ARGUMENT', "timestamp_granularities 'word' is not supported yet: Hearth's Whisper gives segment timestamps.", { hint: "Ask for ['segment'] (verbose_json has segment timestamps).", details: { param: 'timestamp_granularities' } });
     }
-    if (g !== 'segment') throw new HearthError('INVALID_ARGUMENT', `Unknown timestamp granularity ${JSON.stringify(g)}.`, { hint: "Use 'segment'." });
+    if (g !== 'segment') throw new HearthError('INVALID_ARGUMENT', `Unknown timestamp granularity ${JSON.stringify(g)}.`, { hint: "Use 'segment'.", details: { param: 'timestamp_granularities' } });
   }
   return format;
 }

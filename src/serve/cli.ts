@@ -8,10 +8,11 @@ import type { WeightDtype } from '../models/load.js';
 import { createServer, type ServeOptions } from './server.js';
 
 export const SERVE_USAGE = `Usage:
-  hearth serve --model <file|dir|url|owner/name> [options]
+  hearth serve --model <file|dir|url|owner/name> [--audio-model <dir|url|owner/name>] [options]
 
 An OpenAI-compatible HTTP server on this machine's GPU: GET /v1/models, POST /v1/chat/completions,
-POST /v1/completions (streaming as server-sent events), GET /health.
+POST /v1/completions (streaming as server-sent events), POST /v1/audio/transcriptions (with
+--audio-model), GET /health.
 
 Options:
   --host HOST            address to listen on (default 127.0.0.1: this machine only)
@@ -24,6 +25,9 @@ Options:
   --max-queue N          requests waiting at most; beyond: 429 with Retry-After (default 32)
   --context N            KV cache length in tokens; longer prompts get 400 (default: the model's, at most 4096)
   --dtype F              weights on the GPU as q4_0 | q8_0 | f16 | f32 (default: as stored)
+  --audio-model M        also load a Whisper model (CTranslate2 model.bin or Hugging Face safetensors,
+                         with tokenizer.json) for POST /v1/audio/transcriptions, on the same GPU
+  --max-audio-size BYTES largest audio file a transcription takes (default 26214400, 25 MiB); larger: 413
   --cors ORIGIN          allow browser calls from ORIGIN (repeatable; '*' for any; default: CORS off)
   --max-body BYTES       largest request body (default 1048576); larger: 413
   --sessions DIR         keep conversations with their KV cache in DIR (the X-Hearth-Session extension)
@@ -36,6 +40,8 @@ Options:
 
 const options = {
   model: { type: 'string' },
+  'audio-model': { type: 'string' },
+  'max-audio-size': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
   'api-key': { type: 'string', multiple: true },
@@ -88,6 +94,8 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     dtype,
     cors: v.cors,
     bodyLimit: int(v['max-body'], 'max-body', 1024),
+    audioModel: v['audio-model'],
+    maxAudioBytes: int(v['max-audio-size'], 'max-audio-size', 1024),
     sessionsDir: v.sessions,
     logContent: !!v['log-content'],
     trustProxy: !!v['trust-proxy'],
@@ -110,9 +118,12 @@ export async function serveMain(argv: string[]): Promise<number> {
     onModelEvent: (e) => process.stderr.write(e.kind === 'loaded' ? `hearth serve: model loaded in ${((e.ms ?? 0) / 1000).toFixed(1)} s\n` : `hearth serve: ${e.kind}${e.error ? `: ${String(e.error)}` : ''}\n`),
   });
   const url = await server.listen();
-  const info = server.model.current().info;
+  const engine = server.model.current();
+  const info = engine.info;
+  const audio = engine.audio.info;
   process.stderr.write(
     `hearth serve: ${server.model.id} on ${info.adapter.description || info.adapter.vendor}, context ${info.contextLength}, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n` +
+      (audio ? `hearth serve: speech to text with ${server.model.audioId} (Whisper, ${(audio.memoryBytes / 1024 / 1024).toFixed(0)} MiB on the GPU)\n` : '') +
       `hearth serve: listening on ${url}/v1${opts.apiKeys?.length ? ' (API key required)' : ''}\n`,
   );
   await new Promise<void>((resolve) => {

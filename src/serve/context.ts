@@ -29,6 +29,8 @@ export interface ServeContext {
   logContent: boolean;
   /** Sessions are kept on disk (--sessions DIR); off, the session extension is refused. */
   sessions: boolean;
+  /** Largest audio file a transcription request may upload (bytes). */
+  maxAudioBytes: number;
   log: FastifyBaseLogger;
   /** Generations so far, by how they ended. */
   requests: RequestCounts;

@@ -21,6 +21,11 @@ const MAP: Partial<Record<HearthErrorCode, Mapping>> = {
   CONTEXT_OVERFLOW: { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded' },
   SESSION_MODEL_MISMATCH: { status: 400, type: 'invalid_request_error' },
   SESSION_CORRUPT: { status: 400, type: 'invalid_request_error' },
+  // in the server these come only from a request's own bytes (an uploaded audio file): models are
+  // loaded before serving, and a reload's failure reaches clients as ENGINE_UNLOADED
+  UNSUPPORTED_FORMAT: { status: 400, type: 'invalid_request_error', code: 'invalid_value' },
+  CORRUPT_FILE: { status: 400, type: 'invalid_request_error', code: 'invalid_value' },
+  TRUNCATED_FILE: { status: 400, type: 'invalid_request_error', code: 'invalid_value' },
   UNAUTHORIZED: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' },
   NOT_FOUND: { status: 404, type: 'invalid_request_error' },
   SESSION_NOT_FOUND: { status: 404, type: 'invalid_request_error' },

@@ -21,6 +21,11 @@ export interface GenerationSpec {
   run: Run;
   /** For --log-content only. */
   content: unknown;
+  /**
+   * Sends a whole (not streamed) result in place of `reply.send(result)` (a transcription as
+   * text/plain, say); returns the reply text --log-content logs.
+   */
+  respond?: (reply: FastifyReply, result: object) => string;
 }
 
 const isStream = (r: object): r is AsyncIterable<object> => Symbol.asyncIterator in r;
@@ -61,6 +66,10 @@ export async function generate(req: FastifyRequest, reply: FastifyReply, ctx: Se
     const result = await spec.run(engine, ctrl.signal);
     if (!isStream(result)) {
       usage = (result as { usage?: CompletionUsage }).usage;
+      if (spec.respond) {
+        if (!reply.raw.destroyed) text = spec.respond(reply, result);
+        return;
+      }
       if (ctx.logContent) text = JSON.stringify((result as { choices?: unknown }).choices);
       if (!reply.raw.destroyed) reply.send(result);
       return;

@@ -1,7 +1,9 @@
 /**
- * The one model a server runs, and its recovery: when the GPU device is lost (a driver reset, a
- * GPU process crash, an eGPU unplugged) the engine is gone for good, so the host answers 503
- * while it loads the model again on a new device, then serves as before.
+ * The one model a server runs (with its Whisper model, when --audio-model names one: both live on
+ * the same device, loaded by one createEngine), and its recovery: when the GPU device is lost (a
+ * driver reset, a GPU process crash, an eGPU unplugged) the engine is gone for good, so the host
+ * answers 503 while it loads the model (and the Whisper model) again on a new device, then serves
+ * as before.
  */
 import { basename } from 'node:path';
 import { createEngine, type CreateEngineOptions, type NodeEngine } from '../node.js';
@@ -23,6 +25,8 @@ export function servedModelId(model: string): string {
 
 export class ModelHost {
   readonly id: string;
+  /** The speech-to-text model's id (options.audioModel), or null when the server has none. */
+  readonly audioId: string | null;
   /** When the server started serving it (seconds since the epoch, as OpenAI's `created`). */
   readonly createdAt = Math.floor(Date.now() / 1000);
   private engine: NodeEngine | null = null;
@@ -35,6 +39,7 @@ export class ModelHost {
 
   constructor(private readonly opts: ModelHostOptions) {
     this.id = servedModelId(opts.model);
+    this.audioId = opts.audioModel ? servedModelId(opts.audioModel) : null;
   }
 
   /** Loads the model (the first time). */

@@ -23,9 +23,10 @@ import { setAuth, type RequestCounts, type Scheduler, type ServeContext } from '
 import { sendError } from './generate.js';
 import { openaiRoutes } from './routes/openai.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { audioRoutes, DEFAULT_MAX_AUDIO_BYTES } from './routes/audio.js';
 
 /** What to load (as createEngine in Node takes it); prompts longer than contextLength are refused (400). */
-export interface ServeOptions extends Pick<CreateEngineOptions, 'model' | 'revision' | 'endpoint' | 'token' | 'dtype' | 'activations' | 'contextLength'> {
+export interface ServeOptions extends Pick<CreateEngineOptions, 'model' | 'revision' | 'endpoint' | 'token' | 'dtype' | 'activations' | 'contextLength' | 'audioModel'> {
   /** Default 127.0.0.1 (this machine only). */
   host?: string;
   /** Default 8080; 0 picks a free port. */
@@ -50,6 +51,8 @@ export interface ServeOptions extends Pick<CreateEngineOptions, 'model' | 'revis
   sessionsDir?: string;
   /** Largest request body in bytes (default 1 MiB); larger is 413. */
   bodyLimit?: number;
+  /** Largest audio file POST /v1/audio/transcriptions takes, in bytes (default 25 MiB, as OpenAI); larger is 413. */
+  maxAudioBytes?: number;
   /** fastify's logger option (default off; the CLI logs JSON lines to stdout). */
   logger?: FastifyServerOptions['logger'];
   /** Take the client address from X-Forwarded-For (behind a load balancer you trust). */
@@ -72,13 +75,15 @@ export interface HearthServer {
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** fastify's own request errors (body parsing, size) as typed HearthErrors. */
-function requestError(e: FastifyError, contentType: string | undefined): HearthError | unknown {
+function requestError(e: FastifyError, contentType: string | undefined, url: string): HearthError | unknown {
   if (e instanceof HearthError) return e;
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HearthError('PAYLOAD_TOO_LARGE', 'The request body is larger than this server accepts.', { hint: 'Send a shorter conversation, or start the server with a larger --max-body.' });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HearthError('INVALID_ARGUMENT', `Unsupported Content-Type: ${contentType || 'none'}.`, { hint: 'Send the body as JSON with Content-Type: application/json.' });
+      return new HearthError('INVALID_ARGUMENT', `Unsupported Content-Type: ${contentType || 'none'}.`, {
+        hint: url.startsWith('/v1/audio/') ? 'Send the audio file as multipart/form-data (a `file` part and the other fields).' : 'Send the body as JSON with Content-Type: application/json.',
+      });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new HearthError('INVALID_ARGUMENT', 'The request body is empty.', { hint: 'Send a JSON object.' });
   }
@@ -96,9 +101,11 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new HearthError('INVALID_ARGUMENT', `port must be an integer from 0 to 65535, got ${port}.`);
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!(Number.isInteger(bodyLimit) && bodyLimit >= 1024)) throw new HearthError('INVALID_ARGUMENT', `The body limit must be an integer of at least 1024 bytes, got ${bodyLimit}.`);
+  const maxAudioBytes = opts.maxAudioBytes ?? DEFAULT_MAX_AUDIO_BYTES;
+  if (!(Number.isInteger(maxAudioBytes) && maxAudioBytes >= 1024)) throw new HearthError('INVALID_ARGUMENT', `The audio size limit must be an integer of at least 1024 bytes, got ${maxAudioBytes}.`);
   if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1)) throw new HearthError('INVALID_ARGUMENT', `batch must be a positive integer, got ${opts.batch}.`);
   const scheduler = new FairQueue({ maxActive: Math.max(opts.maxConcurrent ?? 1, opts.batch ?? 1), maxQueued: opts.maxQueue ?? 32 });
-  const { model: source, revision, endpoint, token, dtype, activations, contextLength } = opts;
+  const { model: source, revision, endpoint, token, dtype, activations, contextLength, audioModel } = opts;
   const model = new ModelHost({
     model: source,
     revision,
@@ -107,6 +114,7 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
     dtype,
     activations,
     contextLength,
+    audioModel,
     batch: opts.batch,
     sessions: opts.sessionsDir ? { dir: opts.sessionsDir } : undefined,
     onEvent: opts.onModelEvent,
@@ -115,12 +123,12 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
 
   // requestTimeout bounds how long a client may take to send its request (slow-send clients), not the reply
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit, trustProxy: opts.trustProxy ?? false, forceCloseConnections: 'idle', return503OnClosing: true, requestTimeout: 60_000 });
-  const ctx: ServeContext = { model, scheduler, keys, logContent: !!opts.logContent, sessions: !!opts.sessionsDir, log: app.log, requests: { ok: 0, clientGone: 0, error: 0, rejected: 0 } };
+  const ctx: ServeContext = { model, scheduler, keys, logContent: !!opts.logContent, sessions: !!opts.sessionsDir, maxAudioBytes, log: app.log, requests: { ok: 0, clientGone: 0, error: 0, rejected: 0 } };
   let draining = false;
 
-  app.setErrorHandler((e: FastifyError, req, reply) => sendError(reply, requestError(e, req.headers['content-type']), ctx));
+  app.setErrorHandler((e: FastifyError, req, reply) => sendError(reply, requestError(e, req.headers['content-type'], req.url), ctx));
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, new HearthError('NOT_FOUND', `Unknown request URL: ${req.method} ${req.url.split('?')[0]}.`, { hint: 'Please check the URL for typos; this server serves /v1/models, /v1/chat/completions, /v1/completions and /health.', details: { openaiCode: 'unknown_url' } }), ctx),
+    sendError(reply, new HearthError('NOT_FOUND', `Unknown request URL: ${req.method} ${req.url.split('?')[0]}.`, { hint: 'Please check the URL for typos; this server serves /v1/models, /v1/chat/completions, /v1/completions, /v1/audio/transcriptions and /health.', details: { openaiCode: 'unknown_url' } }), ctx),
   );
   if (opts.cors?.length) await app.register(cors, { origin: opts.cors.includes('*') ? '*' : opts.cors, allowedHeaders: ['authorization', 'content-type', 'x-hearth-session'], maxAge: 600 });
 
@@ -135,10 +143,10 @@ export async function createServer(opts: ServeOptions): Promise<HearthServer> {
   app.get('/health', async (_req, reply) => {
     const ok = model.ready && !draining;
     if (!ok) reply.code(503).header('retry-after', '5');
-    return { status: ok ? 'ok' : draining ? 'draining' : 'loading', model: model.id, queue: scheduler.stats, requests: ctx.requests, reloads: model.reloads };
+    return { status: ok ? 'ok' : draining ? 'draining' : 'loading', model: model.id, ...(model.audioId ? { audio_model: model.audioId } : {}), queue: scheduler.stats, requests: ctx.requests, reloads: model.reloads };
   });
   // endpoints, one module each: add new ones (audio, embeddings) to this list
-  for (const routes of [openaiRoutes, sessionRoutes]) routes(app, ctx);
+  for (const routes of [openaiRoutes, sessionRoutes, audioRoutes]) routes(app, ctx);
 
   let closing: Promise<void> | null = null;
   return {

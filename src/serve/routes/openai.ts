@@ -13,13 +13,24 @@ import { sessionOf, sessionTurn } from './sessions.js';
 
 type Body = Record<string, unknown>;
 
-function modelEntry(ctx: ServeContext) {
-  return { id: ctx.model.id, object: 'model', created: ctx.model.createdAt, owned_by: 'hearth' };
+function modelEntry(ctx: ServeContext, id = ctx.model.id) {
+  return { id, object: 'model', created: ctx.model.createdAt, owned_by: 'hearth' };
+}
+
+/** The chat model, then the speech-to-text model when there is one (--audio-model). */
+function modelEntries(ctx: ServeContext) {
+  return ctx.model.audioId ? [modelEntry(ctx), modelEntry(ctx, ctx.model.audioId)] : [modelEntry(ctx)];
 }
 
 /** `model` may be left out or name the served model; another name is OpenAI's 404 model_not_found. */
 function checkModel(ctx: ServeContext, model: unknown): void {
   if (model === undefined || model === null || model === ctx.model.id) return;
+  if (model === ctx.model.audioId) {
+    throw new HearthError('INVALID_ARGUMENT', `\`${model}\` is a speech-to-text model: it answers POST /v1/audio/transcriptions, not this endpoint.`, {
+      hint: `Use ${JSON.stringify(ctx.model.id)} for text, or leave model out.`,
+      details: { param: 'model' },
+    });
+  }
   throw new HearthError('NOT_FOUND', `The model \`${String(model)}\` does not exist or you do not have access to it.`, {
     hint: `This server serves ${JSON.stringify(ctx.model.id)} (GET /v1/models).`,
     details: { param: 'model', openaiCode: 'model_not_found' },
@@ -32,10 +43,11 @@ function streamFlags(body: Body): { stream: boolean; includeUsage: boolean } {
 }
 
 export function openaiRoutes(app: FastifyInstance, ctx: ServeContext): void {
-  app.get('/v1/models', async () => ({ object: 'list', data: [modelEntry(ctx)] }));
+  app.get('/v1/models', async () => ({ object: 'list', data: modelEntries(ctx) }));
 
   app.get('/v1/models/:id', async (req: FastifyRequest<{ Params: { id: string } }>, reply) => {
     try {
+      if (req.params.id === ctx.model.audioId) return modelEntry(ctx, ctx.model.audioId);
       checkModel(ctx, req.params.id);
       return modelEntry(ctx);
     } catch (e) {
