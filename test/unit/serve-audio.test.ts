@@ -2,12 +2,13 @@
  * `hearth serve --audio-model`: POST /v1/audio/transcriptions driven by the official openai client
  * (multipart uploads from fs streams) and by plain HTTP for bad requests. A small random-weight
  * Whisper (the real tiny.en tokenizer, 0.16 s windows; test/fixtures/whisper.ts) next to
- * stories260K: every response format equals engine.audio.transcriptions.create on the same bytes,
+ * stories260K: every response format (and an MP3 upload) equals engine.audio.transcriptions.create on the same bytes,
  * content types, OpenAI-shaped errors with the right status, API keys, the shared fair queue, a
  * client that goes away mid-transcription, a lost device (both models load again), and no GPU
  * buffers left behind. The real tiny.en behind the server: serve-audio-real.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +120,13 @@ describe('hearth serve --audio-model (a small random Whisper)', () => {
     const extra = { language: 'en', prompt: 'A rising tone.', temperature: 0.7 };
     const sampled = await t.client.audio.transcriptions.create({ file: createReadStream(wav), model: 'whisper-1', response_format: 'verbose_json', ...extra });
     expect(sampled).toEqual(await local({ response_format: 'verbose_json', ...extra }));
+
+    // a compressed upload (MP3 from Debian's lame, which scripts/setup.sh installs): the engine decodes it as in-process
+    const mp3 = join(dir, 'chirp.mp3');
+    execFileSync('lame', ['--quiet', wav, mp3]);
+    const fromMp3 = await t.client.audio.transcriptions.create({ file: createReadStream(mp3), model: 'whisper-random', response_format: 'verbose_json' });
+    expect(fromMp3).toEqual(await engine.audio.transcriptions.create({ file: readFileSync(mp3), response_format: 'verbose_json' }));
+    expect(fromMp3.duration).toBeGreaterThan(0.05);
 
     // content types as OpenAI's: the text formats as text (WebVTT as text/vtt)
     // (the SDK parsed json and verbose_json as JSON above)
