@@ -84,8 +84,8 @@ fn chunks_per_row() -> u32 {
   return (p.k + CHUNK_ELEMS - 1u) / CHUNK_ELEMS;
 }
 
-// `n` is part-local.
-fn store_y(m: u32, n: u32, v: f32) {
+// `n` is part-local. Returns the value stored (after bias and accumulate).
+fn store_y(m: u32, n: u32, v: f32) -> f32 {
   let col = p.col0 + n;
   var r = v;
   if ((p.flags & FLAG_BIAS) != 0u) { r += bias[col]; }
@@ -99,4 +99,5 @@ fn store_y(m: u32, n: u32, v: f32) {
   }
   if ((p.flags & FLAG_ACCUMULATE) != 0u) { r += y[i]; }
   y[i] = r;
+  return r;
 }

@@ -12,9 +12,11 @@ import xGated from '../../shaders/matmul_x_gated.wgsl?raw';
 import activations from '../../shaders/activations.wgsl?raw';
 import prologuePlain from '../../shaders/matmul_prologue.wgsl?raw';
 import prologueNorm from '../../shaders/matmul_prologue_norm.wgsl?raw';
+import prologueNormPre from '../../shaders/matmul_prologue_norm_pre.wgsl?raw';
 import epiloguePlain from '../../shaders/matmul_epilogue.wgsl?raw';
 import epilogueRopeKv from '../../shaders/matmul_epilogue_rope_kv.wgsl?raw';
 import epilogueGated from '../../shaders/matmul_epilogue_gated.wgsl?raw';
+import epilogueNormOut from '../../shaders/matmul_epilogue_norm_out.wgsl?raw';
 import ropeMath from '../../shaders/rope_math.wgsl?raw';
 import kvF32 from '../../shaders/matmul_kv_f32.wgsl?raw';
 import kvF16 from '../../shaders/matmul_kv_f16.wgsl?raw';
@@ -86,8 +88,18 @@ export function usesIntDot(ctx: GpuContext, a: Pick<MatmulArgs, 'intDot' | 'w' |
 }
 
 export interface MatmulFusion {
-  /** Prologue: y = (rmsnorm(x) * weight) @ w^T; x is the raw residual row, never normed in memory. */
-  norm?: { weight: GPUBuffer; eps: number };
+  /**
+   * Prologue: y = (rmsnorm(x) * weight) @ w^T; x is the raw residual row, never normed in memory.
+   * With `partials`, x is already x * weight and `partials` the row's sums of squares by groups of
+   * four columns, both written by the previous residual GEMV's `normOut` epilogue: the GEMV then
+   * adds K / 4 partials once instead of squaring and weighting every chunk in every thread.
+   */
+  norm?: { weight: GPUBuffer; eps: number; partials?: GPUBuffer };
+  /**
+   * Epilogue of a residual GEMV (y = x, accumulate) feeding the next RMSNorm's GEMV: also writes
+   * xg = y * weight and the partial sums of squares of y by groups of four columns (normPartialsBytes).
+   */
+  normOut?: { weight: GPUBuffer; xg: GPUBuffer; partials: GPUBuffer };
   /**
    * Prologue: the input is act(gate) * up. `x` holds gate rows `stride` floats apart; up sits
    * `upOffset` floats into the same row of `up` (the fused gate|up buffer again: stride 2K, offset K).
@@ -104,6 +116,11 @@ export interface MatmulFusion {
    * [M, I] and takes act(gate) * up, the down projection's input.
    */
   gatedOut?: { activation: GatedActivation };
+}
+
+/** Bytes of the partial sums of squares a normOut epilogue writes for a row of `cols` (K / 4 floats in whole, zero-padded vec4s). */
+export function normPartialsBytes(cols: number): number {
+  return Math.ceil(cols / 16) * 16;
 }
 
 const FLAG_BIAS = 1; // shaders/matmul_io.wgsl
@@ -129,8 +146,8 @@ function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: 
     io,
     ...(fusion.gated || fusion.gatedOut ? [activations] : []),
     fusion.gated ? xGated : xAligned ? xVec4 : xScalar,
-    fusion.norm ? prologueNorm : prologuePlain,
-    ...(fusion.ropeKv ? [ropeMath, fusion.ropeKv.kvFormat === 'f16' ? kvF16 : kvF32, epilogueRopeKv] : [fusion.gatedOut ? epilogueGated : epiloguePlain]),
+    fusion.norm ? (fusion.norm.partials ? prologueNormPre : prologueNorm) : prologuePlain,
+    ...(fusion.ropeKv ? [ropeMath, fusion.ropeKv.kvFormat === 'f16' ? kvF16 : kvF32, epilogueRopeKv] : [fusion.gatedOut ? epilogueGated : fusion.normOut ? epilogueNormOut : epiloguePlain]),
     FORMATS[format].wgsl, // src/quant/: the format's piece (shaders/weights_<format>.wgsl)
     ...kernel,
   ].join('\n');
@@ -193,8 +210,8 @@ const FUSED_BYTES = 32 + 128 * 4; // shaders/matmul_io.wgsl, struct Fused
 /** The Fused uniform and the extra bindings of a fused GEMV (none without a fusion). */
 function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers: Record<number, GPUBuffer>; owned: GPUBuffer[] } {
   const f = a.fusion;
-  if (!f || (!f.norm && !f.gated && !f.ropeKv && !f.gatedOut)) return { buffers: {}, owned: [] };
-  check(!(f.ropeKv && f.gatedOut), `${label}: a fused matmul takes one epilogue, RoPE/KV or gated.`);
+  if (!f || (!f.norm && !f.gated && !f.ropeKv && !f.gatedOut && !f.normOut)) return { buffers: {}, owned: [] };
+  check([f.ropeKv, f.gatedOut, f.normOut].filter(Boolean).length <= 1, `${label}: a fused matmul takes one epilogue, RoPE/KV, gated or norm-feeding.`);
   const { cols: k, rows: n } = a.w;
   check(!(f.norm && f.gated), `${label}: a fused matmul takes one prologue, norm or gated.`);
   const data = new DataView(new ArrayBuffer(32));
@@ -203,7 +220,16 @@ function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers
     check(f.norm.weight.size >= k * 4, `${label}: the norm weight holds ${f.norm.weight.size / 4} floats, fewer than K (${k}).`);
     check(Number.isFinite(f.norm.eps) && f.norm.eps >= 0, `${label}: the norm's eps must be a non-negative number, got ${f.norm.eps}.`);
     data.setFloat32(0, f.norm.eps, true);
-    buffers[10] = f.norm.weight;
+    if (f.norm.partials) check(f.norm.partials.size >= normPartialsBytes(k), `${label}: the norm's partial sums hold ${f.norm.partials.size} bytes, fewer than ${normPartialsBytes(k)}.`);
+    buffers[10] = f.norm.partials ?? f.norm.weight;
+  }
+  if (f.normOut) {
+    const { weight, xg, partials } = f.normOut;
+    check(!a.sections && !a.bias && a.accumulate === true && !a.lastRowOnly && a.w.parts.every((p) => p.rowStart % 4 === 0), `${label}: the norm-feeding epilogue takes a residual GEMV (accumulate; no bias, sections or lastRowOnly; parts on whole groups of four rows).`);
+    check(weight.size >= n * 4 && xg.size >= n * 4 && partials.size >= normPartialsBytes(n), `${label}: the norm-feeding epilogue needs N (${n}) floats of norm weight and xg and ${normPartialsBytes(n)} bytes of partials.`);
+    buffers[13] = weight;
+    buffers[14] = xg;
+    buffers[15] = partials;
   }
   if (f.gated) {
     const { stride, upOffset, up } = f.gated;
@@ -236,6 +262,8 @@ function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers
     check(!a.bias && !a.accumulate && !a.sections && a.w.parts.length === 1 && Number.isInteger(inter) && inter % 2 === 0, `${label}: the gated epilogue needs one gate|up weight part of 2I rows, I even, and no bias, accumulate or sections.`);
     data.setUint32(24, inter, true);
   }
+  // the norm-feeding epilogue reads no Fused field: alone, the shader binds no uniform at 12
+  if (!f.norm && !f.gated && !f.ropeKv && !f.gatedOut) return { buffers, owned: [] };
   const fbuf = createUniform(ctx, FUSED_BYTES, `${label}.fused`);
   writeBuffer(ctx, fbuf, 0, data);
   if (r) {

@@ -12,7 +12,10 @@
  * prologue (the GEMV reads x and computes the row's scale itself), RoPE and the KV append are the
  * Q|K|V GEMV's epilogue (no bias, no q/k norm), act(gate) * up is the gate|up GEMV's epilogue (the
  * down GEMV's prologue when gate and up are apart) and the residual adds are the output and down
- * projections' epilogues. Prefill keeps the norm,
+ * projections' epilogues. Those two also feed the next norm (normOut): they write x * g and the
+ * row's partial sums of squares, so the normed GEMV after them sums K / 4 partials once instead of
+ * squaring and weighting the row in every thread (layer 0's Q|K|V, after the embedding, and norms
+ * after a post-norm add still do that). Prefill keeps the norm,
  * RoPE/append and gated product as launches of their own (their cost is shared by the chunk's
  * tokens); those launches idle at decode steps, and the fused GEMVs idle at prefill steps.
  */
@@ -25,7 +28,7 @@ import type { ModelConfig } from '../formats/config.js';
 import type { ActQuant } from '../quant/formats.js';
 import { embed } from '../kernels/embed.js';
 import { rmsNorm } from '../kernels/rmsnorm.js';
-import { matmul, type MatmulArgs, type MatmulFusion } from '../kernels/matmul.js';
+import { matmul, normPartialsBytes, type MatmulArgs, type MatmulFusion } from '../kernels/matmul.js';
 import { rope } from '../kernels/rope.js';
 import { kvAppend } from '../kernels/kv_append.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
@@ -57,6 +60,12 @@ export interface StepsOptions {
 
 const IDLE: Grid = [0, 0, 0];
 
+/** The launch, idle at prefill steps (more than one token). */
+function decodeOnly(d: Dispatch): Dispatch {
+  const grid = d.grid;
+  return { ...d, grid: (s) => (s.tokens === 1 ? (typeof grid === 'function' ? grid(s) : grid) : IDLE) };
+}
+
 /** The launch, idle at decode steps (one token): its work is fused into a GEMV there. */
 function prefillOnly(d: Dispatch): Dispatch {
   const grid = d.grid;
@@ -64,7 +73,7 @@ function prefillOnly(d: Dispatch): Dispatch {
 }
 
 export class Steps {
-  readonly dispatches: Dispatch[] = [];
+  private readonly recorded: Dispatch[] = [];
   /** What the LM head read: xn after the final norm, or its quantized copy. */
   lmHeadInput: GPUBuffer | null = null;
   /** Decode attention's split-K partials, shared by every layer (they run one after another). */
@@ -80,7 +89,14 @@ export class Steps {
   /** Decode steps are fused into the GEMVs. */
   readonly fuse: boolean;
   /** The norm whose output xn the next projection reads: its decode GEMV applies it as a prologue. */
-  private pendingNorm: { weight: GPUBuffer; eps: number } | null = null;
+  private pendingNorm: { weight: GPUBuffer; eps: number; partials?: GPUBuffer } | null = null;
+  /**
+   * A residual GEMV (x += y @ W) not recorded yet: the next norm, if it comes first, makes it write
+   * that norm's x * g and partial sums (MatmulFusion.normOut); anything else records it as it is.
+   */
+  private deferred: { a: MatmulArgs; label: string; fusion: MatmulFusion | null; decodeX: GPUBuffer } | null = null;
+  /** x * g and the partial sums of squares a normOut epilogue writes (decode, one row), made on first use. */
+  private normFeed: { xg: GPUBuffer; partials: GPUBuffer } | null = null;
   /** The final norm, for the LM head over every row (logitsOfEveryRow). */
   finalNorm: GPUBuffer | null = null;
 
@@ -102,6 +118,42 @@ export class Steps {
     }
     // (a packed int8 row is quantized before the GEMV: no norm or gated prologue can precede it)
     this.fuse = (o.fuse ?? true) && !o.quantizeInputs && !o.intDot && !o.paged;
+  }
+
+  /** Every launch of the forward pass, in order. */
+  get dispatches(): Dispatch[] {
+    this.flush(null);
+    return this.recorded;
+  }
+
+  /** A residual GEMV's launches: deferred when fusing, so that the next norm can feed on it. */
+  private residualMatmul(a: MatmulArgs, label: string, fusion: MatmulFusion | null = null, decodeX: GPUBuffer = a.x): void {
+    this.flush(null);
+    if (this.fuse && a.accumulate && !a.bias && !a.sections) this.deferred = { a, label, fusion, decodeX };
+    else this.matmulSteps(a, label, fusion, decodeX);
+  }
+
+  /** Records the deferred residual GEMV, feeding the norm with weight `g` when given; whether it does. */
+  private flush(g: GPUBuffer | null): boolean {
+    const d = this.deferred;
+    if (!d) return false;
+    this.deferred = null;
+    if (!g) {
+      this.matmulSteps(d.a, d.label, d.fusion, d.decodeX);
+      return false;
+    }
+    const from = this.recorded.length;
+    const cols = this.c.hiddenSize;
+    // xg holds one row but is sized as x (the GEMVs reading it are prepared for maxTokens rows)
+    const feed = this.normFeed ?? { xg: createStorage(this.ctx, this.T * cols * 4, 'norm.xg'), partials: createStorage(this.ctx, normPartialsBytes(cols), 'norm.partials') };
+    this.matmulSteps(d.a, d.label, { ...d.fusion, normOut: { weight: g, ...feed } }, d.decodeX);
+    if (!this.normFeed) {
+      // destroyed with the first launch that writes them
+      const first = this.recorded[from]!;
+      this.recorded[from] = { ...first, owned: [...(first.owned ?? []), feed.xg, feed.partials] };
+      this.normFeed = feed;
+    }
+    return true;
   }
 
   /** The contiguous KV cache (every forward pass but a paged one has it). */
@@ -132,16 +184,20 @@ export class Steps {
     this.push(this.mm({ ...a, x: decodeX, fusion }, label));
   }
 
-  /** The decode prologue of a projection reading xn: the pending norm, consumed. */
-  private takeNorm(): MatmulFusion | null {
+  /**
+   * The decode prologue of a projection reading xn, the pending norm consumed, and the row its
+   * decode GEMV reads: x, or x * g where the residual GEMV before fed the norm.
+   */
+  private takeNorm(): { fusion: MatmulFusion | null; x: GPUBuffer } {
     const n = this.pendingNorm;
     this.pendingNorm = null;
-    return n ? { norm: n } : null;
+    return { fusion: n ? { norm: n } : null, x: n?.partials ? this.normFeed!.xg : this.a.x };
   }
 
   private push(d: Dispatch | Dispatch[]): void {
-    if (Array.isArray(d)) this.dispatches.push(...d);
-    else this.dispatches.push(d);
+    this.flush(null);
+    if (Array.isArray(d)) this.recorded.push(...d);
+    else this.recorded.push(d);
   }
 
   private get label(): string {
@@ -182,8 +238,9 @@ export class Steps {
 
   /** xn = rmsnorm(x) * weight (at decode steps, the next projection's prologue). */
   norm(weight: GPUBuffer, name: string): GPUBuffer {
+    const fed = this.flush(weight);
     this.push(this.unfusedInDecode(rmsNorm(this.ctx, { step: this.o.step, x: this.a.x, weight, out: this.a.xn, cols: this.c.hiddenSize, eps: this.c.rmsNormEps }, `${this.label}${name}`)));
-    this.pendingNorm = { weight, eps: this.c.rmsNormEps };
+    this.pendingNorm = { weight, eps: this.c.rmsNormEps, ...(fed ? { partials: this.normFeed!.partials } : {}) };
     return this.wrote(this.a.xn);
   }
 
@@ -211,7 +268,7 @@ export class Steps {
     const norm = this.takeNorm();
     if (epilogue) {
       const ropeKv = { invFreq: rope.invFreq, rotaryDim, style: ropeStyle, headDim, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, kvFormat: this.kv.format, maxCtx: this.kv.contextLength };
-      this.matmulSteps({ step: this.o.step, x: this.a.xn, w: part.weight, y: this.a.qkv, maxTokens: this.T, sections: this.sections }, `${this.label}qkv`, { ...norm, ropeKv }, this.a.x);
+      this.matmulSteps({ step: this.o.step, x: this.a.xn, w: part.weight, y: this.a.qkv, maxTokens: this.T, sections: this.sections }, `${this.label}qkv`, { ...norm.fusion, ropeKv }, norm.x);
       this.wrote(this.a.qkv);
       this.unfused(() => {
         this.ropeQ(rope.invFreq);
@@ -219,7 +276,7 @@ export class Steps {
       });
       return;
     }
-    this.project(P, this.a.xn, this.c.hiddenSize, this.a.qkv, this.sections, 'qkv', norm);
+    this.project(P, this.a.xn, this.c.hiddenSize, this.a.qkv, this.sections, 'qkv', norm.fusion, norm.x);
     if (rope.qNorm && rope.kNorm) this.qkNorm(rope.qNorm, rope.kNorm);
     if (this.o.paged) {
       const { pool, table, shape } = this.o.paged;
@@ -233,9 +290,10 @@ export class Steps {
 
   /** Launches recorded by `record` idle at decode steps (fused there). */
   private unfused(record: () => void): void {
-    const from = this.dispatches.length;
+    this.flush(null);
+    const from = this.recorded.length;
     record();
-    for (let i = from; i < this.dispatches.length; i++) this.dispatches[i] = prefillOnly(this.dispatches[i]!);
+    for (let i = from; i < this.recorded.length; i++) this.recorded[i] = prefillOnly(this.recorded[i]!);
   }
 
   /** q, k = per-head rmsnorm(q) * qNorm, rmsnorm(k) * kNorm. */
@@ -285,7 +343,7 @@ export class Steps {
   attnOutput(w: GpuWeight, postNorm: GPUBuffer | null = null): void {
     const cols = this.c.numHeads * this.c.headDim;
     const y = postNorm ? this.a.o : this.a.x;
-    this.push(this.mm({ step: this.o.step, x: this.input(this.a.att, cols, w), w, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}o`));
+    this.residualMatmul({ step: this.o.step, x: this.input(this.a.att, cols, w), w, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}o`);
     this.wrote(y);
     this.residual(y, postNorm, 'post_attn_norm');
   }
@@ -307,20 +365,20 @@ export class Steps {
       // decode: act(gate) * up is the gate|up GEMV's epilogue, written straight into act
       const a: MatmulArgs = { step: this.o.step, x: this.a.xn, w: part0.weight, y: this.a.gate, maxTokens: this.T };
       if (this.T > 1) this.push(this.mm({ ...a, gemmOnly: true }, `${this.label}gate_up`));
-      this.push(this.mm({ ...a, x: this.a.x, y: this.a.act, fusion: { ...norm, gatedOut: { activation } } }, `${this.label}gate_up`));
+      this.push(this.mm({ ...a, x: norm.x, y: this.a.act, fusion: { ...norm.fusion, gatedOut: { activation } } }, `${this.label}gate_up`));
       this.push(prefillOnly(siluMul(this.ctx, { step: this.o.step, gate: this.a.gate, up: this.a.gate, out: this.a.act, n: I, maxTokens: this.T, fused, activation }, `${this.label}${activation}_mul`)));
       this.wrote(this.a.act);
-      this.push(this.mm({ step: this.o.step, x: this.a.act, w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`));
+      this.residualMatmul({ step: this.o.step, x: this.a.act, w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`);
     } else {
       gateUp.parts.forEach((part, i) => {
         const x = this.input(this.a.xn, this.c.hiddenSize, part.weight);
-        this.matmulSteps({ step: this.o.step, x, w: part.weight, y: outs[i]!, bias: part.bias ?? undefined, maxTokens: this.T }, `${this.label}${fused ? 'gate_up' : i === 0 ? 'gate' : 'up'}`, norm, this.a.x);
+        this.matmulSteps({ step: this.o.step, x, w: part.weight, y: outs[i]!, bias: part.bias ?? undefined, maxTokens: this.T }, `${this.label}${fused ? 'gate_up' : i === 0 ? 'gate' : 'up'}`, norm.fusion, norm.x);
       });
       this.push(this.unfusedInDecode(siluMul(this.ctx, { step: this.o.step, gate: this.a.gate, up: fused ? this.a.gate : this.a.up!, out: this.a.act, n: I, maxTokens: this.T, fused, activation }, `${this.label}${activation}_mul`)));
       this.wrote(this.a.act);
       // decode, gate and up apart: act(gate) * up is the down GEMV's prologue
       const gated = fused ? { up: this.a.gate, stride: 2 * I, upOffset: I, activation } : { up: this.a.up!, stride: I, upOffset: 0, activation };
-      this.matmulSteps({ step: this.o.step, x: this.input(this.a.act, I, down), w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`, { gated }, this.a.gate);
+      this.residualMatmul({ step: this.o.step, x: this.input(this.a.act, I, down), w: down, y, accumulate: !postNorm, maxTokens: this.T }, `${this.label}down`, { gated }, this.a.gate);
     }
     this.wrote(y);
     this.residual(y, postNorm, 'post_ffn_norm');
@@ -336,7 +394,14 @@ export class Steps {
     // batched decoding samples every row; else the last row's logits are the next token's
     const a: MatmulArgs = { step: this.o.step, x: this.a.x, w: lmHead, y: this.a.logits, maxTokens: this.T, lastRowOnly: !this.o.paged };
     if (this.fuse) {
-      this.push(this.mm({ ...a, fusion: { norm: { weight: finalNorm, eps: this.c.rmsNormEps } } }, 'lm_head'));
+      const norm = { weight: finalNorm, eps: this.c.rmsNormEps };
+      if (!this.flush(finalNorm)) {
+        this.push(this.mm({ ...a, fusion: { norm } }, 'lm_head'));
+        return;
+      }
+      // the last row of a prefill has no x * g or partials (the residual GEMMs write neither)
+      this.push(this.mm({ ...a, fusion: { norm } }, 'lm_head').map(prefillOnly));
+      this.push(this.mm({ ...a, x: this.normFeed!.xg, fusion: { norm: { ...norm, partials: this.normFeed!.partials } } }, 'lm_head').map(decodeOnly));
       return;
     }
     this.norm(finalNorm, 'final_norm');
@@ -356,10 +421,10 @@ export class Steps {
   }
 
   /** A projection's parts, each writing its outputs' sections of y (at decode steps with `fusion` as prologue). */
-  private project(P: Projection, x: GPUBuffer, cols: number, y: GPUBuffer, sections: { width: number; offset: number }[], name: string, fusion: MatmulFusion | null = null): void {
+  private project(P: Projection, x: GPUBuffer, cols: number, y: GPUBuffer, sections: { width: number; offset: number }[], name: string, fusion: MatmulFusion | null = null, decodeX: GPUBuffer = this.a.x): void {
     for (const part of P.parts) {
       const label = P.parts.length === 1 ? name : name[part.outputs[0]!] ?? name;
-      this.matmulSteps({ step: this.o.step, x: this.input(x, cols, part.weight), w: part.weight, y, bias: part.bias ?? undefined, maxTokens: this.T, sections: part.outputs.map((i) => sections[i]!) }, `${this.label}${label}`, fusion, this.a.x);
+      this.matmulSteps({ step: this.o.step, x: this.input(x, cols, part.weight), w: part.weight, y, bias: part.bias ?? undefined, maxTokens: this.T, sections: part.outputs.map((i) => sections[i]!) }, `${this.label}${label}`, fusion, decodeX);
     }
     this.wrote(y);
   }

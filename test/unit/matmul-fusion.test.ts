@@ -2,10 +2,11 @@
  * The decode GEMV's fusions (MatmulFusion) against the CPU reference at ragged shapes, on the
  * register (CPU-driver) GEMV and the tiled GEMV with and without subgroups: the RMSNorm prologue,
  * the gated-MLP prologue (SiLU and GELU, fused gate|up or apart) with the residual add as
- * accumulate, the gate|up epilogue writing act(gate) * up, and the Q|K|V epilogue that rotates q and k and writes k and v into the caches.
+ * accumulate, the gate|up epilogue writing act(gate) * up, the residual GEMV's epilogue feeding the
+ * next RMSNorm (x * g and partial sums of squares) with the GEMV that takes them, and the Q|K|V epilogue that rotates q and k and writes k and v into the caches.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { matmul, type MatmulVariant } from '../../src/kernels/matmul.js';
+import { matmul, normPartialsBytes, type MatmulVariant } from '../../src/kernels/matmul.js';
 import { matmulRef } from '../../src/reference/matmul.js';
 import { rmsNormRef } from '../../src/reference/norm.js';
 import { gatedActRef } from '../../src/reference/elementwise.js';
@@ -210,6 +211,53 @@ describe('matmul decode fusions', () => {
         }
         destroyWeight(w);
         for (const b of [xb, gb, fb, kc, vc, y]) b.destroy();
+      }
+    }
+  });
+
+  it('norm-feeding epilogue: x += a @ W1^T also writes x * g and partial sums of squares, which the next GEMV takes as its RMSNorm', async () => {
+    const cases: { kIn: number; d: number; n: number; f1: WeightFormat; f2: WeightFormat }[] = [
+      { kIn: 40, d: 66, n: 37, f1: 'f32', f2: 'f16' }, // d not a multiple of 4: a ragged last group, scalar x loads
+      { kIn: 96, d: 100, n: 45, f1: 'q8_0', f2: 'f32' },
+      { kIn: 64, d: 96, n: 33, f1: 'q4_1', f2: 'q4_1' },
+      { kIn: 33, d: 128, n: 70, f1: 'f16', f2: 'q4_0' },
+    ];
+    for (const dev of await devices()) {
+      const { ctx, step } = dev;
+      for (const { kIn, d, n, f1, f2 } of cases) {
+        const seed = kIn * 13 + d;
+        const w1 = weight(ctx, f1, d, kIn, seed);
+        const w2 = weight(ctx, f2, n, d, seed + 1);
+        const a = randomF32(kIn, seed + 2);
+        const x0 = randomF32(d, seed + 3, 3);
+        const g = randomF32(d, seed + 4);
+        const eps = 1e-6;
+        const x1 = matmulRef(a, w1.wd, 1, d, kIn).map((v, i) => v + x0[i]!);
+        const want = matmulRef(rmsNormRef(x1, g, 1, d, eps), w2.wd, 1, n, d);
+        const ab = uploadStorage(ctx, a, 'a');
+        const gb = uploadStorage(ctx, g, 'g');
+        const xb = createStorage(ctx, d * 4, 'x');
+        const xg = createStorage(ctx, d * 4, 'xg');
+        const partials = createStorage(ctx, normPartialsBytes(d), 'partials');
+        const y = createStorage(ctx, n * 4, 'y');
+        for (const variant of dev.variants) {
+          writeBuffer(ctx, xb, 0, x0);
+          const producer = matmul(ctx, { step: step.buffer, x: ab, w: w1.w, y: xb, accumulate: true, maxTokens: 1, variant, fusion: { normOut: { weight: gb, xg, partials } } }, 'down');
+          const consumer = matmul(ctx, { step: step.buffer, x: xg, w: w2.w, y, maxTokens: 1, variant, fusion: { norm: { weight: gb, eps, partials } } }, 'qkv');
+          expect(producer.length + consumer.length).toBe(2);
+          await runDispatches(ctx, [...producer, ...consumer], { tokens: 1, pos: 0, kvLen: 1 }, step);
+          const what = `${dev.name} ${variant} ${f1}/${f2} ${kIn}->${d}->${n}`;
+          expect(compare(await readF32(ctx, xb, d), x1).maxRel, `${what}: x`).toBeLessThan(TOL);
+          expect(compare(await readF32(ctx, xg, d), x1.map((v, i) => v * g[i]!)).maxRel, `${what}: xg`).toBeLessThan(TOL);
+          const sums = await readF32(ctx, partials, normPartialsBytes(d) / 4);
+          const wantSums = Array.from({ length: normPartialsBytes(d) / 4 }, (_, j) => x1.slice(4 * j, 4 * j + 4).reduce((s, v) => s + v * v, 0));
+          expect(compare(sums, new Float32Array(wantSums)).maxRel, `${what}: partials (zero padding included)`).toBeLessThan(TOL);
+          expect(compare(await readF32(ctx, y, n), want).maxRel, `${what}: y`).toBeLessThan(TOL);
+          for (const ds of [producer, consumer]) for (const x of ds) for (const b of x.owned ?? []) b.destroy();
+        }
+        destroyWeight(w1.w);
+        destroyWeight(w2.w);
+        for (const b of [ab, gb, xb, xg, partials, y]) b.destroy();
       }
     }
   });
