@@ -2,6 +2,9 @@
 // `main_residual` first adds r into x (the residual stream, updated in place), then normalizes:
 // the fused "residual add + norm" between transformer blocks. `main_post_add` norms a block's output
 // r and adds it into x (Gemma 3's post-norms before the residual add): x += rmsnorm(r) * w.
+// `main_post_add_feed` also feeds the next RMSNorm's decode GEMV (matmul_prologue_norm_pre.wgsl): at
+// a one-token step it writes the new row times that norm's weight (xg) and its sum of squares as
+// the first of the GEMV's partial sums, the others zero.
 // One workgroup per row; rows = step.tokens * rows_per_token (rows_per_token > 1 for per-head norms).
 
 struct Params {
@@ -17,6 +20,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read> w: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> r: array<f32>;
+@group(0) @binding(6) var<storage, read> feed_w: array<f32>;
+@group(0) @binding(7) var<storage, read_write> feed_xg: array<f32>;
+@group(0) @binding(8) var<storage, read_write> feed_ss: array<f32>;
 
 // WG, partial and reduce_sum come from reduce_sum.wgsl
 
@@ -68,4 +74,21 @@ fn post_add_row(base: u32, lid: u32) {
 fn main_post_add(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wg.x + wg.y * 65535u;
   if (row < step.tokens * p.rows_per_token) { post_add_row(row * p.cols, lid); }
+}
+
+@compute @workgroup_size(WG)
+fn main_post_add_feed(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * 65535u;
+  if (row >= step.tokens * p.rows_per_token) { return; }
+  post_add_row(row * p.cols, lid);
+  if (step.tokens * p.rows_per_token != 1u) { return; }
+  // each thread reads back the values it wrote
+  var ss = 0.0;
+  for (var i = lid; i < p.cols; i += WG) {
+    let v = x[i];
+    feed_xg[i] = v * feed_w[i];
+    ss += v * v;
+  }
+  let total = reduce_sum(lid, ss);
+  for (var i = lid; i < (p.cols + 15u) / 16u * 4u; i += WG) { feed_ss[i] = select(0.0, total, i == 0u); }
 }

@@ -28,6 +28,12 @@ export interface RmsNormArgs {
   eps: number;
   /** Scale by (1 + w) instead of w. */
   addOne?: boolean;
+  /**
+   * 'post-add' only: at one-token steps also write the new row times `weight` (the next norm's)
+   * into `xg` and its sum of squares as the partial sums a normed decode GEMV reads
+   * (MatmulFusion.norm.partials; normPartialsBytes(cols) bytes).
+   */
+  feed?: { weight: GPUBuffer; xg: GPUBuffer; partials: GPUBuffer };
 }
 
 /** RMSNorm (optionally fused with the residual add). Rows = step.tokens * rowsPerToken. */
@@ -35,7 +41,8 @@ export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dis
   const postAdd = a.mode === 'post-add';
   check(!postAdd || !!a.residual, `${label}: post-add needs the block output as residual.`);
   check(postAdd || !!a.out, `${label}: an output buffer is needed.`);
-  const pipeline = ctx.pipelines.get(code, postAdd ? 'main_post_add' : a.residual ? 'main_residual' : 'main', 'rmsnorm', { WG: 64 });
+  check(!a.feed || (postAdd && (a.rowsPerToken ?? 1) === 1 && a.feed.weight.size >= a.cols * 4 && a.feed.xg.size >= a.cols * 4 && a.feed.partials.size >= Math.ceil(a.cols / 16) * 16), `${label}: feeding the next norm takes post-add over whole rows, a next-norm weight and xg of cols floats, and the partials.`);
+  const pipeline = ctx.pipelines.get(code, a.feed ? 'main_post_add_feed' : postAdd ? 'main_post_add' : a.residual ? 'main_residual' : 'main', 'rmsnorm', { WG: 64 });
   const params = new ArrayBuffer(16);
   const dv = new DataView(params);
   const rowsPerToken = a.rowsPerToken ?? 1;
@@ -47,6 +54,7 @@ export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dis
   const buffers: Record<number, BufferRange> = { 0: a.step, 1: pbuf, 2: a.x, 3: a.weight };
   if (!postAdd) buffers[4] = a.out!;
   if (a.residual) buffers[5] = a.residual;
+  if (a.feed) Object.assign(buffers, { 6: a.feed.weight, 7: a.feed.xg, 8: a.feed.partials });
   return {
     label,
     pipeline,

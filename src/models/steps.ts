@@ -60,6 +60,9 @@ export interface StepsOptions {
 
 const IDLE: Grid = [0, 0, 0];
 
+/** What a launch writing the residual row hands the next norm's decode GEMV (MatmulFusion.normOut). */
+type NormFeed = { weight: GPUBuffer; xg: GPUBuffer; partials: GPUBuffer };
+
 /** The launch, idle at prefill steps (more than one token). */
 function decodeOnly(d: Dispatch): Dispatch {
   const grid = d.grid;
@@ -94,7 +97,7 @@ export class Steps {
    * A residual GEMV (x += y @ W) not recorded yet: the next norm, if it comes first, makes it write
    * that norm's x * g and partial sums (MatmulFusion.normOut); anything else records it as it is.
    */
-  private deferred: { a: MatmulArgs; label: string; fusion: MatmulFusion | null; decodeX: GPUBuffer } | null = null;
+  private deferred: ((feed: NormFeed | null) => void) | null = null;
   /** x * g and the partial sums of squares a normOut epilogue writes (decode, one row), made on first use. */
   private normFeed: { xg: GPUBuffer; partials: GPUBuffer } | null = null;
   /** The final norm, for the LM head over every row (logitsOfEveryRow). */
@@ -129,24 +132,24 @@ export class Steps {
   /** A residual GEMV's launches: deferred when fusing, so that the next norm can feed on it. */
   private residualMatmul(a: MatmulArgs, label: string, fusion: MatmulFusion | null = null, decodeX: GPUBuffer = a.x): void {
     this.flush(null);
-    if (this.fuse && a.accumulate && !a.bias && !a.sections) this.deferred = { a, label, fusion, decodeX };
+    if (this.fuse && a.accumulate && !a.bias && !a.sections) this.deferred = (feed) => this.matmulSteps(a, label, feed ? { ...fusion, normOut: feed } : fusion, decodeX);
     else this.matmulSteps(a, label, fusion, decodeX);
   }
 
-  /** Records the deferred residual GEMV, feeding the norm with weight `g` when given; whether it does. */
+  /** Records the deferred launch, feeding the norm with weight `g` when given; whether it does. */
   private flush(g: GPUBuffer | null): boolean {
-    const d = this.deferred;
-    if (!d) return false;
+    const record = this.deferred;
+    if (!record) return false;
     this.deferred = null;
     if (!g) {
-      this.matmulSteps(d.a, d.label, d.fusion, d.decodeX);
+      record(null);
       return false;
     }
     const from = this.recorded.length;
     const cols = this.c.hiddenSize;
     // xg holds one row but is sized as x (the GEMVs reading it are prepared for maxTokens rows)
     const feed = this.normFeed ?? { xg: createStorage(this.ctx, this.T * cols * 4, 'norm.xg'), partials: createStorage(this.ctx, normPartialsBytes(cols), 'norm.partials') };
-    this.matmulSteps(d.a, d.label, { ...d.fusion, normOut: { weight: g, ...feed } }, d.decodeX);
+    record({ weight: g, ...feed });
     if (!this.normFeed) {
       // destroyed with the first launch that writes them
       const first = this.recorded[from]!;
@@ -247,7 +250,11 @@ export class Steps {
   /** x += y, or x += rmsnorm(y) * postNorm: a block's output joins the residual stream. */
   private residual(y: GPUBuffer, postNorm: GPUBuffer | null, name: string): void {
     if (postNorm) {
-      this.push(rmsNorm(this.ctx, { step: this.o.step, x: this.a.x, weight: postNorm, residual: y, mode: 'post-add', cols: this.c.hiddenSize, eps: this.c.rmsNormEps }, `${this.label}${name}`));
+      const add = (feed: NormFeed | null) => this.push(rmsNorm(this.ctx, { step: this.o.step, x: this.a.x, weight: postNorm, residual: y, mode: 'post-add', cols: this.c.hiddenSize, eps: this.c.rmsNormEps, feed: feed ?? undefined }, `${this.label}${name}`));
+      this.flush(null);
+      // fusing, the next norm may feed on it
+      if (this.fuse) this.deferred = add;
+      else add(null);
     }
     this.wrote(this.a.x);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rmsNorm } from '../../src/kernels/rmsnorm.js';
+import { normPartialsBytes } from '../../src/kernels/matmul.js';
 import { addInPlace, rmsNormRef } from '../../src/reference/norm.js';
 import { createStorage, readF32, uploadStorage } from '../../src/gpu/buffers.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';
@@ -43,6 +44,27 @@ describe('rmsnorm kernel', () => {
         await run(rmsNorm(ctx, { step: step.buffer, x: xb, weight: uploadStorage(ctx, w, 'w'), residual: uploadStorage(ctx, r, 'r'), mode: 'post-add', cols, rowsPerToken, eps: 1e-5, addOne }), { tokens });
         const want = addInPlace(new Float32Array(x), rmsNormRef(r, w, rows, cols, 1e-5, addOne));
         expect(compare(await readF32(ctx, xb, rows * cols), want).maxRel, `post-add, addOne ${addOne}`).toBeLessThan(TOL);
+      }
+      // post-add feeding the next norm's decode GEMV: the same x, and at one-token steps x * g and
+      // its sum of squares first among zeroed partials (at prefill steps xg and the partials are left alone)
+      if (rowsPerToken === 1) {
+        const g = randomF32(cols, 4 + cols);
+        const nPartials = normPartialsBytes(cols) / 4;
+        const xb = uploadStorage(ctx, x, 'x');
+        const xg = uploadStorage(ctx, new Float32Array(cols).fill(7), 'xg');
+        const partials = uploadStorage(ctx, new Float32Array(nPartials).fill(7), 'partials');
+        await run(rmsNorm(ctx, { step: step.buffer, x: xb, weight: uploadStorage(ctx, w, 'w'), residual: uploadStorage(ctx, r, 'r'), mode: 'post-add', cols, eps: 1e-5, addOne: true, feed: { weight: uploadStorage(ctx, g, 'g'), xg, partials } }), { tokens });
+        const want = addInPlace(new Float32Array(x), rmsNormRef(r, w, rows, cols, 1e-5, true));
+        expect(compare(await readF32(ctx, xb, rows * cols), want).maxRel, 'post-add feeding').toBeLessThan(TOL);
+        const sums = await readF32(ctx, partials, nPartials);
+        if (tokens === 1) {
+          expect(compare(await readF32(ctx, xg, cols), want.map((v, i) => v * g[i]!)).maxRel, 'xg').toBeLessThan(TOL);
+          const ss = want.reduce((s, v) => s + v * v, 0);
+          expect(Math.abs(sums[0]! - ss) / ss).toBeLessThan(TOL);
+          expect([...sums.slice(1)].every((v) => v === 0)).toBe(true);
+        } else {
+          expect([...(await readF32(ctx, xg, cols)), ...sums].every((v) => v === 7)).toBe(true);
+        }
       }
     });
   }
