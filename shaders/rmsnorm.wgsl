@@ -4,7 +4,8 @@
 // r and adds it into x (Gemma 3's post-norms before the residual add): x += rmsnorm(r) * w.
 // `main_post_add_feed` also feeds the next RMSNorm's decode GEMV (matmul_prologue_norm_pre.wgsl): at
 // a one-token step it writes the new row times that norm's weight (xg) and its sum of squares as
-// the first of the GEMV's partial sums, the others zero.
+// the GEMV's partial sums (each thread's, or the total first and zeros when the row has fewer than
+// WG of them).
 // One workgroup per row; rows = step.tokens * rows_per_token (rows_per_token > 1 for per-head norms).
 
 struct Params {
@@ -89,6 +90,10 @@ fn main_post_add_feed(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocatio
     feed_xg[i] = v * feed_w[i];
     ss += v * v;
   }
-  let total = reduce_sum(lid, ss);
-  for (var i = lid; i < (p.cols + 15u) / 16u * 4u; i += WG) { feed_ss[i] = select(0.0, total, i == 0u); }
+  // each thread's sum is a partial where there are at least WG of them (no second reduction);
+  // else thread 0's slot takes the total
+  let n = (p.cols + 15u) / 16u * 4u;
+  var mine = ss;
+  if (n < WG) { mine = select(0.0, reduce_sum(lid, ss), lid == 0u); }
+  for (var i = lid; i < n; i += WG) { feed_ss[i] = select(0.0, mine, i == lid); }
 }
