@@ -80,29 +80,45 @@ fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   if (m0 + 3u < rows) { store4(m0 + 3u, n0, acc3); }
 }
 
+// Rows of the decode GEMV per thread: 4, or 8 as two groups of four (n0 and n0 + 4), so that every
+// x chunk a thread loads meets eight rows (on a CPU driver each thread loads it for itself).
+override GEMV_REG_ROWS: u32 = 8u;
+
 // The decode GEMV: y[0, :] = x[tokens - 1, :] @ w^T.
 @compute @workgroup_size(REG_WG)
 fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let n0 = (wg.x * REG_WG + lid) * 4u;
+  let n0 = (wg.x * REG_WG + lid) * GEMV_REG_ROWS;
   if (n0 >= p.n) { return; }
-  let r = reg_rows(wg, lid);
+  let ra = min(row_map(n0), vec4u(p.n - 1u));
+  // past the end (or with 4 rows a thread) the second group repeats the first's rows: its sums are never stored
+  let two = GEMV_REG_ROWS == 8u && n0 + 4u < p.n;
+  let rb = select(ra, min(row_map(n0 + 4u), vec4u(p.n - 1u)), two);
   let xb = (step.tokens - 1u) * p.k;
-  var acc = vec4f(0.0);
+  var acc_a = vec4f(0.0);
+  var acc_b = vec4f(0.0);
   var ss = 0.0; // the raw row's sum of squares, for a norm prologue (dropped without one)
   let cpr = chunks_per_row();
   for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
-    var s = vec4f(0.0);
+    var sa = vec4f(0.0);
+    var sb = vec4f(0.0);
     var t = 0.0; // the block's sum of x
     let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
     for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
       let xr = x_chunk(xb, c);
       ss += chunk_dot(xr, xr);
       let xc = x_pro(xr, c);
-      s += dots4(w_chunk(r.x, c), w_chunk(r.y, c), w_chunk(r.z, c), w_chunk(r.w, c), xc);
+      sa += dots4(w_chunk(ra.x, c), w_chunk(ra.y, c), w_chunk(ra.z, c), w_chunk(ra.w, c), xc);
+      if (GEMV_REG_ROWS == 8u) { sb += dots4(w_chunk(rb.x, c), w_chunk(rb.y, c), w_chunk(rb.z, c), w_chunk(rb.w, c), xc); }
       if (HAS_MIN) { t += chunk_sum(xc); }
     }
-    acc += s * reg_scales(r, b);
-    if (HAS_MIN) { acc += t * reg_mins(r, b); }
+    acc_a += sa * reg_scales(ra, b);
+    acc_b += sb * reg_scales(rb, b);
+    if (HAS_MIN) {
+      acc_a += t * reg_mins(ra, b);
+      acc_b += t * reg_mins(rb, b);
+    }
   }
-  store4(0u, n0, acc * x_row_scale(ss));
+  let s = x_row_scale(ss);
+  store4(0u, n0, acc_a * s);
+  if (two) { store4(0u, n0 + 4u, acc_b * s); }
 }

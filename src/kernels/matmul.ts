@@ -80,6 +80,8 @@ export interface MatmulArgs {
    * The GEMM (prefill) stays f32.
    */
   intDot?: boolean;
+  /** Rows per thread of the register (CPU-driver) f32 GEMV: 8 (default) or 4. For A/B benchmarks. */
+  registerRows?: 4 | 8;
 }
 
 /** Whether a matmul with these arguments takes the integer-dot GEMV (MatmulArgs.intDot). */
@@ -336,7 +338,11 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
       }
     } else {
       const wgx = Math.ceil(rows / (REG_N * REG_WG));
-      if (!a.gemmOnly) out.push(launch(part, pbuf, intDot ? 'i8' : 'register', intDot ? 'gemv_i8_register' : 'gemv_register', { REG_WG }, 'gemv', (s) => (useGemv(s) ? [wgx, 1, 1] : NONE)));
+      // rows a thread of the register GEMV owns (the int8 one's four)
+      const regRows = a.registerRows ?? 8;
+      const gemvWgx = intDot ? wgx : Math.ceil(rows / (regRows * REG_WG));
+      const gemvConstants: Record<string, number> = intDot ? { REG_WG } : { REG_WG, GEMV_REG_ROWS: regRows };
+      if (!a.gemmOnly) out.push(launch(part, pbuf, intDot ? 'i8' : 'register', intDot ? 'gemv_i8_register' : 'gemv_register', gemvConstants, 'gemv', (s) => (useGemv(s) ? [gemvWgx, 1, 1] : NONE)));
       if (gemmPossible) {
         out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
       }
