@@ -7,7 +7,7 @@
  * then one JSON file (every figure with its repeats) and Markdown and HTML reports generated from
  * it, under bench/results/ (or --out).
  *
- *   npm run bench -- [--quick | --tiny] [--skip node,node-kernels,node-models,browser] [--out DIR] [--label NAME]
+ *   npm run bench -- [--quick | --tiny] [--skip node,node-kernels,node-models,browser,browser-ops] [--out DIR] [--label NAME]
  *                    [--wllama-threads N (default: every core)] [--models stories,smollm2,qwen25,smollm2-instruct --formats F16,Q8_0,Q4_0 --prompt N --decode N --repeats N]
  * (the last five override the Node model plan)
  *
@@ -141,7 +141,8 @@ export async function runBench(opts: RunOptions): Promise<{ run: BenchRun; files
     const tb = performance.now();
     log('\n== Chromium ==');
     try {
-      run.browser = await runBrowser(mode, log, { wllamaThreads: opts.wllamaThreads });
+      // --skip browser-ops: whole models against wllama only, no ops against ONNX Runtime Web
+      run.browser = await runBrowser(mode, log, { wllamaThreads: opts.wllamaThreads, ...(skip.includes('browser-ops') ? { plan: { ortBuilds: [] } } : {}) });
     } catch (e) {
       run.browser = { error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
       log(`browser section failed: ${run.browser.error}`);
