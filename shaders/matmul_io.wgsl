@@ -5,7 +5,7 @@
 // [M, width] at its own offset: a fused Q|K|V projection writes q, k and v where the next
 // kernels read them. Unsectioned, section 0 is all of y (s1 = s2 = N).
 // Composed in src/kernels/matmul.ts as common + matmul_io + matmul_x_{vec4|scalar|gated}
-// + matmul_prologue{,_norm} + matmul_epilogue{,_rope_kv} + weights_<format> + one kernel family:
+// + matmul_prologue{,_norm,_norm_pre} + matmul_epilogue{,_rope_kv,_gated,_norm_out} + weights_<format> + one kernel family:
 // matmul_gemv + matmul_gemv_{sg|wg}, matmul_gemm_tiled or matmul_gemm_register. The prologue and
 // epilogue pieces other than the plain ones are decode fusions, used by the GEMVs alone.
 
@@ -27,7 +27,7 @@ struct Params {
 }
 
 // Decode fusions' parameters (src/kernels/matmul.ts, MatmulFusion), bound only by the pieces that
-// read them: matmul_prologue_norm (eps), matmul_x_gated (up_stride, up_offset),
+// read them: matmul_prologue_norm and _norm_pre (eps), matmul_x_gated (up_stride, up_offset),
 // matmul_epilogue_rope_kv (head_dim, half_rot, max_ctx, inv_freq), matmul_epilogue_gated (inter).
 struct Fused {
   eps: f32,
