@@ -247,9 +247,13 @@ export class Whisper {
       const singleEnding = isTs.length >= 2 && !isTs[isTs.length - 2] && isTs[isTs.length - 1]!;
       const cuts: number[] = [];
       for (let i = 1; i < tokens.length; i++) if (isTs[i] && isTs[i - 1]) cuts.push(i);
+      // the next window's prompt: the tokens of the segments handed out (transcribe.py's and
+      // faster-whisper's all_tokens), not an unfinished last segment the next window decodes again
+      const kept: number[] = [];
       const emit = (start: number, end: number, toks: number[]): void => {
         const text = this.tokenizer.decode(toks.filter((t) => t < sp.eot));
         if (!text.trim()) return;
+        kept.push(...toks);
         // a segment ends with the audio, not in the last window's padding
         const s: TranscriptSegment = { id: segments.length, seek, start: round2(Math.min(start, duration)), end: round2(Math.min(end, duration)), text, tokens: toks, temperature, avg_logprob: avgLogprob };
         segments.push(s);
@@ -274,7 +278,7 @@ export class Whisper {
         seek += segmentFrames;
       }
       // the next window's prompt (reset after sampling hot, as transcribe.py does above 0.5)
-      history = temperature > 0.5 ? [] : [...history, ...tokens];
+      history = temperature > 0.5 ? [] : [...history, ...kept];
     }
     return { text: segments.map((s) => s.text).join(''), language, duration, segments };
   }

@@ -18,7 +18,7 @@ import { testGpu } from '../helpers/gpu.js';
 import { countBuffers } from '../helpers/gpu-buffers.js';
 import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
 import { STORIES } from '../helpers/stories.js';
-import { randomWhisperWeights, writeCt2Whisper } from '../fixtures/whisper.js';
+import { chirp, randomWhisperWeights, writeCt2Whisper } from '../fixtures/whisper.js';
 import { WhisperModel } from '../../src/models/whisper.js';
 import { decodeAudio } from '../../src/audio/decode.js';
 import { logMelSpectrogram } from '../../src/audio/mel.js';
@@ -32,28 +32,6 @@ function smallWhisperFiles(): Record<string, Uint8Array> {
     'tokenizer.json': readFileSync(join(dir, 'tokenizer.json')),
     'config.json': readFileSync(join(dir, 'config.json')),
   };
-}
-
-/** 16-bit mono WAV of a chirp. */
-function chirp(seconds: number, rate = 16000): Uint8Array {
-  const n = Math.round(seconds * rate);
-  const out = new Uint8Array(44 + 2 * n);
-  const dv = new DataView(out.buffer);
-  const put = (at: number, s: string) => [...s].forEach((c, i) => (out[at + i] = c.charCodeAt(0)));
-  put(0, 'RIFF');
-  dv.setUint32(4, 36 + 2 * n, true);
-  put(8, 'WAVEfmt ');
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true);
-  dv.setUint16(22, 1, true);
-  dv.setUint32(24, rate, true);
-  dv.setUint32(28, 2 * rate, true);
-  dv.setUint16(32, 2, true);
-  dv.setUint16(34, 16, true);
-  put(36, 'data');
-  dv.setUint32(40, 2 * n, true);
-  for (let i = 0; i < n; i++) dv.setInt16(44 + 2 * i, Math.round(12000 * Math.sin((2 * Math.PI * (200 + i / 20) * i) / rate)), true);
-  return out;
 }
 
 describe('engine.audio with a small random Whisper', () => {
@@ -78,6 +56,45 @@ describe('engine.audio with a small random Whisper', () => {
       encode.mockRestore();
       audio.unload();
     }
+  });
+
+  it("prompts each window with the tokens of the segments handed out (transcribe.py's all_tokens), not the unfinished last segment the next window decodes again", async () => {
+    const ctx = await testGpu();
+    const audio = new AudioEngine(ctx);
+    await audio.load(new MemoryModelSource(smallWhisperFiles()), 'small');
+    // a scripted decoder in place of the GPU one: window 1 says <|0.00|> A <|0.10|><|0.10|> B, the
+    // last segment unfinished (no closing timestamp), so the next window starts at 0.10 s
+    // and hears B again; later windows say <|0.00|> C <|0.04|>
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const whisper = (audio as any).whisper;
+    const tb = whisper.specials.timestampBegin as number;
+    const eot = whisper.specials.eot as number;
+    const [A, B, C] = [32, 33, 34];
+    const prompts: number[][] = [];
+    let script: number[] = [];
+    const gpuModel = whisper.model as WhisperModel;
+    whisper.model = {
+      encode: async () => {},
+      decode: async (tokens: readonly number[], pos: number) => {
+        if (pos === 0) {
+          prompts.push(tokens.length > 1 ? tokens.slice(1, -1) : []); // [<|startofprev|>, ...prompt, <|startoftranscript|>]
+          script = prompts.length === 1 ? [tb, A, tb + 5, tb + 5, B, eot] : [tb, C, tb + 2, eot];
+        }
+        const logits = new Float32Array(config.vocabSize).fill(-100);
+        logits[script.shift() ?? eot] = 20;
+        return logits;
+      },
+      destroy: () => {},
+    };
+    const r = (await audio.transcriptions.create({ file: chirp(0.3), response_format: 'verbose_json' })) as TranscriptionVerbose;
+    expect(r.segments[0]).toMatchObject({ start: 0, end: 0.1, tokens: [tb, A, tb + 5] });
+    expect(r.segments[1]!.start).toBeCloseTo(0.1, 5); // the window after the unfinished segment
+    expect(prompts.length).toBeGreaterThan(1);
+    expect(prompts[0]).toEqual([]);
+    expect(prompts[1]).toEqual([tb, A, tb + 5]); // not ..., tb + 5, B
+    expect(prompts[2]).toEqual([tb, A, tb + 5, tb, C, tb + 2]);
+    audio.unload();
+    gpuModel.destroy();
   });
 
   it('20 transcriptions in a row leave the GPU buffer count and bytes where the first left them', async () => {
