@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDemo, SHOTS, type DemoBrowser } from '../helpers/demo.js';
+import { openDemo, overflowing, SHOTS, type DemoBrowser } from '../helpers/demo.js';
 import { STORIES } from '../helpers/stories.js';
 import { describeCacheEntry, ggufQuant, planRepo } from '../../demo/chat/models.js';
 import { stableSplit } from '../../demo/chat/stable-split.js';
@@ -29,24 +29,6 @@ afterAll(async () => {
 });
 
 const replyText = (p: Page) => p.evaluate(() => [...document.querySelectorAll('.msg-assistant .msg-body')].pop()?.textContent?.trim() ?? '');
-
-/** Visible elements that stick out past the right edge of the viewport without a clipping ancestor. */
-const overflowing = (p: Page) =>
-  p.evaluate(() => {
-    const out: string[] = [];
-    const clipped = (el: Element) => {
-      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-        if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= innerWidth + 0.5) return true;
-      }
-      return false;
-    };
-    for (const el of document.body.querySelectorAll('*')) {
-      if (!el.checkVisibility({ visibilityProperty: true })) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width > 0 && r.right > innerWidth + 0.5 && !clipped(el)) out.push(`${el.tagName.toLowerCase()}.${el.className} (${Math.round(r.right)})`);
-    }
-    return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth, out };
-  });
 
 describe('the chat page of the built demo', () => {
   it('loads stories260K from the local list, streams a reply and stops it with Escape', async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDemo, SHOTS, type DemoBrowser } from '../helpers/demo.js';
+import { openDemo, overflowing, SHOTS, type DemoBrowser } from '../helpers/demo.js';
 import { STORIES } from '../helpers/stories.js';
 
 let demo: DemoBrowser;
@@ -58,24 +58,6 @@ async function loadStories(p: Page): Promise<void> {
 
 const rows = (p: Page) => p.locator('#chat-list .chat-row');
 const row = (p: Page, title: string) => p.locator('#chat-list .chat-row', { has: p.locator('.chat-title', { hasText: title }) });
-
-/** Visible elements that stick out past the right edge of the viewport without a clipping ancestor. */
-const overflowing = (p: Page) =>
-  p.evaluate(() => {
-    const out: string[] = [];
-    const clipped = (el: Element) => {
-      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-        if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= innerWidth + 0.5) return true;
-      }
-      return false;
-    };
-    for (const el of document.body.querySelectorAll('*')) {
-      if (!el.checkVisibility({ visibilityProperty: true })) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width > 0 && r.right > innerWidth + 0.5 && !clipped(el)) out.push(`${el.tagName.toLowerCase()}.${el.className} (${Math.round(r.right)})`);
-    }
-    return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth, out };
-  });
 
 describe('saved chats on the demo chat page', () => {
   let storedAfterTwo = 0;

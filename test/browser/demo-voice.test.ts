@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
-import { SHOTS, startBuiltDemo } from '../helpers/demo.js';
+import { overflowing, SHOTS, startBuiltDemo } from '../helpers/demo.js';
 import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
 import { SENTENCES, speak, wordErrorRate } from '../helpers/speech.js';
 import { STORIES } from '../helpers/stories.js';
@@ -105,24 +105,6 @@ async function openWithChat(name: string, args: string[]): Promise<Opened> {
 }
 
 const FAKE_MIC = () => ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}%noloop`];
-
-/** Visible elements that stick out past the right edge of the viewport without a clipping ancestor (as demo-chat.test.ts). */
-const overflowing = (p: Page) =>
-  p.evaluate(() => {
-    const out: string[] = [];
-    const clipped = (el: Element) => {
-      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-        if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= innerWidth + 0.5) return true;
-      }
-      return false;
-    };
-    for (const el of document.body.querySelectorAll('*')) {
-      if (!el.checkVisibility({ visibilityProperty: true })) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width > 0 && r.right > innerWidth + 0.5 && !clipped(el)) out.push(`${el.tagName.toLowerCase()}.${el.className} (${Math.round(r.right)})`);
-    }
-    return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth, out };
-  });
 
 /** Every request went to the demo's own server. */
 function onlyLocal(requests: string[]): string[] {

@@ -55,3 +55,21 @@ export async function openDemo(models: string[], name: string): Promise<DemoBrow
     },
   };
 }
+
+/** Visible elements that stick out past the right edge of the viewport without a clipping ancestor. */
+export const overflowing = (p: Page) =>
+  p.evaluate(() => {
+    const out: string[] = [];
+    const clipped = (el: Element) => {
+      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= innerWidth + 0.5) return true;
+      }
+      return false;
+    };
+    for (const el of document.body.querySelectorAll('*')) {
+      if (!el.checkVisibility({ visibilityProperty: true })) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > innerWidth + 0.5 && !clipped(el)) out.push(`${el.tagName.toLowerCase()}.${el.className} (${Math.round(r.right)})`);
+    }
+    return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth, out };
+  });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import type { WhisperConfig } from '../../src/formats/whisper.js';
 import type { TranscriptionCreateParams } from '../../src/api/audio.js';
-import { randomWhisperWeights, writeCt2Whisper } from '../fixtures/whisper.js';
+import { chirp, randomWhisperWeights, writeCt2Whisper } from '../fixtures/whisper.js';
 import { countBuffers } from '../helpers/gpu-buffers.js';
 import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
 import { post, startServer, type TestServer } from '../helpers/serve.js';
@@ -23,28 +23,6 @@ import { KNOWN_TEXT } from '../helpers/stories.js';
 
 const config: WhisperConfig = { nMels: 80, dModel: 64, ffnDim: 128, encoderLayers: 1, decoderLayers: 1, encoderHeads: 2, decoderHeads: 2, nAudioCtx: 8, nTextCtx: 16, vocabSize: 51864 };
 const FORMATS = ['json', 'text', 'verbose_json', 'srt', 'vtt'] as const;
-
-/** 16-bit mono WAV of a chirp. */
-function chirp(seconds: number, rate = 16000): Uint8Array {
-  const n = Math.round(seconds * rate);
-  const out = new Uint8Array(44 + 2 * n);
-  const dv = new DataView(out.buffer);
-  const put = (at: number, s: string) => [...s].forEach((c, i) => (out[at + i] = c.charCodeAt(0)));
-  put(0, 'RIFF');
-  dv.setUint32(4, 36 + 2 * n, true);
-  put(8, 'WAVEfmt ');
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true);
-  dv.setUint16(22, 1, true);
-  dv.setUint32(24, rate, true);
-  dv.setUint32(28, 2 * rate, true);
-  dv.setUint16(32, 2, true);
-  dv.setUint16(34, 16, true);
-  put(36, 'data');
-  dv.setUint32(40, 2 * n, true);
-  for (let i = 0; i < n; i++) dv.setInt16(44 + 2 * i, Math.round(12000 * Math.sin((2 * Math.PI * (200 + i / 20) * i) / rate)), true);
-  return out;
-}
 
 /** A multipart form as a browser or curl -F sends it. */
 function form(fields: Record<string, string | string[]>, file?: { bytes: Uint8Array; name: string; field?: string }): FormData {
