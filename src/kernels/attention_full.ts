@@ -51,7 +51,10 @@ function checkFull(a: AttentionFullArgs, label: string): { d: number; qStride: n
 
 export function attentionFull(ctx: GpuContext, a: AttentionFullArgs, label = 'attention_full'): Dispatch {
   const { qStride, kvStride, qOff, kOff, vOff } = checkFull(a, label);
-  const code = `const DV: u32 = ${a.headDim / 4}u;\n${common}\n${source}`;
+  const dv = a.headDim / 4;
+  // threads per (query, head): at most 32, and their partial outputs within 12 KiB of workgroup memory
+  const wg = Math.max(1, Math.min(32, Math.floor(768 / dv)));
+  const code = `const DV: u32 = ${dv}u;\nconst WG: u32 = ${wg}u;\n${common}\n${source}`;
   const pipeline = ctx.pipelines.get(code, 'main', 'attention_full');
   const params = new DataView(new ArrayBuffer(32));
   [a.heads, a.kvLen, qStride, kvStride, qOff, kOff, vOff].forEach((x, i) => params.setUint32(4 * i, x, true));
@@ -64,7 +67,7 @@ export function attentionFull(ctx: GpuContext, a: AttentionFullArgs, label = 'at
     owned: [pbuf],
     grid: (s) => {
       check(s.tokens <= a.maxTokens, `${label}: ${s.tokens} tokens in one step, prepared for at most ${a.maxTokens}.`);
-      return [Math.ceil(s.tokens / 64), a.heads, 1];
+      return [s.tokens, a.heads, 1];
     },
   };
 }

@@ -114,6 +114,8 @@ describe('attention_full kernel (non-causal)', () => {
     [19, 19, 2, 64],
     [5, 70, 6, 64],
     [3, 11, 1, 4],
+    [1, 1500, 6, 64], // tiny's decoder step over a window's encoder states
+    [2, 45, 2, 256], // the widest head: fewer threads, each partial in workgroup memory
   ] as const) {
     it(`matches the reference: ${tq} queries over ${tk} keys, ${heads} heads of ${hd}`, async () => {
       const ctx = await testGpu();
