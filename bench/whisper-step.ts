@@ -33,6 +33,29 @@ if (v.encode) {
   const mel = logMelSpectrogram((await decodeAudio(file)).samples, w.info.config.nMels);
   await m.encode(melWindow(mel, 0));
   console.log(`encoder window: ${(performance.now() - t).toFixed(0)} ms (load ${loadavg()[0]!.toFixed(1)})`);
+  // where the encoder's time goes: one more window, timestamped per kernel
+  const eprof = new GpuProfiler(ctx);
+  if (eprof.enabled) {
+    const T = w.info.config.nAudioCtx;
+    const conv = { tokens: 2 * T, pos: 0, kvLen: 2 * T };
+    const rest = { tokens: T, pos: 0, kvLen: T };
+    m.conv1Pass.step.write(conv);
+    m.encoderPass.step.write(rest);
+    const enc = ctx.device.createCommandEncoder();
+    encodeDispatches(enc, m.conv1Pass.list, conv, eprof);
+    encodeDispatches(enc, m.encoderPass.list, rest, eprof);
+    eprof.resolve(enc);
+    ctx.device.queue.submit([enc.finish()]);
+    const byLabel = new Map<string, number>();
+    for (const k of await eprof.read()) {
+      const kind = k.label.replace(/^enc\.\d+\./, 'enc.*.').replace(/^dec\.\d+\./, 'dec.*.');
+      byLabel.set(kind, (byLabel.get(kind) ?? 0) + k.ms);
+    }
+    const total = [...byLabel.values()].reduce((a, b) => a + b, 0);
+    console.log(`GPU timestamps, one encoder window: ${total.toFixed(0)} ms`);
+    for (const [k, ms] of [...byLabel].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${k}: ${ms.toFixed(1)} ms (${((100 * ms) / total).toFixed(0)}%)`);
+  }
+  eprof.destroy();
 } else console.log('no encoder pass (--encode runs one): the cross-attention K/V stay zeros, which costs a step the same');
 const sp = w.specials;
 const argmax = (x: Float32Array) => x.reduce((b, v, i) => (v > x[b]! ? i : b), 0);

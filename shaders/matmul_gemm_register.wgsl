@@ -1,6 +1,6 @@
 // Matmuls for CPU drivers (SwiftShader, llvmpipe), where a barrier costs more than it saves and
 // loops are not unrolled for us: no workgroup memory, each thread owns 4 columns (rows of w) and
-// 4 rows of x (1 for the GEMV) in named registers, caches do the staging. A block's chunks are
+// 8 rows of x (the GEMV: 1) in named registers, caches do the staging. A block's chunks are
 // summed before its scale is applied, once per block rather than once per chunk.
 
 override REG_WG: u32 = 16u;
@@ -25,59 +25,95 @@ fn dots4(w0: Chunk, w1: Chunk, w2: Chunk, w3: Chunk, xc: Chunk) -> vec4f {
 
 // store4 (matmul_epilogue*.wgsl) writes columns n0 .. n0 + 3 of an output row.
 
+// Rows of x a thread of the GEMM owns: 8 as two groups of four (m0 and m0 + 4), so that each weight
+// chunk it unpacks meets eight rows of x; with fewer rows in the step the second group is skipped.
 @compute @workgroup_size(REG_WG)
 fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let n0 = (wg.x * REG_WG + lid) * 4u;
   if (n0 >= p.n) { return; }
   let r = reg_rows(wg, lid);
   let rows = step.tokens;
-  let m0 = wg.y * 4u;
+  let m0 = wg.y * 8u;
+  let two = m0 + 4u < rows;
   // rows past the end repeat the last one: their sums are never stored
-  let xb = min(vec4u(m0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u)) * p.k;
+  let xa = min(vec4u(m0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u)) * p.k;
+  let xb = min(vec4u(m0) + vec4u(4u, 5u, 6u, 7u), vec4u(rows - 1u)) * p.k;
   var acc0 = vec4f(0.0); // acc<i>[j]: y[m0 + i, n0 + j]
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
+  var acc4 = vec4f(0.0);
+  var acc5 = vec4f(0.0);
+  var acc6 = vec4f(0.0);
+  var acc7 = vec4f(0.0);
   let cpr = chunks_per_row();
   for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
     var s0 = vec4f(0.0);
     var s1 = vec4f(0.0);
     var s2 = vec4f(0.0);
     var s3 = vec4f(0.0);
-    var t = vec4f(0.0); // t[i]: the block's sum of x row m0 + i
+    var s4 = vec4f(0.0);
+    var s5 = vec4f(0.0);
+    var s6 = vec4f(0.0);
+    var s7 = vec4f(0.0);
+    var ta = vec4f(0.0); // ta[i] / tb[i]: the block's sum of x row m0 + i / m0 + 4 + i
+    var tb = vec4f(0.0);
     let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
     for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
       let w0 = w_chunk(r.x, c);
       let w1 = w_chunk(r.y, c);
       let w2 = w_chunk(r.z, c);
       let w3 = w_chunk(r.w, c);
-      let x0 = x_chunk(xb.x, c);
-      let x1 = x_chunk(xb.y, c);
-      let x2 = x_chunk(xb.z, c);
-      let x3 = x_chunk(xb.w, c);
+      let x0 = x_chunk(xa.x, c);
+      let x1 = x_chunk(xa.y, c);
+      let x2 = x_chunk(xa.z, c);
+      let x3 = x_chunk(xa.w, c);
       s0 += dots4(w0, w1, w2, w3, x0);
       s1 += dots4(w0, w1, w2, w3, x1);
       s2 += dots4(w0, w1, w2, w3, x2);
       s3 += dots4(w0, w1, w2, w3, x3);
-      if (HAS_MIN) { t += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
+      if (HAS_MIN) { ta += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
+      if (two) {
+        let x4 = x_chunk(xb.x, c);
+        let x5 = x_chunk(xb.y, c);
+        let x6 = x_chunk(xb.z, c);
+        let x7 = x_chunk(xb.w, c);
+        s4 += dots4(w0, w1, w2, w3, x4);
+        s5 += dots4(w0, w1, w2, w3, x5);
+        s6 += dots4(w0, w1, w2, w3, x6);
+        s7 += dots4(w0, w1, w2, w3, x7);
+        if (HAS_MIN) { tb += vec4f(chunk_sum(x4), chunk_sum(x5), chunk_sum(x6), chunk_sum(x7)); }
+      }
     }
     let sc = reg_scales(r, b);
     acc0 += s0 * sc;
     acc1 += s1 * sc;
     acc2 += s2 * sc;
     acc3 += s3 * sc;
+    acc4 += s4 * sc;
+    acc5 += s5 * sc;
+    acc6 += s6 * sc;
+    acc7 += s7 * sc;
     if (HAS_MIN) {
       let mn = reg_mins(r, b);
-      acc0 += t.x * mn;
-      acc1 += t.y * mn;
-      acc2 += t.z * mn;
-      acc3 += t.w * mn;
+      acc0 += ta.x * mn;
+      acc1 += ta.y * mn;
+      acc2 += ta.z * mn;
+      acc3 += ta.w * mn;
+      acc4 += tb.x * mn;
+      acc5 += tb.y * mn;
+      acc6 += tb.z * mn;
+      acc7 += tb.w * mn;
     }
   }
   store4(m0, n0, acc0);
   if (m0 + 1u < rows) { store4(m0 + 1u, n0, acc1); }
   if (m0 + 2u < rows) { store4(m0 + 2u, n0, acc2); }
   if (m0 + 3u < rows) { store4(m0 + 3u, n0, acc3); }
+  if (m0 + 4u < rows) { store4(m0 + 4u, n0, acc4); }
+  if (m0 + 5u < rows) { store4(m0 + 5u, n0, acc5); }
+  if (m0 + 6u < rows) { store4(m0 + 6u, n0, acc6); }
+  if (m0 + 7u < rows) { store4(m0 + 7u, n0, acc7); }
 }
 
 // Rows of the decode GEMV per thread: 4, or 8 as two groups of four (n0 and n0 + 4), so that every

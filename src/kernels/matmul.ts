@@ -130,7 +130,7 @@ const FLAG_ACCUMULATE = 2;
 const GEMV_ROWS = 4; // shaders/matmul_gemv.wgsl
 const GEMV_WG = 64;
 const TILE = 64; // shaders/matmul_gemm_tiled.wgsl
-const REG_M = 4; // shaders/matmul_gemm_register.wgsl
+const REG_M = 8; // rows of x per thread of gemm_register (shaders/matmul_gemm_register.wgsl)
 const REG_N = 4;
 // Small workgroups so even a 576-row matrix spreads over all of a CPU's cores.
 const REG_WG = 16;
