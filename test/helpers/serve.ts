@@ -36,3 +36,13 @@ export async function post(url: string, body: string, headers: Record<string, st
   }
   return { status: r.status, headers: r.headers, json: json as { error?: { message: string; type: string; param: string | null; code: string | null } } & Record<string, unknown> };
 }
+
+/** The OpenAI client's APIError a request fails with (anything else fails the test). */
+export async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  if (!(e instanceof OpenAI.APIError)) throw new Error(`expected an APIError, got ${String(e)}`);
+  return e;
+}

@@ -18,7 +18,7 @@ import type { TranscriptionCreateParams } from '../../src/api/audio.js';
 import { chirp, randomWhisperWeights, writeCt2Whisper } from '../fixtures/whisper.js';
 import { countBuffers } from '../helpers/gpu-buffers.js';
 import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
-import { post, startServer, type TestServer } from '../helpers/serve.js';
+import { apiError, post, startServer, type TestServer } from '../helpers/serve.js';
 import { KNOWN_TEXT } from '../helpers/stories.js';
 
 const config: WhisperConfig = { nMels: 80, dModel: 64, ffnDim: 128, encoderLayers: 1, decoderLayers: 1, encoderHeads: 2, decoderHeads: 2, nAudioCtx: 8, nTextCtx: 16, vocabSize: 51864 };
@@ -30,15 +30,6 @@ function form(fields: Record<string, string | string[]>, file?: { bytes: Uint8Ar
   if (file) f.append(file.field ?? 'file', new Blob([file.bytes as Uint8Array<ArrayBuffer>]), file.name);
   for (const [k, v] of Object.entries(fields)) for (const x of Array.isArray(v) ? v : [v]) f.append(k, x);
   return f;
-}
-
-async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e, `expected an APIError, got ${String(e)}`).toBeInstanceOf(OpenAI.APIError);
-  return e as InstanceType<typeof OpenAI.APIError>;
 }
 
 const until = async (cond: () => boolean) => {

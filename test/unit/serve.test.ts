@@ -10,19 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { KNOWN_TEXT } from '../helpers/stories.js';
-import { post, startServer, type TestServer } from '../helpers/serve.js';
+import { apiError, post, startServer, type TestServer } from '../helpers/serve.js';
 
 const greedy = { temperature: 0 } as const;
 const user = (content: string) => [{ role: 'user' as const, content }];
-
-async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e, `expected an APIError, got ${String(e)}`).toBeInstanceOf(OpenAI.APIError);
-  return e as InstanceType<typeof OpenAI.APIError>;
-}
 
 describe('hearth serve', () => {
   let t: TestServer;
@@ -115,7 +106,9 @@ describe('hearth serve', () => {
       if (ch.choices[0]?.text) got++;
       if (got === 3) ctrl.abort();
     }
-    expect(got).toBe(3);
+    // chunks the SDK had already read when it aborted may still come through; the generation itself stops early
+    expect(got).toBeGreaterThanOrEqual(3);
+    expect(got).toBeLessThan(100);
     await t.server.scheduler.whenIdle();
     expect(t.server.scheduler.stats).toEqual({ active: 0, queued: 0, waitingKeys: 0 });
     // the server saw the client go and aborted the generation (it would have run 100 tokens)
