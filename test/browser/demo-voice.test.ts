@@ -8,12 +8,11 @@
  * 127.0.0.1. Screenshots go to test-results/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright';
+import type { BrowserContext, Page } from 'playwright';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
-import { overflowing, SHOTS, startBuiltDemo } from '../helpers/demo.js';
+import { openLoggedPage, overflowing, SHOTS, startBuiltDemo } from '../helpers/demo.js';
 import { realModel, WHISPER_TINY } from '../helpers/real-models.js';
 import { SENTENCES, speak, wordErrorRate } from '../helpers/speech.js';
 import { STORIES } from '../helpers/stories.js';
@@ -83,18 +82,8 @@ interface Opened {
 
 /** Chromium with `args` on top of the usual ones, the demo open and stories260K loaded from the local list. */
 async function openWithChat(name: string, args: string[]): Promise<Opened> {
-  const profile = mkdtempSync(join(dir, `${name}-`));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args] });
+  const { context, page, requests, pageErrors } = await openLoggedPage(mkdtempSync(join(dir, `${name}-`)), name, args);
   contexts.push(context);
-  const requests: string[] = [];
-  const pageErrors: string[] = [];
-  context.on('request', (r) => requests.push(r.url()));
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.log(`[${name}]`, m.text());
-  });
-  await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(demo.url);
   await page.waitForFunction(() => document.querySelector('#gpu-status')?.getAttribute('data-state') === 'ok');
   const local = page.locator('#local-list li', { hasText: 'stories260K.gguf' });

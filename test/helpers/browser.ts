@@ -24,6 +24,6 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /** Chromium with a profile on disk, so OPFS and the Cache API persist across page reloads. */
-export function launchPersistentChromium(profileDir: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+export function launchPersistentChromium(profileDir: string, extraArgs: string[] = []): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }

@@ -24,6 +24,21 @@ export interface DemoBrowser {
   close(): Promise<void>;
 }
 
+/** A Chromium profile on disk, `args` on top of the usual flags, and a desktop-sized page logging requests and page errors. */
+export async function openLoggedPage(profile: string, name: string, args: string[] = []): Promise<Omit<DemoBrowser, 'url' | 'close'>> {
+  const context = await launchPersistentChromium(profile, args);
+  const requests: string[] = [];
+  const pageErrors: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log(`[${name}]`, m.text());
+  });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  return { context, page, requests, pageErrors };
+}
+
 /**
  * The built demo serving `models`, and a desktop-sized page in headless Chromium with a profile
  * on disk (OPFS and the Cache API survive reloads), logging requests and page errors.
@@ -32,24 +47,12 @@ export async function openDemo(models: string[], name: string): Promise<DemoBrow
   mkdirSync(SHOTS, { recursive: true });
   const demo = await startBuiltDemo(models);
   const profile = mkdtempSync(join(tmpdir(), `hearth-${name}-`));
-  const context = await launchPersistentChromium(profile);
-  const requests: string[] = [];
-  const pageErrors: string[] = [];
-  context.on('request', (r) => requests.push(r.url()));
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') console.log('[page]', m.text());
-  });
-  await page.setViewportSize({ width: 1280, height: 800 });
+  const opened = await openLoggedPage(profile, 'page');
   return {
     url: demo.url,
-    context,
-    page,
-    requests,
-    pageErrors,
+    ...opened,
     async close() {
-      await context.close();
+      await opened.context.close();
       await demo.close();
       rmSync(profile, { recursive: true, force: true });
     },
