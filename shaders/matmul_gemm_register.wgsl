@@ -116,45 +116,78 @@ fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   if (m0 + 7u < rows) { store4(m0 + 7u, n0, acc7); }
 }
 
-// Rows of the decode GEMV per thread: 4, or 8 as two groups of four (n0 and n0 + 4), so that every
-// x chunk a thread loads meets eight rows (on a CPU driver each thread loads it for itself).
-override GEMV_REG_ROWS: u32 = 8u;
+// Rows of the decode GEMV per thread: 4, 8 or 16, as groups of four (n0, n0 + 4, ...), so that
+// every x chunk a thread loads (on a CPU driver each thread loads it for itself) meets them all.
+override GEMV_REG_ROWS: u32 = 16u;
+// Threads per workgroup of the GEMV: few, so that even a small matrix spreads over every core.
+override GEMV_REG_WG: u32 = 4u;
 
-// The decode GEMV: y[0, :] = x[tokens - 1, :] @ w^T.
-@compute @workgroup_size(REG_WG)
+// Group g's rows (n0 + 4g .. n0 + 4g + 3). Past the end, or beyond GEMV_REG_ROWS, a group repeats
+// the first one's rows: its sums are never stored.
+fn gemv_group(n0: u32, g: u32) -> vec4u {
+  let first = min(row_map(n0), vec4u(p.n - 1u));
+  return select(first, min(row_map(n0 + 4u * g), vec4u(p.n - 1u)), 4u * g < GEMV_REG_ROWS && n0 + 4u * g < p.n);
+}
+
+fn dots4_masked(r: vec4u, c: u32, xm: Chunk) -> vec4f {
+  return dots4(w_chunk_masked(r.x, c), w_chunk_masked(r.y, c), w_chunk_masked(r.z, c), w_chunk_masked(r.w, c), xm);
+}
+
+// A block's sums of rows r: the masked dots s times the scales, plus the block's sum of x, t, times
+// the mins and the format's offset.
+fn gemv_block(r: vec4u, b: u32, s: vec4f, t: f32) -> vec4f {
+  let sc = reg_scales(r, b);
+  var v = s * sc;
+  if (MASK_OFFSET != 0.0) { v += (t * MASK_OFFSET) * sc; }
+  if (HAS_MIN) { v += t * reg_mins(r, b); }
+  return v;
+}
+
+// The decode GEMV: y[0, :] = x[tokens - 1, :] @ w^T. Weights come masked (w_chunk_masked): x is
+// scaled by MASK_POS once per chunk for all the thread's rows.
+@compute @workgroup_size(GEMV_REG_WG)
 fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let n0 = (wg.x * REG_WG + lid) * GEMV_REG_ROWS;
+  let n0 = (wg.x * GEMV_REG_WG + lid) * GEMV_REG_ROWS;
   if (n0 >= p.n) { return; }
-  let ra = min(row_map(n0), vec4u(p.n - 1u));
-  // past the end (or with 4 rows a thread) the second group repeats the first's rows: its sums are never stored
-  let two = GEMV_REG_ROWS == 8u && n0 + 4u < p.n;
-  let rb = select(ra, min(row_map(n0 + 4u), vec4u(p.n - 1u)), two);
+  let ra = gemv_group(n0, 0u);
+  let rb = gemv_group(n0, 1u);
+  let rc = gemv_group(n0, 2u);
+  let rd = gemv_group(n0, 3u);
   let xb = (step.tokens - 1u) * p.k;
   var acc_a = vec4f(0.0);
   var acc_b = vec4f(0.0);
+  var acc_c = vec4f(0.0);
+  var acc_d = vec4f(0.0);
   var ss = 0.0; // the raw row's sum of squares, for a norm prologue (dropped without one)
   let cpr = chunks_per_row();
   for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
     var sa = vec4f(0.0);
     var sb = vec4f(0.0);
+    var sc = vec4f(0.0);
+    var sd = vec4f(0.0);
     var t = 0.0; // the block's sum of x
     let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
     for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
       let xr = x_chunk(xb, c);
       ss += chunk_dot(xr, xr);
       let xc = x_pro(xr, c);
-      sa += dots4(w_chunk(ra.x, c), w_chunk(ra.y, c), w_chunk(ra.z, c), w_chunk(ra.w, c), xc);
-      if (GEMV_REG_ROWS == 8u) { sb += dots4(w_chunk(rb.x, c), w_chunk(rb.y, c), w_chunk(rb.z, c), w_chunk(rb.w, c), xc); }
-      if (HAS_MIN) { t += chunk_sum(xc); }
+      if (HAS_MIN || MASK_OFFSET != 0.0) { t += chunk_sum(xc); }
+      let xm = Chunk(xc.lo * MASK_POS, xc.hi * MASK_POS);
+      sa += dots4_masked(ra, c, xm);
+      if (GEMV_REG_ROWS >= 8u) { sb += dots4_masked(rb, c, xm); }
+      if (GEMV_REG_ROWS >= 16u) {
+        sc += dots4_masked(rc, c, xm);
+        sd += dots4_masked(rd, c, xm);
+      }
     }
-    acc_a += sa * reg_scales(ra, b);
-    acc_b += sb * reg_scales(rb, b);
-    if (HAS_MIN) {
-      acc_a += t * reg_mins(ra, b);
-      acc_b += t * reg_mins(rb, b);
-    }
+    acc_a += gemv_block(ra, b, sa, t);
+    acc_b += gemv_block(rb, b, sb, t);
+    acc_c += gemv_block(rc, b, sc, t);
+    acc_d += gemv_block(rd, b, sd, t);
   }
   let s = x_row_scale(ss);
   store4(0u, n0, acc_a * s);
-  if (two) { store4(0u, n0 + 4u, acc_b * s); }
+  if (GEMV_REG_ROWS >= 8u && n0 + 4u < p.n) { store4(0u, n0 + 4u, acc_b * s); }
+  if (GEMV_REG_ROWS >= 16u && n0 + 8u < p.n) { store4(0u, n0 + 8u, acc_c * s); }
+  if (GEMV_REG_ROWS >= 16u && n0 + 12u < p.n) { store4(0u, n0 + 12u, acc_d * s); }
 }

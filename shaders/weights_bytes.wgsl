@@ -24,3 +24,21 @@ fn chunk_less(q: vec2u, o: f32) -> Chunk {
 fn i8_less(q: vec2u, o: u32) -> vec2u {
   return vec2u(sub_bytes(q.x, o), sub_bytes(q.y, o));
 }
+
+// Masked chunks (w_chunk_masked, for the CPU drivers' register GEMV): a word's four values left
+// in place and masked, so each costs one AND and one conversion (no shift, no offset); the x
+// values they meet are scaled by MASK_POS to undo the place, and a format's constant offset
+// (MASK_OFFSET) joins the block's min.
+const NIBBLE_MASK = vec4i(0xf, 0xf00, 0xf0000, 0xf000000);
+const NIBBLE_POS = vec4f(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0);
+
+// The low nibble of each byte of `q`, each times 256^i.
+fn nibbles_masked(q: u32) -> vec4f {
+  return vec4f(vec4i(bitcast<i32>(q)) & NIBBLE_MASK);
+}
+
+// The four bytes of `q`, unsigned, each times 256^i but the top one (the sign bit stays clear).
+fn bytes_masked(q: u32) -> vec4f {
+  let v = bitcast<i32>(q);
+  return vec4f(vec4i(v & 0xff, v & 0xff00, v & 0xff0000, bitcast<i32>(q >> 24u)));
+}

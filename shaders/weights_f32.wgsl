@@ -4,6 +4,9 @@
 //  CHUNK_HAS_HI), CHUNKS_PER_BLOCK chunks sharing one scale and min:
 //  value = w_scale(row, b) * w_chunk(row, c) + w_min(row, b) (HAS_MIN), b = c / CHUNKS_PER_BLOCK;
 //  w_chunk_i8: the same chunk as packed int8 (formats with integer dot products);
+//  w_chunk_masked, MASK_POS, MASK_OFFSET (formats with FormatSpec.masked; weights_unmasked.wgsl
+//  otherwise): the chunk with each value left in its bit place, w_chunk = masked * MASK_POS +
+//  MASK_OFFSET lane by lane (weights_bytes.wgsl);
 //  w_value(row, col): one value, for the embedding lookup.
 // The host shader declares `p` with k (row length), wstride (row stride in elements of `w`) and
 // nb (32-value blocks per row), and struct Chunk.

@@ -20,3 +20,12 @@ fn w_value(row: u32, col: u32) -> f32 {
   let j = col % 32u;
   return w_scale(row, b) * (f32(q4_nibble(w[row * p.wstride + b * 4u + (j % 16u) / 4u], j)) - 8.0);
 }
+
+// value = d * (q - 8): the nibbles in place, the -8 as an offset.
+const MASK_POS = NIBBLE_POS;
+const MASK_OFFSET: f32 = -8.0;
+
+fn w_chunk_masked(row: u32, c: u32) -> Chunk {
+  let q = w[row * p.wstride + c];
+  return Chunk(nibbles_masked(q), nibbles_masked(q >> 4u));
+}

@@ -27,3 +27,11 @@ fn w_value(row: u32, col: u32) -> f32 {
   let j = col % 32u;
   return w_scale(row, b) * f32(q4_nibble(w[row * p.wstride + b * 5u + 1u + (j % 16u) / 4u], j)) + w_min(row, b);
 }
+
+const MASK_POS = NIBBLE_POS;
+const MASK_OFFSET: f32 = 0.0;
+
+fn w_chunk_masked(row: u32, c: u32) -> Chunk {
+  let q = w[row * p.wstride + (c / 4u) * 5u + 1u + c % 4u];
+  return Chunk(nibbles_masked(q), nibbles_masked(q >> 4u));
+}

@@ -21,3 +21,13 @@ fn w_value(row: u32, col: u32) -> f32 {
   let q = extractBits(w[base + 4u + (s / 2u) * 8u + l / 4u], (l % 4u) * 8u + (s & 1u) * 4u, 4u);
   return w_scale(row, col / 32u) * f32(q) + w_min(row, col / 32u);
 }
+
+const MASK_POS = NIBBLE_POS;
+const MASK_OFFSET: f32 = 0.0;
+
+fn w_chunk_masked(row: u32, c: u32) -> Chunk {
+  let s = (c % 32u) / 4u;
+  let at = row * p.wstride + (c / 32u) * K_WORDS + 4u + (s / 2u) * 8u + (c % 4u) * 2u;
+  let sh = (s & 1u) * 4u;
+  return Chunk(nibbles_masked(w[at] >> sh), nibbles_masked(w[at + 1u] >> sh));
+}

@@ -24,3 +24,12 @@ fn w_value(row: u32, col: u32) -> f32 {
   let q = w[row * p.wstride + col / 8u][(col % 8u) / 4u];
   return w_scale(row, col / 32u) * f32(extractBits(bitcast<i32>(q), (col % 4u) * 8u, 8u));
 }
+
+// The int8 values as unsigned bytes (q + 128, flipping each sign bit) in place; the -128 as an offset.
+const MASK_POS = vec4f(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0);
+const MASK_OFFSET: f32 = -128.0;
+
+fn w_chunk_masked(row: u32, c: u32) -> Chunk {
+  let q = w[row * p.wstride + c] ^ vec2u(0x80808080u);
+  return Chunk(bytes_masked(q.x), bytes_masked(q.y));
+}

@@ -7,6 +7,7 @@ import gemvSubgroup from '../../shaders/matmul_gemv_sg.wgsl?raw';
 import gemvWorkgroup from '../../shaders/matmul_gemv_wg.wgsl?raw';
 import gemmTiled from '../../shaders/matmul_gemm_tiled.wgsl?raw';
 import gemmRegister from '../../shaders/matmul_gemm_register.wgsl?raw';
+import unmasked from '../../shaders/weights_unmasked.wgsl?raw';
 import gemvI8 from '../../shaders/matmul_gemv_i8.wgsl?raw';
 import xGated from '../../shaders/matmul_x_gated.wgsl?raw';
 import activations from '../../shaders/activations.wgsl?raw';
@@ -80,8 +81,8 @@ export interface MatmulArgs {
    * The GEMM (prefill) stays f32.
    */
   intDot?: boolean;
-  /** Rows per thread of the register (CPU-driver) f32 GEMV: 8 (default) or 4. For A/B benchmarks. */
-  registerRows?: 4 | 8;
+  /** Rows per thread of the register (CPU-driver) f32 GEMV: 16 (default), 8 or 4. For A/B benchmarks. */
+  registerRows?: 4 | 8 | 16;
 }
 
 /** Whether a matmul with these arguments takes the integer-dot GEMV (MatmulArgs.intDot). */
@@ -134,6 +135,7 @@ const REG_M = 8; // rows of x per thread of gemm_register (shaders/matmul_gemm_r
 const REG_N = 4;
 // Small workgroups so even a 576-row matrix spreads over all of a CPU's cores.
 const REG_WG = 16;
+const GEMV_REG_WG = 4; // threads per workgroup of gemv_register (shaders/matmul_gemm_register.wgsl)
 
 type Family = 'gemv' | 'tiled' | 'register' | 'i8';
 
@@ -151,6 +153,7 @@ function shaderCode(format: WeightFormat, k: number, family: Family, subgroups: 
     fusion.norm ? (fusion.norm.partials ? prologueNormPre : prologueNorm) : prologuePlain,
     ...(fusion.ropeKv ? [ropeMath, fusion.ropeKv.kvFormat === 'f16' ? kvF16 : kvF32, epilogueRopeKv] : [fusion.gatedOut ? epilogueGated : fusion.normOut ? epilogueNormOut : epiloguePlain]),
     FORMATS[format].wgsl, // src/quant/: the format's piece (shaders/weights_<format>.wgsl)
+    ...(family === 'register' && !FORMATS[format].masked ? [unmasked] : []),
     ...kernel,
   ].join('\n');
 }
@@ -339,9 +342,9 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
     } else {
       const wgx = Math.ceil(rows / (REG_N * REG_WG));
       // rows a thread of the register GEMV owns (the int8 one's four)
-      const regRows = a.registerRows ?? 8;
-      const gemvWgx = intDot ? wgx : Math.ceil(rows / (regRows * REG_WG));
-      const gemvConstants: Record<string, number> = intDot ? { REG_WG } : { REG_WG, GEMV_REG_ROWS: regRows };
+      const regRows = a.registerRows ?? 16;
+      const gemvWgx = intDot ? wgx : Math.ceil(rows / (regRows * GEMV_REG_WG));
+      const gemvConstants: Record<string, number> = intDot ? { REG_WG } : { GEMV_REG_WG, GEMV_REG_ROWS: regRows };
       if (!a.gemmOnly) out.push(launch(part, pbuf, intDot ? 'i8' : 'register', intDot ? 'gemv_i8_register' : 'gemv_register', gemvConstants, 'gemv', (s) => (useGemv(s) ? [gemvWgx, 1, 1] : NONE)));
       if (gemmPossible) {
         out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));

@@ -12,6 +12,7 @@ export const f16: FormatSpec = {
   wgslWords: 4,
   wgsl,
   intDot: false,
+  masked: false,
   dequantize(_src, dv, out, n) {
     for (let i = 0; i < n; i++) out[i] = half(dv, i * 2);
   },

@@ -11,6 +11,7 @@ export const f32: FormatSpec = {
   wgslWords: 4,
   wgsl,
   intDot: false,
+  masked: false,
   dequantize(_src, dv, out, n) {
     for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
   },

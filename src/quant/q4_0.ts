@@ -16,6 +16,7 @@ export const q4_0: FormatSpec = {
   wgslWords: 1,
   wgsl: blockWgsl(SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, Q4_ORDER_WGSL, wgsl),
   intDot: true,
+  masked: true,
   dequantize(src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {
       const o = b * 18;

@@ -15,6 +15,7 @@ export const q4_1: FormatSpec = {
   wgslWords: 1,
   wgsl: blockWgsl(Q4_ORDER_WGSL, wgsl),
   intDot: true,
+  masked: true,
   dequantize(src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {
       const o = b * 20;

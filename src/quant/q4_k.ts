@@ -83,6 +83,7 @@ export const q4_k: FormatSpec = {
   wgslWords: 1,
   wgsl: kQuantWgsl(wgsl),
   intDot: true,
+  masked: true,
   dequantize: (src, dv, out, blocks) => dequantizeK45(src, dv, out, blocks, false),
   quantizeBlock: (x, at, dv, o, out) => quantizeK45(x, at, dv, o, out, false),
 };

@@ -50,6 +50,7 @@ export const q5_0: FormatSpec = {
   wgslWords: 1,
   wgsl: blockWgsl(SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, Q4_ORDER_WGSL, wgsl),
   intDot: true,
+  masked: false,
   dequantize: (src, dv, out, blocks) => dequantize5(src, dv, out, blocks, false),
   quantizeBlock(x, at, dv, o, out) {
     let max = 0;

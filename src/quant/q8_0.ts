@@ -15,6 +15,7 @@ export const q8_0: FormatSpec = {
   wgslWords: 2,
   wgsl: blockWgsl(SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, wgsl),
   intDot: true,
+  masked: true,
   dequantize(_src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {
       const o = b * 34;

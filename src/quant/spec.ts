@@ -35,6 +35,12 @@ export interface FormatSpec {
   readonly wgsl: string;
   /** Whether the piece has `w_chunk_i8` (packed int8 chunks for dot4I8Packed). */
   readonly intDot: boolean;
+  /**
+   * Whether the piece has `w_chunk_masked` (values masked in their bit places: one AND and one
+   * conversion each, what the CPU drivers' register GEMV reads); without it the matmul composes
+   * shaders/weights_unmasked.wgsl.
+   */
+  readonly masked: boolean;
   /** Decode `blocks` blocks of native bytes into `out`. */
   dequantize(src: Uint8Array, dv: DataView, out: Float32Array, blocks: number): void;
   /** Encode the block of values at x[at..] into native bytes at out[o..] (zeroed beforehand). */
