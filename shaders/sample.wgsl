@@ -21,7 +21,9 @@
 // with probability softmax(z)_i, and the per-token u_i come from a counter-based hash of
 // (seed, i), so the draw is deterministic and fully parallel, with no prefix sums to rescan.
 
-const WG: u32 = 256u;
+// Threads per workgroup: 256 (BINS: every pass but greedy keeps it); the one-launch greedy pass runs
+// 16 on CPU drivers (src/kernels/sample.ts), with LANES = 4.
+override WG: u32 = 256u;
 // Tokens per invocation. Small on GPUs, to spread a vocabulary over many workgroups; large on
 // CPU drivers, where every invocation of a kernel with barriers costs microseconds.
 override PER_THREAD: u32 = 4u;
@@ -207,7 +209,7 @@ fn gumbel(seed: u32, i: u32) -> f32 {
 // two barriers instead of eight, which CPU drivers (SwiftShader) pay dearly for, and a fixed
 // order of operations, so float results do not vary between runs.
 
-const LANES: u32 = 16u;
+override LANES: u32 = 16u; // sqrt(WG)
 
 var<workgroup> part_v: array<f32, LANES>;
 var<workgroup> part_i: array<u32, LANES>;

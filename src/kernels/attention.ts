@@ -25,8 +25,13 @@ const MAX_NV = 8;
 /** Subgroup prefill: every subgroup size (4..128) divides the workgroup; a row's lanes fit the smallest. */
 const PREFILL_SG_WG = 128;
 const PREFILL_SG_MAX_TPR = 4;
-/** Decode: threads per workgroup, keys per chunk, and most scores a chunk keeps in workgroup memory. */
+/**
+ * Decode: threads per workgroup (on a CPU driver the fewest that give a head DV threads: each
+ * barrier there costs a switch per 4 threads), keys per chunk, and most scores a chunk keeps in
+ * workgroup memory.
+ */
 const DECODE_WG = 64;
+const DECODE_CPU_MIN_WG = 4;
 const DECODE_CHUNK = 256;
 const DECODE_SCORES = 2048;
 const REDUCE_WG = 64;
@@ -77,7 +82,7 @@ export interface AttentionPlan {
    */
   prefill: { wg: number; tpr: number; bq: number; bk: number; nv: number; subgroups: boolean; workgroupBytes: number };
   /** KV splits, query heads per workgroup (all of one kv head), keys scored per thread per chunk. */
-  decode: { splits: number; headsPerWorkgroup: number; keysPerThread: number; workgroupBytes: number };
+  decode: { wg: number; splits: number; headsPerWorkgroup: number; keysPerThread: number; workgroupBytes: number };
   /** Bytes of the decode scratch (AttentionArgs.scratch). */
   scratchBytes: number;
 }
@@ -111,9 +116,10 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
 
   // Decode: as many heads of one kv group per workgroup as leave each head at least DV threads.
   const group = a.nHeads / a.nKvHeads;
-  let hpw = Math.min(group, Math.floor(DECODE_WG / dv));
+  const dwg = options.cpu ? Math.max(DECODE_CPU_MIN_WG, 2 ** Math.ceil(Math.log2(dv))) : DECODE_WG;
+  let hpw = Math.max(1, Math.min(group, Math.floor(dwg / dv)));
   while (group % hpw !== 0) hpw--;
-  const ks = Math.floor(DECODE_WG / hpw);
+  const ks = Math.floor(dwg / hpw);
   const kg = Math.floor(ks / dv);
   const kpt = Math.max(1, Math.floor(Math.min(DECODE_CHUNK, DECODE_SCORES / hpw) / ks));
   const cap = options.cpu ? 4 : 32;
@@ -123,7 +129,7 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
   const decodeBytes = hpw * dv * 16 + hpw * ks * kpt * 4 + 2 * hpw * 4 + (hpw * (kg - 1) * dv + 1) * 16 + (hpw * (kg - 1) + 1) * 4;
   return {
     prefill: { wg, tpr, bq: wg / tpr, bk, nv: Math.ceil(dv / tpr), subgroups: sg, workgroupBytes: sg ? 4 : 2 * wg * (bk + 1) * 4 },
-    decode: { splits, headsPerWorkgroup: hpw, keysPerThread: kpt, workgroupBytes: decodeBytes },
+    decode: { wg: dwg, splits, headsPerWorkgroup: hpw, keysPerThread: kpt, workgroupBytes: decodeBytes },
     scratchBytes: a.nHeads * splits * (dv + 1) * 16,
   };
 }
@@ -205,7 +211,7 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   const io = { 0: a.step, 1: paramsBuf, 2: a.q, 3: a.kCache, 4: a.vCache, 5: a.out };
 
   const hpw = plan.decode.headsPerWorkgroup;
-  const split = ctx.pipelines.get(decodeCode(kv), 'split', 'attention.decode', { WG: DECODE_WG, DV: dv, HPW: hpw, KPT: plan.decode.keysPerThread });
+  const split = ctx.pipelines.get(decodeCode(kv), 'split', 'attention.decode', { WG: plan.decode.wg, DV: dv, HPW: hpw, KPT: plan.decode.keysPerThread });
   const reduce = ctx.pipelines.get(decodeCode(kv), 'reduce', 'attention.reduce', { WG: REDUCE_WG, DV: dv });
 
   return [

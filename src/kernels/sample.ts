@@ -18,6 +18,7 @@ const STEP0 = { tokens: 1, pos: 0, kvLen: 1 };
 
 // shaders/sample.wgsl
 const WG = 256;
+const GREEDY_CPU_LANES = 4;
 const BINS = 256;
 const SEARCH_LEVELS = 8; // 4 for top-k, then 4 for top-p
 const HEADS = 4;
@@ -147,7 +148,10 @@ export function createSampler(ctx: GpuContext, a: SamplerArgs): Sampler {
   let addGroup: GPUBindGroup | null = null;
   const readback = new Readback(ctx, resultBytes, 'sample.readback');
 
-  const pipeline = (entry: string) => ctx.pipelines.get(entry === 'greedy' ? GREEDY_WGSL : code, entry, `sample.${entry}`, { PER_THREAD: perThread, FOLDED: folded ? 1 : 0 });
+  // the one-launch greedy pass is a single workgroup: on a CPU driver, a small one, as each of its
+  // barriers costs a switch per 4 threads there
+  const greedyWg: Record<string, number> = isCpuAdapter(ctx) ? { WG: GREEDY_CPU_LANES ** 2, LANES: GREEDY_CPU_LANES } : {};
+  const pipeline = (entry: string) => ctx.pipelines.get(entry === 'greedy' ? GREEDY_WGSL : code, entry, `sample.${entry}`, { PER_THREAD: perThread, FOLDED: folded ? 1 : 0, ...(entry === 'greedy' ? greedyWg : {}) });
   const launch = (entry: string, buffers: Record<number, GPUBuffer | GPUBufferBinding>, grid: () => Grid, label = `sample.${entry}`): Dispatch => {
     const p = pipeline(entry);
     return { label, pipeline: p, bindGroup: bindBuffers(ctx, p, label, buffers), grid };

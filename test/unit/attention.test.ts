@@ -239,6 +239,10 @@ describe('attention kernels', () => {
     }
     expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 100 }).decode.splits).toBe(2);
     expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 4096 }, { cpu: true }).decode.splits).toBe(4);
+    // CPU drivers: the fewest threads that give a head DV (16 here) threads; GPUs: 64
+    expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 4096 }, { cpu: true }).decode.wg).toBe(16);
+    expect(attentionPlan({ nHeads: 8, nKvHeads: 4, headDim: 8, maxCtx: 256 }, { cpu: true }).decode).toMatchObject({ wg: 4, headsPerWorkgroup: 2 });
+    expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 4096 }).decode.wg).toBe(64);
   });
 
   afterAll(async () => {
