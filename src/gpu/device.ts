@@ -219,3 +219,11 @@ export function isCpuAdapter(ctx: GpuContext): boolean {
   const s = `${ctx.adapterInfo.vendor} ${ctx.adapterInfo.architecture} ${ctx.adapterInfo.description}`.toLowerCase();
   return s.includes('swiftshader') || s.includes('llvmpipe') || s.includes('lavapipe');
 }
+
+/**
+ * Threads of a kernel that reduces each row in one workgroup (the norms): 64 on GPUs; on CPU
+ * drivers 4, one SIMD group, since there every barrier switches between each 4 of a workgroup's threads.
+ */
+export function rowReduceThreads(ctx: GpuContext): number {
+  return isCpuAdapter(ctx) ? 4 : 64;
+}

@@ -25,6 +25,9 @@ const MAX_NV = 8;
 /** Subgroup prefill: every subgroup size (4..128) divides the workgroup; a row's lanes fit the smallest. */
 const PREFILL_SG_WG = 128;
 const PREFILL_SG_MAX_TPR = 4;
+/** CPU drivers: a subgroup prefill workgroup (the largest CPU subgroup, llvmpipe's 16 lanes, divides it) and rows per workgroup without subgroups. */
+const PREFILL_CPU_SG_WG = 16;
+const PREFILL_CPU_ROWS = 4;
 /**
  * Decode: threads per workgroup (on a CPU driver the fewest that give a head DV threads: each
  * barrier there costs a switch per 4 threads), keys per chunk, and most scores a chunk keeps in
@@ -109,7 +112,8 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
   let tpr = 1;
   while (Math.ceil(dv / tpr) > MAX_NV) tpr *= 2;
   const sg = !!options.subgroups && tpr <= PREFILL_SG_MAX_TPR;
-  const wg = sg ? PREFILL_SG_WG : Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
+  // CPU drivers: few rows per workgroup, as every barrier there switches between each 4 threads
+  const wg = options.cpu ? (sg ? PREFILL_CPU_SG_WG : Math.max(PREFILL_CPU_ROWS, 4) * tpr) : sg ? PREFILL_SG_WG : Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
   // Without subgroups: the largest multiple of 4 keys whose double-buffered partial sums,
   // 2 * WG * (BK + 1) floats, fit in workgroup memory.
   const bk = sg ? PREFILL_MAX_BK : Math.min(PREFILL_MAX_BK, Math.floor((WORKGROUP_BYTES / (8 * wg) - 1) / 4) * 4);

@@ -2,7 +2,7 @@ import common from '../../shaders/common.wgsl?raw';
 import reduceSum from '../../shaders/reduce_sum.wgsl?raw';
 import source from '../../shaders/layernorm.wgsl?raw';
 import { check } from '../errors.js';
-import type { GpuContext } from '../gpu/device.js';
+import { rowReduceThreads, type GpuContext } from '../gpu/device.js';
 import { uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 
@@ -28,7 +28,7 @@ export function layerNorm(ctx: GpuContext, a: LayerNormArgs, label = 'layernorm'
   check(a.x.size >= bytes && a.out.size >= bytes, `${label}: x and out must hold maxTokens x cols floats.`);
   check(a.weight.size >= a.cols * 4 && a.bias.size >= a.cols * 4, `${label}: weight and bias must hold cols floats.`);
   check(a.x !== a.out, `${label}: out must be another buffer than x.`);
-  const pipeline = ctx.pipelines.get(code, 'main', 'layernorm', { WG: 64 });
+  const pipeline = ctx.pipelines.get(code, 'main', 'layernorm', { WG: rowReduceThreads(ctx) });
   const params = new DataView(new ArrayBuffer(8));
   params.setUint32(0, a.cols, true);
   params.setFloat32(4, a.eps, true);

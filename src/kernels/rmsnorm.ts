@@ -1,7 +1,7 @@
 import common from '../../shaders/common.wgsl?raw';
 import reduceSum from '../../shaders/reduce_sum.wgsl?raw';
 import source from '../../shaders/rmsnorm.wgsl?raw';
-import type { GpuContext } from '../gpu/device.js';
+import { rowReduceThreads, type GpuContext } from '../gpu/device.js';
 import { uploadUniform, type BufferRange } from '../gpu/buffers.js';
 import { check } from '../errors.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
@@ -42,7 +42,7 @@ export function rmsNorm(ctx: GpuContext, a: RmsNormArgs, label = 'rmsnorm'): Dis
   check(!postAdd || !!a.residual, `${label}: post-add needs the block output as residual.`);
   check(postAdd || !!a.out, `${label}: an output buffer is needed.`);
   check(!a.feed || (postAdd && (a.rowsPerToken ?? 1) === 1 && a.feed.weight.size >= a.cols * 4 && a.feed.xg.size >= a.cols * 4 && a.feed.partials.size >= Math.ceil(a.cols / 16) * 16), `${label}: feeding the next norm takes post-add over whole rows, a next-norm weight and xg of cols floats, and the partials.`);
-  const pipeline = ctx.pipelines.get(code, a.feed ? 'main_post_add_feed' : postAdd ? 'main_post_add' : a.residual ? 'main_residual' : 'main', 'rmsnorm', { WG: 64 });
+  const pipeline = ctx.pipelines.get(code, a.feed ? 'main_post_add_feed' : postAdd ? 'main_post_add' : a.residual ? 'main_residual' : 'main', 'rmsnorm', { WG: rowReduceThreads(ctx) });
   const params = new ArrayBuffer(16);
   const dv = new DataView(params);
   const rowsPerToken = a.rowsPerToken ?? 1;
