@@ -1,7 +1,8 @@
 // Matmuls for CPU drivers (SwiftShader, llvmpipe), where a barrier costs more than it saves and
 // loops are not unrolled for us: no workgroup memory, each thread owns 4 columns (rows of w) and
-// 8 rows of x (the GEMV: 1) in named registers, caches do the staging. A block's chunks are
-// summed before its scale is applied, once per block rather than once per chunk.
+// 8 rows of x (the GEMV: 16 columns, 1 row) in named registers, caches do the staging. A block's
+// chunks are summed before its scale is applied, once per block rather than once per chunk. Both
+// read the weights masked (w_chunk_masked): one AND and one conversion a value.
 
 override REG_WG: u32 = 16u;
 
@@ -17,6 +18,19 @@ fn reg_scales(r: vec4u, b: u32) -> vec4f {
 // Each block's min meets the sum of the x values of the block (HAS_MIN formats).
 fn reg_mins(r: vec4u, b: u32) -> vec4f {
   return vec4f(w_min(r.x, b), w_min(r.y, b), w_min(r.z, b), w_min(r.w, b));
+}
+
+// What a block's sum of x meets: the mins and the masked format's offset (weights_bytes.wgsl) times the scales sc.
+fn block_mins(r: vec4u, b: u32, sc: vec4f) -> vec4f {
+  var v = MASK_OFFSET * sc;
+  if (HAS_MIN) { v += reg_mins(r, b); }
+  return v;
+}
+
+// An x chunk scaled to meet masked weights (w_chunk_masked).
+fn x_masked(xc: Chunk) -> Chunk {
+  if (all(MASK_POS == vec4f(1.0))) { return xc; } // (a constant: unmasked formats pay nothing)
+  return Chunk(xc.lo * MASK_POS, xc.hi * MASK_POS);
 }
 
 fn dots4(w0: Chunk, w1: Chunk, w2: Chunk, w3: Chunk, xc: Chunk) -> vec4f {
@@ -60,29 +74,29 @@ fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
     var tb = vec4f(0.0);
     let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
     for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
-      let w0 = w_chunk(r.x, c);
-      let w1 = w_chunk(r.y, c);
-      let w2 = w_chunk(r.z, c);
-      let w3 = w_chunk(r.w, c);
+      let w0 = w_chunk_masked(r.x, c);
+      let w1 = w_chunk_masked(r.y, c);
+      let w2 = w_chunk_masked(r.z, c);
+      let w3 = w_chunk_masked(r.w, c);
       let x0 = x_chunk(xa.x, c);
       let x1 = x_chunk(xa.y, c);
       let x2 = x_chunk(xa.z, c);
       let x3 = x_chunk(xa.w, c);
-      s0 += dots4(w0, w1, w2, w3, x0);
-      s1 += dots4(w0, w1, w2, w3, x1);
-      s2 += dots4(w0, w1, w2, w3, x2);
-      s3 += dots4(w0, w1, w2, w3, x3);
-      if (HAS_MIN) { ta += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
+      s0 += dots4(w0, w1, w2, w3, x_masked(x0));
+      s1 += dots4(w0, w1, w2, w3, x_masked(x1));
+      s2 += dots4(w0, w1, w2, w3, x_masked(x2));
+      s3 += dots4(w0, w1, w2, w3, x_masked(x3));
+      if (HAS_MIN || MASK_OFFSET != 0.0) { ta += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
       if (two) {
         let x4 = x_chunk(xb.x, c);
         let x5 = x_chunk(xb.y, c);
         let x6 = x_chunk(xb.z, c);
         let x7 = x_chunk(xb.w, c);
-        s4 += dots4(w0, w1, w2, w3, x4);
-        s5 += dots4(w0, w1, w2, w3, x5);
-        s6 += dots4(w0, w1, w2, w3, x6);
-        s7 += dots4(w0, w1, w2, w3, x7);
-        if (HAS_MIN) { tb += vec4f(chunk_sum(x4), chunk_sum(x5), chunk_sum(x6), chunk_sum(x7)); }
+        s4 += dots4(w0, w1, w2, w3, x_masked(x4));
+        s5 += dots4(w0, w1, w2, w3, x_masked(x5));
+        s6 += dots4(w0, w1, w2, w3, x_masked(x6));
+        s7 += dots4(w0, w1, w2, w3, x_masked(x7));
+        if (HAS_MIN || MASK_OFFSET != 0.0) { tb += vec4f(chunk_sum(x4), chunk_sum(x5), chunk_sum(x6), chunk_sum(x7)); }
       }
     }
     let sc = reg_scales(r, b);
@@ -94,8 +108,8 @@ fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
     acc5 += s5 * sc;
     acc6 += s6 * sc;
     acc7 += s7 * sc;
-    if (HAS_MIN) {
-      let mn = reg_mins(r, b);
+    if (HAS_MIN || MASK_OFFSET != 0.0) {
+      let mn = block_mins(r, b, sc);
       acc0 += ta.x * mn;
       acc1 += ta.y * mn;
       acc2 += ta.z * mn;
@@ -138,8 +152,7 @@ fn dots4_masked(r: vec4u, c: u32, xm: Chunk) -> vec4f {
 fn gemv_block(r: vec4u, b: u32, s: vec4f, t: f32) -> vec4f {
   let sc = reg_scales(r, b);
   var v = s * sc;
-  if (MASK_OFFSET != 0.0) { v += (t * MASK_OFFSET) * sc; }
-  if (HAS_MIN) { v += t * reg_mins(r, b); }
+  if (HAS_MIN || MASK_OFFSET != 0.0) { v += t * block_mins(r, b, sc); }
   return v;
 }
 
@@ -172,7 +185,7 @@ fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
       ss += chunk_dot(xr, xr);
       let xc = x_pro(xr, c);
       if (HAS_MIN || MASK_OFFSET != 0.0) { t += chunk_sum(xc); }
-      let xm = Chunk(xc.lo * MASK_POS, xc.hi * MASK_POS);
+      let xm = x_masked(xc);
       sa += dots4_masked(ra, c, xm);
       if (GEMV_REG_ROWS >= 8u) { sb += dots4_masked(rb, c, xm); }
       if (GEMV_REG_ROWS >= 16u) {
