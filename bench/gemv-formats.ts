@@ -5,7 +5,7 @@
  * f32 activations and with integer dot products (MatmulArgs.intDot, its packing launch included).
  * Median GPU time (timestamps where the adapter has them, else wall clock) and weight GB/s.
  *
- *   node --import tsx --import ./scripts/register-raw.mjs bench/gemv-formats.ts [--model smollm2] [--repeats 5] [--iters 3]
+ *   node --import tsx --import ./scripts/register-raw.mjs bench/gemv-formats.ts [--model smollm2] [--formats q8_0,q4_0,...] [--shapes lm_head,...] [--repeats 5] [--iters 3]
  * Prints Markdown.
  */
 import { parseArgs } from 'node:util';
@@ -16,17 +16,18 @@ import { prepareMatmul, type TimedOp } from './lib/ours.js';
 import { MODELS, matmulShapes, type ModelKey } from './lib/shapes.js';
 import { spread } from './lib/stats.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'smollm2' }, repeats: { type: 'string', default: '5' }, iters: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'smollm2' }, formats: { type: 'string', default: 'q8_0,q4_0,q4_1,q5_0,q4_k,q5_k,q6_k' }, shapes: { type: 'string' }, repeats: { type: 'string', default: '5' }, iters: { type: 'string', default: '3' } } });
 const ctx = await createNodeGpuContext();
 const variant = isCpuAdapter(ctx) ? 'register' : 'tiled';
-const formats: WeightFormat[] = ['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q4_k', 'q5_k', 'q6_k'];
+const formats = values.formats.split(',') as WeightFormat[];
 const repeats = Number(values.repeats);
 const iters = Number(values.iters);
 const info = ctx.adapterInfo;
 console.log(`adapter: ${info.vendor} ${info.architecture} (${info.description}), ${variant} kernels, packed_4x8_integer_dot_product: ${ctx.features.packedDot4x8}; median of ${repeats} x ${iters} runs\n`);
-console.log('| matrix | format | MB | f32 GEMV ms | GB/s | int8 GEMV ms | GB/s | int8 / f32 time | f32 time / q8_0 f32 time |');
+console.log(`| matrix | format | MB | f32 GEMV ms | GB/s | int8 GEMV ms | GB/s | int8 / f32 time | f32 time / ${formats[0]} f32 time |`);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const shape of matmulShapes(MODELS[values.model as ModelKey], true)) {
+  if (values.shapes && !values.shapes.split(',').includes(shape.name)) continue;
   const ops: { format: WeightFormat; int: boolean; op: TimedOp & { weightBytes: number }; ms: number[] }[] = [];
   for (const format of formats) {
     if (shape.k % FORMATS[format].block) continue;
@@ -35,7 +36,7 @@ for (const shape of matmulShapes(MODELS[values.model as ModelKey], true)) {
   for (const o of ops) await o.op.wall(1); // warm-up (pipelines)
   for (let r = 0; r < repeats; r++) for (const o of ops) o.ms.push((await o.op.gpu(iters)) ?? (await o.op.wall(iters)));
   const med = (o: (typeof ops)[number]) => spread(o.ms).median;
-  const base = med(ops.find((o) => o.format === 'q8_0' && !o.int)!);
+  const base = med(ops.find((o) => o.format === formats[0] && !o.int)!);
   for (const format of formats) {
     const f = ops.find((o) => o.format === format && !o.int);
     const i = ops.find((o) => o.format === format && o.int);

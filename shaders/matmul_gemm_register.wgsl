@@ -147,6 +147,11 @@ fn dots4_masked(r: vec4u, c: u32, xm: Chunk) -> vec4f {
   return dots4(w_chunk_masked(r.x, c), w_chunk_masked(r.y, c), w_chunk_masked(r.z, c), w_chunk_masked(r.w, c), xm);
 }
 
+// Four chunks' masked dots against rows r.
+fn dots4x4(r: vec4u, c: u32, m0: Chunk, m1: Chunk, m2: Chunk, m3: Chunk) -> vec4f {
+  return (dots4_masked(r, c, m0) + dots4_masked(r, c + 1u, m1)) + (dots4_masked(r, c + 2u, m2) + dots4_masked(r, c + 3u, m3));
+}
+
 // A block's sums of rows r: the masked dots s times the scales, plus the block's sum of x, t, times
 // the mins and the format's offset.
 fn gemv_block(r: vec4u, b: u32, s: vec4f, t: f32) -> vec4f {
@@ -173,30 +178,59 @@ fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   var acc_d = vec4f(0.0);
   var ss = 0.0; // the raw row's sum of squares, for a norm prologue (dropped without one)
   let cpr = chunks_per_row();
-  for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
-    var sa = vec4f(0.0);
-    var sb = vec4f(0.0);
-    var sc = vec4f(0.0);
-    var sd = vec4f(0.0);
-    var t = 0.0; // the block's sum of x
-    let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
-    for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
-      let xr = x_chunk(xb, c);
-      ss += chunk_dot(xr, xr);
-      let xc = x_pro(xr, c);
-      if (HAS_MIN || MASK_OFFSET != 0.0) { t += chunk_sum(xc); }
-      let xm = x_masked(xc);
-      sa += dots4_masked(ra, c, xm);
-      if (GEMV_REG_ROWS >= 8u) { sb += dots4_masked(rb, c, xm); }
+  if (CHUNKS_PER_BLOCK % 4u == 0u && cpr % 4u == 0u) {
+    // Four chunks an iteration in straight-line code: a loop over chunks would store every sum to
+    // memory per chunk (CPU drivers keep loop variables there, and a masked store costs several
+    // instructions). A block of 8 chunks gets its scale twice, once per half: the same sum.
+    for (var c = 0u; c < cpr; c += 4u) {
+      let b = c / CHUNKS_PER_BLOCK;
+      let x0 = x_chunk(xb, c);
+      let x1 = x_chunk(xb, c + 1u);
+      let x2 = x_chunk(xb, c + 2u);
+      let x3 = x_chunk(xb, c + 3u);
+      ss += (chunk_dot(x0, x0) + chunk_dot(x1, x1)) + (chunk_dot(x2, x2) + chunk_dot(x3, x3));
+      let p0 = x_pro(x0, c);
+      let p1 = x_pro(x1, c + 1u);
+      let p2 = x_pro(x2, c + 2u);
+      let p3 = x_pro(x3, c + 3u);
+      let t = (chunk_sum(p0) + chunk_sum(p1)) + (chunk_sum(p2) + chunk_sum(p3));
+      let m0 = x_masked(p0);
+      let m1 = x_masked(p1);
+      let m2 = x_masked(p2);
+      let m3 = x_masked(p3);
+      acc_a += gemv_block(ra, b, dots4x4(ra, c, m0, m1, m2, m3), t);
+      if (GEMV_REG_ROWS >= 8u) { acc_b += gemv_block(rb, b, dots4x4(rb, c, m0, m1, m2, m3), t); }
       if (GEMV_REG_ROWS >= 16u) {
-        sc += dots4_masked(rc, c, xm);
-        sd += dots4_masked(rd, c, xm);
+        acc_c += gemv_block(rc, b, dots4x4(rc, c, m0, m1, m2, m3), t);
+        acc_d += gemv_block(rd, b, dots4x4(rd, c, m0, m1, m2, m3), t);
       }
     }
-    acc_a += gemv_block(ra, b, sa, t);
-    acc_b += gemv_block(rb, b, sb, t);
-    acc_c += gemv_block(rc, b, sc, t);
-    acc_d += gemv_block(rd, b, sd, t);
+  } else {
+    // a chunk an iteration (q6_k's two-chunk blocks, rows of a ragged length)
+    for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
+      var sa = vec4f(0.0);
+      var sb = vec4f(0.0);
+      var sc = vec4f(0.0);
+      var sd = vec4f(0.0);
+      var t = 0.0; // the block's sum of x
+      for (var c = b * CHUNKS_PER_BLOCK; c < min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr); c++) {
+        let xr = x_chunk(xb, c);
+        ss += chunk_dot(xr, xr);
+        let xc = x_pro(xr, c);
+        t += chunk_sum(xc);
+        let xm = x_masked(xc);
+        sa += dots4_masked(ra, c, xm);
+        if (GEMV_REG_ROWS >= 8u) { sb += dots4_masked(rb, c, xm); }
+        if (GEMV_REG_ROWS >= 16u) {
+          sc += dots4_masked(rc, c, xm);
+          sd += dots4_masked(rd, c, xm);
+        }
+      }
+      acc_a += gemv_block(ra, b, sa, t);
+      acc_b += gemv_block(rb, b, sb, t);
+      acc_c += gemv_block(rc, b, sc, t);
+      acc_d += gemv_block(rd, b, sd, t);
+    }
   }
   let s = x_row_scale(ss);
   store4(0u, n0, acc_a * s);
