@@ -33,6 +33,47 @@ fn x_masked(xc: Chunk) -> Chunk {
   return Chunk(xc.lo * MASK_POS, xc.hi * MASK_POS);
 }
 
+// Four consecutive chunks, c .. c + 3 (the unrolled paths, when blocks come in fours).
+struct Quad {
+  c0: Chunk,
+  c1: Chunk,
+  c2: Chunk,
+  c3: Chunk,
+}
+
+fn w_quad(row: u32, c: u32) -> Quad {
+  return Quad(w_chunk_masked(row, c), w_chunk_masked(row, c + 1u), w_chunk_masked(row, c + 2u), w_chunk_masked(row, c + 3u));
+}
+
+fn x_quad(xbase: u32, c: u32) -> Quad {
+  return Quad(x_chunk(xbase, c), x_chunk(xbase, c + 1u), x_chunk(xbase, c + 2u), x_chunk(xbase, c + 3u));
+}
+
+fn quad_masked(q: Quad) -> Quad {
+  return Quad(x_masked(q.c0), x_masked(q.c1), x_masked(q.c2), x_masked(q.c3));
+}
+
+fn quad_dot(w: Quad, x: Quad) -> f32 {
+  return (chunk_dot(w.c0, x.c0) + chunk_dot(w.c1, x.c1)) + (chunk_dot(w.c2, x.c2) + chunk_dot(w.c3, x.c3));
+}
+
+fn quad_sum(x: Quad) -> f32 {
+  return (chunk_sum(x.c0) + chunk_sum(x.c1)) + (chunk_sum(x.c2) + chunk_sum(x.c3));
+}
+
+// Whether the unrolled paths apply: blocks of a multiple of four chunks, rows of whole quads. A block
+// of 8 chunks (f32) gets its scale once per half: the same sum.
+fn quads_fit(cpr: u32) -> bool {
+  return CHUNKS_PER_BLOCK % 4u == 0u && cpr % 4u == 0u;
+}
+
+// Row m of x (masked xm, raw sum t) against the four weight rows w0..w3 of block b, scaled.
+fn gemm_quad(w0: Quad, w1: Quad, w2: Quad, w3: Quad, xm: Quad, t: f32, sc: vec4f, mn: vec4f) -> vec4f {
+  var v = vec4f(quad_dot(w0, xm), quad_dot(w1, xm), quad_dot(w2, xm), quad_dot(w3, xm)) * sc;
+  if (HAS_MIN || MASK_OFFSET != 0.0) { v += t * mn; }
+  return v;
+}
+
 fn dots4(w0: Chunk, w1: Chunk, w2: Chunk, w3: Chunk, xc: Chunk) -> vec4f {
   return vec4f(chunk_dot(w0, xc), chunk_dot(w1, xc), chunk_dot(w2, xc), chunk_dot(w3, xc));
 }
@@ -61,63 +102,94 @@ fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   var acc6 = vec4f(0.0);
   var acc7 = vec4f(0.0);
   let cpr = chunks_per_row();
-  for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
-    var s0 = vec4f(0.0);
-    var s1 = vec4f(0.0);
-    var s2 = vec4f(0.0);
-    var s3 = vec4f(0.0);
-    var s4 = vec4f(0.0);
-    var s5 = vec4f(0.0);
-    var s6 = vec4f(0.0);
-    var s7 = vec4f(0.0);
-    var ta = vec4f(0.0); // ta[i] / tb[i]: the block's sum of x row m0 + i / m0 + 4 + i
-    var tb = vec4f(0.0);
-    let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
-    for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
-      let w0 = w_chunk_masked(r.x, c);
-      let w1 = w_chunk_masked(r.y, c);
-      let w2 = w_chunk_masked(r.z, c);
-      let w3 = w_chunk_masked(r.w, c);
-      let x0 = x_chunk(xa.x, c);
-      let x1 = x_chunk(xa.y, c);
-      let x2 = x_chunk(xa.z, c);
-      let x3 = x_chunk(xa.w, c);
-      s0 += dots4(w0, w1, w2, w3, x_masked(x0));
-      s1 += dots4(w0, w1, w2, w3, x_masked(x1));
-      s2 += dots4(w0, w1, w2, w3, x_masked(x2));
-      s3 += dots4(w0, w1, w2, w3, x_masked(x3));
-      if (HAS_MIN || MASK_OFFSET != 0.0) { ta += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
+  if (quads_fit(cpr)) {
+    // four chunks an iteration in straight-line code (see gemv_register)
+    for (var c = 0u; c < cpr; c += 4u) {
+      let b = c / CHUNKS_PER_BLOCK;
+      let sc = reg_scales(r, b);
+      let mn = block_mins(r, b, sc);
+      let w0 = w_quad(r.x, c);
+      let w1 = w_quad(r.y, c);
+      let w2 = w_quad(r.z, c);
+      let w3 = w_quad(r.w, c);
+      let x0 = x_quad(xa.x, c);
+      let x1 = x_quad(xa.y, c);
+      let x2 = x_quad(xa.z, c);
+      let x3 = x_quad(xa.w, c);
+      acc0 += gemm_quad(w0, w1, w2, w3, quad_masked(x0), quad_sum(x0), sc, mn);
+      acc1 += gemm_quad(w0, w1, w2, w3, quad_masked(x1), quad_sum(x1), sc, mn);
+      acc2 += gemm_quad(w0, w1, w2, w3, quad_masked(x2), quad_sum(x2), sc, mn);
+      acc3 += gemm_quad(w0, w1, w2, w3, quad_masked(x3), quad_sum(x3), sc, mn);
       if (two) {
-        let x4 = x_chunk(xb.x, c);
-        let x5 = x_chunk(xb.y, c);
-        let x6 = x_chunk(xb.z, c);
-        let x7 = x_chunk(xb.w, c);
-        s4 += dots4(w0, w1, w2, w3, x_masked(x4));
-        s5 += dots4(w0, w1, w2, w3, x_masked(x5));
-        s6 += dots4(w0, w1, w2, w3, x_masked(x6));
-        s7 += dots4(w0, w1, w2, w3, x_masked(x7));
-        if (HAS_MIN || MASK_OFFSET != 0.0) { tb += vec4f(chunk_sum(x4), chunk_sum(x5), chunk_sum(x6), chunk_sum(x7)); }
+        let x4 = x_quad(xb.x, c);
+        let x5 = x_quad(xb.y, c);
+        let x6 = x_quad(xb.z, c);
+        let x7 = x_quad(xb.w, c);
+        acc4 += gemm_quad(w0, w1, w2, w3, quad_masked(x4), quad_sum(x4), sc, mn);
+        acc5 += gemm_quad(w0, w1, w2, w3, quad_masked(x5), quad_sum(x5), sc, mn);
+        acc6 += gemm_quad(w0, w1, w2, w3, quad_masked(x6), quad_sum(x6), sc, mn);
+        acc7 += gemm_quad(w0, w1, w2, w3, quad_masked(x7), quad_sum(x7), sc, mn);
       }
     }
-    let sc = reg_scales(r, b);
-    acc0 += s0 * sc;
-    acc1 += s1 * sc;
-    acc2 += s2 * sc;
-    acc3 += s3 * sc;
-    acc4 += s4 * sc;
-    acc5 += s5 * sc;
-    acc6 += s6 * sc;
-    acc7 += s7 * sc;
-    if (HAS_MIN || MASK_OFFSET != 0.0) {
-      let mn = block_mins(r, b, sc);
-      acc0 += ta.x * mn;
-      acc1 += ta.y * mn;
-      acc2 += ta.z * mn;
-      acc3 += ta.w * mn;
-      acc4 += tb.x * mn;
-      acc5 += tb.y * mn;
-      acc6 += tb.z * mn;
-      acc7 += tb.w * mn;
+  } else {
+    for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
+      var s0 = vec4f(0.0);
+      var s1 = vec4f(0.0);
+      var s2 = vec4f(0.0);
+      var s3 = vec4f(0.0);
+      var s4 = vec4f(0.0);
+      var s5 = vec4f(0.0);
+      var s6 = vec4f(0.0);
+      var s7 = vec4f(0.0);
+      var ta = vec4f(0.0); // ta[i] / tb[i]: the block's sum of x row m0 + i / m0 + 4 + i
+      var tb = vec4f(0.0);
+      let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
+      for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
+        let w0 = w_chunk_masked(r.x, c);
+        let w1 = w_chunk_masked(r.y, c);
+        let w2 = w_chunk_masked(r.z, c);
+        let w3 = w_chunk_masked(r.w, c);
+        let x0 = x_chunk(xa.x, c);
+        let x1 = x_chunk(xa.y, c);
+        let x2 = x_chunk(xa.z, c);
+        let x3 = x_chunk(xa.w, c);
+        s0 += dots4(w0, w1, w2, w3, x_masked(x0));
+        s1 += dots4(w0, w1, w2, w3, x_masked(x1));
+        s2 += dots4(w0, w1, w2, w3, x_masked(x2));
+        s3 += dots4(w0, w1, w2, w3, x_masked(x3));
+        if (HAS_MIN || MASK_OFFSET != 0.0) { ta += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
+        if (two) {
+          let x4 = x_chunk(xb.x, c);
+          let x5 = x_chunk(xb.y, c);
+          let x6 = x_chunk(xb.z, c);
+          let x7 = x_chunk(xb.w, c);
+          s4 += dots4(w0, w1, w2, w3, x_masked(x4));
+          s5 += dots4(w0, w1, w2, w3, x_masked(x5));
+          s6 += dots4(w0, w1, w2, w3, x_masked(x6));
+          s7 += dots4(w0, w1, w2, w3, x_masked(x7));
+          if (HAS_MIN || MASK_OFFSET != 0.0) { tb += vec4f(chunk_sum(x4), chunk_sum(x5), chunk_sum(x6), chunk_sum(x7)); }
+        }
+      }
+      let sc = reg_scales(r, b);
+      acc0 += s0 * sc;
+      acc1 += s1 * sc;
+      acc2 += s2 * sc;
+      acc3 += s3 * sc;
+      acc4 += s4 * sc;
+      acc5 += s5 * sc;
+      acc6 += s6 * sc;
+      acc7 += s7 * sc;
+      if (HAS_MIN || MASK_OFFSET != 0.0) {
+        let mn = block_mins(r, b, sc);
+        acc0 += ta.x * mn;
+        acc1 += ta.y * mn;
+        acc2 += ta.z * mn;
+        acc3 += ta.w * mn;
+        acc4 += tb.x * mn;
+        acc5 += tb.y * mn;
+        acc6 += tb.z * mn;
+        acc7 += tb.w * mn;
+      }
     }
   }
   store4(m0, n0, acc0);
@@ -147,9 +219,9 @@ fn dots4_masked(r: vec4u, c: u32, xm: Chunk) -> vec4f {
   return dots4(w_chunk_masked(r.x, c), w_chunk_masked(r.y, c), w_chunk_masked(r.z, c), w_chunk_masked(r.w, c), xm);
 }
 
-// Four chunks' masked dots against rows r.
-fn dots4x4(r: vec4u, c: u32, m0: Chunk, m1: Chunk, m2: Chunk, m3: Chunk) -> vec4f {
-  return (dots4_masked(r, c, m0) + dots4_masked(r, c + 1u, m1)) + (dots4_masked(r, c + 2u, m2) + dots4_masked(r, c + 3u, m3));
+// A quad's masked dots against rows r.
+fn dots_quad(r: vec4u, c: u32, mq: Quad) -> vec4f {
+  return (dots4_masked(r, c, mq.c0) + dots4_masked(r, c + 1u, mq.c1)) + (dots4_masked(r, c + 2u, mq.c2) + dots4_masked(r, c + 3u, mq.c3));
 }
 
 // A block's sums of rows r: the masked dots s times the scales, plus the block's sum of x, t, times
@@ -178,31 +250,22 @@ fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
   var acc_d = vec4f(0.0);
   var ss = 0.0; // the raw row's sum of squares, for a norm prologue (dropped without one)
   let cpr = chunks_per_row();
-  if (CHUNKS_PER_BLOCK % 4u == 0u && cpr % 4u == 0u) {
+  if (quads_fit(cpr)) {
     // Four chunks an iteration in straight-line code: a loop over chunks would store every sum to
     // memory per chunk (CPU drivers keep loop variables there, and a masked store costs several
-    // instructions). A block of 8 chunks gets its scale twice, once per half: the same sum.
+    // instructions).
     for (var c = 0u; c < cpr; c += 4u) {
       let b = c / CHUNKS_PER_BLOCK;
-      let x0 = x_chunk(xb, c);
-      let x1 = x_chunk(xb, c + 1u);
-      let x2 = x_chunk(xb, c + 2u);
-      let x3 = x_chunk(xb, c + 3u);
-      ss += (chunk_dot(x0, x0) + chunk_dot(x1, x1)) + (chunk_dot(x2, x2) + chunk_dot(x3, x3));
-      let p0 = x_pro(x0, c);
-      let p1 = x_pro(x1, c + 1u);
-      let p2 = x_pro(x2, c + 2u);
-      let p3 = x_pro(x3, c + 3u);
-      let t = (chunk_sum(p0) + chunk_sum(p1)) + (chunk_sum(p2) + chunk_sum(p3));
-      let m0 = x_masked(p0);
-      let m1 = x_masked(p1);
-      let m2 = x_masked(p2);
-      let m3 = x_masked(p3);
-      acc_a += gemv_block(ra, b, dots4x4(ra, c, m0, m1, m2, m3), t);
-      if (GEMV_REG_ROWS >= 8u) { acc_b += gemv_block(rb, b, dots4x4(rb, c, m0, m1, m2, m3), t); }
+      let xq = x_quad(xb, c);
+      ss += quad_dot(xq, xq);
+      let pq = Quad(x_pro(xq.c0, c), x_pro(xq.c1, c + 1u), x_pro(xq.c2, c + 2u), x_pro(xq.c3, c + 3u));
+      let t = quad_sum(pq);
+      let mq = quad_masked(pq);
+      acc_a += gemv_block(ra, b, dots_quad(ra, c, mq), t);
+      if (GEMV_REG_ROWS >= 8u) { acc_b += gemv_block(rb, b, dots_quad(rb, c, mq), t); }
       if (GEMV_REG_ROWS >= 16u) {
-        acc_c += gemv_block(rc, b, dots4x4(rc, c, m0, m1, m2, m3), t);
-        acc_d += gemv_block(rd, b, dots4x4(rd, c, m0, m1, m2, m3), t);
+        acc_c += gemv_block(rc, b, dots_quad(rc, c, mq), t);
+        acc_d += gemv_block(rd, b, dots_quad(rd, c, mq), t);
       }
     }
   } else {
