@@ -61,10 +61,10 @@ struct Chunk {
   hi: vec4f,
 }
 
-// (No var, no branch: CPU drivers keep a function's variables in memory and run both sides of a
-// branch they cannot prove uniform; the constant select folds.)
 fn chunk_dot(w: Chunk, xc: Chunk) -> f32 {
-  return dot(w.lo, xc.lo) + select(0.0, dot(w.hi, xc.hi), CHUNK_HAS_HI);
+  var d = dot(w.lo, xc.lo);
+  if (CHUNK_HAS_HI) { d += dot(w.hi, xc.hi); }
+  return d;
 }
 
 // The sum of a chunk's values: what a block's min (HAS_MIN, weights_*.wgsl) multiplies.
@@ -74,7 +74,9 @@ fn chunk_sum(xc: Chunk) -> f32 {
 
 fn x_chunk(xbase: u32, c: u32) -> Chunk {
   let k = chunk_k(c);
-  return Chunk(load_x4(xbase, k.x), select(vec4f(0.0), load_x4(xbase, select(k.x, k.y, CHUNK_HAS_HI)), CHUNK_HAS_HI));
+  var xc = Chunk(load_x4(xbase, k.x), vec4f(0.0));
+  if (CHUNK_HAS_HI) { xc.hi = load_x4(xbase, k.y); }
+  return xc;
 }
 
 // Chunks per row, counting a zero-padded tail.
