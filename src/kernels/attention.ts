@@ -113,7 +113,7 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
   while (Math.ceil(dv / tpr) > MAX_NV) tpr *= 2;
   const sg = !!options.subgroups && tpr <= PREFILL_SG_MAX_TPR;
   // CPU drivers: few rows per workgroup, as every barrier there switches between each 4 threads
-  const wg = options.cpu ? (sg ? PREFILL_CPU_SG_WG : Math.max(PREFILL_CPU_ROWS, 4) * tpr) : sg ? PREFILL_SG_WG : Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
+  const wg = options.cpu ? (sg ? PREFILL_CPU_SG_WG : PREFILL_CPU_ROWS * tpr) : sg ? PREFILL_SG_WG : Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
   // Without subgroups: the largest multiple of 4 keys whose double-buffered partial sums,
   // 2 * WG * (BK + 1) floats, fit in workgroup memory.
   const bk = sg ? PREFILL_MAX_BK : Math.min(PREFILL_MAX_BK, Math.floor((WORKGROUP_BYTES / (8 * wg) - 1) / 4) * 4);
