@@ -5,15 +5,6 @@
 @group(0) @binding(6) var<storage, read_write> k_cache: array<u32>;
 @group(0) @binding(7) var<storage, read_write> v_cache: array<u32>;
 
-// k[src + d] after RoPE, as kv_append_rope computes it in f32.
-fn k_rotated(src: u32, d: u32, pos: u32) -> f32 {
-  if (d >= 2u * p.half_rot) { return k[src + d]; }
-  let j = select(d % p.half_rot, d / 2u, INTERLEAVED);
-  let pr = rope_pair(j, pos);
-  let y = rotate(k[src + pr.i0], k[src + pr.i1], pr.cs);
-  return select(y.y, y.x, d == pr.i0);
-}
-
 // Elements 2j, 2j + 1 of the head: k's given, v's copied.
 fn append_f16(s: Slot, k2: vec2f) {
   let d = 2u * s.j;

@@ -29,13 +29,6 @@ fn round_f16(v: f32) -> f32 {
   return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
 }
 
-// a / b to within about an ulp: one Newton step on the quotient, since WGSL lets `/` be 2.5 ulp
-// off and some drivers (SwiftShader) are further off, which moves q across rounding boundaries
-fn div(a: f32, b: f32) -> f32 {
-  let q = a / b;
-  return q + fma(-q, b, a) / b;
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wg.x + wg.y * 65535u) * 64u + lid;
@@ -69,7 +62,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
 // Packed 8-bit activations for the integer dot products (matmul_gemv_i8.wgsl): the GEMV's row,
 // tokens - 1, each block of 32 as 8 words of int8 q = round(x * (1 / d)), d = amax / 127 kept
 // as f32 (no f16 rounding: the activations lose only their own 8-bit step), and per block
-// (d, d * sum(q)), the sum for the formats' mins. One invocation per block.
+// (d, d * sum(q)), the sum for the formats' mins. One invocation per block. Needs int8x4.wgsl.
 @group(0) @binding(4) var<storage, read_write> xq: array<u32>;
 @group(0) @binding(5) var<storage, read_write> xd: array<vec2f>;
 
@@ -82,15 +75,12 @@ fn pack_q8(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li
   for (var j = 0u; j < 32u; j++) { amax = max(amax, abs(x[base + j])); }
   let d = div(amax, 127.0);
   let id = select(0.0, div(1.0, d), d != 0.0);
-  var sum = 0;
+  var sum = 0.0;
   for (var w = 0u; w < 8u; w++) {
-    var packed = 0u;
-    for (var i = 0u; i < 4u; i++) {
-      let q = i32(round(x[base + w * 4u + i] * id));
-      sum += q;
-      packed |= (bitcast<u32>(q) & 255u) << (i * 8u);
-    }
-    xq[b * 8u + w] = packed;
+    let at = base + w * 4u;
+    let q = round(vec4f(x[at], x[at + 1u], x[at + 2u], x[at + 3u]) * id);
+    sum += q.x + q.y + q.z + q.w;
+    xq[b * 8u + w] = pack_i8x4(q);
   }
-  xd[b] = vec2f(d, d * f32(sum));
+  xd[b] = vec2f(d, d * sum);
 }

@@ -11,11 +11,6 @@ fn u8x4(v: u32) -> vec4f {
   return vec4f((vec4u(v) >> vec4u(0u, 8u, 16u, 24u)) & vec4u(255u));
 }
 
-// Four little-endian int8 of a word, sign-extended by shifting each to the top and back.
-fn i8x4(v: u32) -> vec4f {
-  return vec4f(bitcast<vec4i>(vec4u(v) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u));
-}
-
 // A chunk of unsigned packed values less `o`: as floats, and as packed int8.
 fn chunk_less(q: vec2u, o: f32) -> Chunk {
   return Chunk(u8x4(q.x) - o, u8x4(q.y) - o);

@@ -36,7 +36,7 @@ Options:
   --ignore-eos           keep generating past end-of-sequence
   --dtype F              weights on the GPU as q4_0 | q8_0 | f16 | f32 (default: as stored)
   --context-length N     KV cache length (default: the model's, at most 4096)
-  --kv-cache F           KV cache values as f32 | f16 (f16: half the memory and attention reads)
+  --kv-cache F           KV cache values as f32 | f16 | q8 (f16: half the memory and attention reads; q8: 0.28x)
   --revision REV         Hugging Face revision (default main)
   --endpoint URL         Hugging Face endpoint or mirror (default $HF_ENDPOINT, else huggingface.co)
   --token TOKEN          Hugging Face access token for gated repos (default $HF_TOKEN)

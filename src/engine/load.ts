@@ -30,8 +30,9 @@ export interface EngineLoadOptions {
    */
   activations?: ActivationMode;
   /**
-   * How the KV cache holds its values: 'f32' (default), or 'f16' (two halves per u32, no
-   * shader-f16 needed): half the memory and half the attention's reads.
+   * How the KV cache holds its values: 'f32' (default); 'f16' (two halves per u32, no
+   * shader-f16 needed): half the memory and half the attention's reads; 'q8' (blocks of 32 int8
+   * with an f32 scale): 0.28x the memory, its K/V written by a launch of their own at decode.
    */
   kvCache?: KvFormat;
   /** Fuse decode's memory-bound steps into the GEMVs (default true); false only to measure what fusion buys. */
@@ -58,7 +59,7 @@ export async function loadEngine(ctx: GpuContext, loadFrom: ModelSource, opts: E
     throw new HearthError('INVALID_ARGUMENT', `activations must be 'f32', 'q8' or 'int8', got ${JSON.stringify(opts.activations)}.`, { hint: "Leave it out for f32 activations." });
   }
   if (opts.kvCache !== undefined && !KV_FORMATS.includes(opts.kvCache)) {
-    throw new HearthError('INVALID_ARGUMENT', `kvCache must be ${KV_FORMATS.map((f) => `'${f}'`).join(' or ')}, got ${JSON.stringify(opts.kvCache)}.`, { hint: "Leave it out for an f32 KV cache, or pass 'f16' to halve its memory." });
+    throw new HearthError('INVALID_ARGUMENT', `kvCache must be ${KV_FORMATS.map((f) => `'${f}'`).join(' or ')}, got ${JSON.stringify(opts.kvCache)}.`, { hint: "Leave it out for an f32 KV cache, or pass 'f16' to halve its memory ('q8': about a quarter)." });
   }
   const prefillChunk = Math.min(contextLength, opts.prefillChunk ?? (isCpuAdapter(ctx) ? 128 : 512));
   const loaded = await loadWeights(ctx, source, files, { dtype: opts.dtype, contextLength, onProgress: opts.onProgress, signal: opts.signal });

@@ -7,13 +7,15 @@ import enableSubgroups from '../../shaders/attention_enable_subgroups.wgsl?raw';
 import decodeSource from '../../shaders/attention_decode.wgsl?raw';
 import kvF32 from '../../shaders/attention_kv_f32.wgsl?raw';
 import kvF16 from '../../shaders/attention_kv_f16.wgsl?raw';
+import kvQ8 from '../../shaders/attention_kv_q8.wgsl?raw';
+import int8x4 from '../../shaders/int8x4.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import { isCpuAdapter, type GpuContext } from '../gpu/device.js';
 import { createStorage, uploadUniform, type BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, type Dispatch, type Grid, type StepParams } from '../gpu/dispatch.js';
-import { KV_BYTES, type KvFormat } from './kv_append.js';
+import { kvBytes, kvQ8Constants, type KvFormat } from './kv_append.js';
 
-const KV_WGSL: Record<KvFormat, string> = { f32: kvF32, f16: kvF16 };
+const KV_WGSL: Record<KvFormat, string> = { f32: kvF32, f16: kvF16, q8: `${int8x4}\n${kvQ8}` };
 const prefillWgCode = (kv: KvFormat) => `${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillWgSource}`;
 const prefillSgCode = (kv: KvFormat) => `${enableSubgroups}\n${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillSgSource}`;
 const decodeCode = (kv: KvFormat) => `${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${decodeSource}`;
@@ -50,7 +52,7 @@ export interface AttentionArgs {
   /** [nKvHeads, maxCtx, headDim] in kvFormat, positions 0..pos+tokens-1 filled */
   kCache: GPUBuffer;
   vCache: GPUBuffer;
-  /** How the caches hold their values: 'f32' (default) or 'f16' (two halves per u32). */
+  /** How the caches hold their values: 'f32' (default), 'f16' (two halves per u32) or 'q8' (kv_append.ts). */
   kvFormat?: KvFormat;
   /** [tokens, nHeads * headDim] f32 */
   out: GPUBuffer;
@@ -171,7 +173,7 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   check(Number.isInteger(maxTokens) && maxTokens >= 1, `attention: maxTokens must be a positive integer, got ${maxTokens}.`);
   const qBytes = maxTokens * nHeads * headDim * 4;
   const kv = a.kvFormat ?? 'f32';
-  const cacheBytes = nKvHeads * maxCtx * headDim * KV_BYTES[kv];
+  const cacheBytes = kvBytes(kv, nKvHeads * maxCtx * headDim, headDim);
   check(a.q.size >= qBytes, `attention: q holds ${a.q.size} bytes, needs ${qBytes} for ${maxTokens} tokens.`);
   check(a.out.size >= qBytes, `attention: out holds ${a.out.size} bytes, needs ${qBytes} for ${maxTokens} tokens.`);
   check(a.kCache.size >= cacheBytes && a.vCache.size >= cacheBytes, `attention: the K/V caches need ${cacheBytes} bytes each.`);
@@ -211,11 +213,14 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
 
   const { wg, tpr, bq, bk, nv, subgroups } = plan.prefill;
   const prefillCode = subgroups ? prefillSgCode(kv) : prefillWgCode(kv);
-  const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { WG: wg, DV: dv, TPR: tpr, NV: nv, BK: bk });
+  // a q8 cache's scales: where they start, and log2 of the vec4s each covers
+  const q8 = kv === 'q8' ? kvQ8Constants(nKvHeads * maxCtx * headDim, headDim) : null;
+  const cache: Record<string, number> = q8 ? { KV_SCALES: q8.scalesWord, KV_SHIFT: Math.log2(q8.block / 4) } : {};
+  const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { WG: wg, DV: dv, TPR: tpr, NV: nv, BK: bk, ...cache });
   const io = { 0: a.step, 1: paramsBuf, 2: a.q, 3: a.kCache, 4: a.vCache, 5: a.out };
 
   const hpw = plan.decode.headsPerWorkgroup;
-  const split = ctx.pipelines.get(decodeCode(kv), 'split', 'attention.decode', { WG: plan.decode.wg, DV: dv, HPW: hpw, KPT: plan.decode.keysPerThread });
+  const split = ctx.pipelines.get(decodeCode(kv), 'split', 'attention.decode', { WG: plan.decode.wg, DV: dv, HPW: hpw, KPT: plan.decode.keysPerThread, ...cache });
   const reduce = ctx.pipelines.get(decodeCode(kv), 'reduce', 'attention.reduce', { WG: REDUCE_WG, DV: dv });
 
   return [

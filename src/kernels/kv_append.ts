@@ -4,6 +4,8 @@ import rope from '../../shaders/rope.wgsl?raw';
 import source from '../../shaders/kv_append.wgsl?raw';
 import cachesF32 from '../../shaders/kv_append_f32.wgsl?raw';
 import cachesF16 from '../../shaders/kv_append_f16.wgsl?raw';
+import cachesQ8 from '../../shaders/kv_append_q8.wgsl?raw';
+import int8x4 from '../../shaders/int8x4.wgsl?raw';
 import { check, HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { BufferRange } from '../gpu/buffers.js';
@@ -11,15 +13,34 @@ import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 import { checkRopeShape, ropeParams, type RopeStyle } from './rope.js';
 
 /**
- * How a KV cache holds its values: 'f32', or 'f16' with two halves packed in a u32 (packed and
- * unpacked with pack2x16float / unpack2x16float: no shader-f16 needed), half the memory and reads.
+ * How a KV cache holds its values: 'f32'; 'f16' with two halves packed in a u32 (packed and
+ * unpacked with pack2x16float / unpack2x16float: no shader-f16 needed), half the memory and reads;
+ * 'q8', blocks of kvBlock(headDim) values of a head's row as int8 with one f32 scale each
+ * (max |x| / 127), about 0.28x f32's memory and reads (1.125 bytes per value at 32-value blocks).
  */
-export type KvFormat = 'f32' | 'f16';
-export const KV_FORMATS: readonly KvFormat[] = ['f32', 'f16'];
-/** Bytes per cached value. */
-export const KV_BYTES: Readonly<Record<KvFormat, number>> = { f32: 4, f16: 2 };
+export type KvFormat = 'f32' | 'f16' | 'q8';
+export const KV_FORMATS: readonly KvFormat[] = ['f32', 'f16', 'q8'];
 
-const CACHES: Record<KvFormat, string> = { f32: cachesF32, f16: cachesF16 };
+/** Values per scale of a q8 cache: 32, or the largest of 16, 8, 4 that divides headDim. */
+export function kvBlock(headDim: number): number {
+  const b = [32, 16, 8, 4].find((n) => headDim % n === 0);
+  if (!b) throw new HearthError('UNSUPPORTED_ARCHITECTURE', `A q8 KV cache needs a head dimension divisible by 4, got ${headDim}.`, { hint: "Load the model with kvCache: 'f32' or 'f16'." });
+  return b;
+}
+
+/** Bytes a cache tensor of `values` values takes (q8: int8 values, then one f32 scale per block). */
+export function kvBytes(format: KvFormat, values: number, headDim: number): number {
+  if (format === 'f32') return values * 4;
+  if (format === 'f16') return values * 2;
+  return values + (values / kvBlock(headDim)) * 4;
+}
+
+/** The overrides a q8 cache's shaders take: block size and the word where the scales start. */
+export function kvQ8Constants(values: number, headDim: number): { block: number; scalesWord: number } {
+  return { block: kvBlock(headDim), scalesWord: values / 4 };
+}
+
+const CACHES: Record<KvFormat, string> = { f32: cachesF32, f16: cachesF16, q8: `${int8x4}\n${cachesQ8}` };
 const code = (kv: KvFormat) => `${common}\n${ropeMath}\n${rope}\n${source}\n${CACHES[kv]}`;
 
 export interface KvAppendArgs {
@@ -30,7 +51,7 @@ export interface KvAppendArgs {
   /** One layer's caches, [nKvHeads, maxCtx, headDim] in kvFormat. */
   kCache: GPUBuffer;
   vCache: GPUBuffer;
-  /** 'f32' (default) or 'f16'. */
+  /** 'f32' (default), 'f16' or 'q8'. */
   kvFormat?: KvFormat;
   nKvHeads: number;
   headDim: number;
@@ -47,15 +68,16 @@ export function kvAppend(ctx: GpuContext, a: KvAppendArgs, label = 'kv_append'):
   const rowFloats = a.nKvHeads * a.headDim;
   check(a.k.size >= a.maxTokens * rowFloats * 4 && a.v.size >= a.maxTokens * rowFloats * 4, `${label}: k and v must hold maxTokens x nKvHeads x headDim floats.`);
   const kv = a.kvFormat ?? 'f32';
-  const cacheBytes = a.maxCtx * rowFloats * KV_BYTES[kv];
+  const cacheBytes = kvBytes(kv, a.maxCtx * rowFloats, a.headDim);
   check(a.kCache.size >= cacheBytes && a.vCache.size >= cacheBytes, `${label}: the caches must hold nKvHeads x maxCtx x headDim ${kv} values.`);
-  const pipeline = a.rope
-    ? ctx.pipelines.get(code(kv), 'kv_append_rope', 'kv_append', { INTERLEAVED: a.rope.style === 'interleaved' ? 1 : 0 })
-    : ctx.pipelines.get(code(kv), 'kv_append_copy', 'kv_append');
+  const q8 = kv === 'q8' ? kvQ8Constants(a.maxCtx * rowFloats, a.headDim) : null;
+  const constants = { ...(a.rope ? { INTERLEAVED: a.rope.style === 'interleaved' ? 1 : 0 } : {}), ...(q8 ? { BLOCK: q8.block, KV_SCALES: q8.scalesWord } : {}) };
+  const pipeline = ctx.pipelines.get(code(kv), a.rope ? 'kv_append_rope' : 'kv_append_copy', 'kv_append', constants);
   const params = ropeParams(ctx, a.nKvHeads, a.headDim, a.rope?.rotaryDim ?? 0, a.maxCtx, label);
   const buffers: Record<number, BufferRange> = { 0: a.step, 1: params, 4: a.k, 5: a.v, 6: a.kCache, 7: a.vCache };
   if (a.rope) buffers[2] = a.rope.invFreq;
-  const pairsPerToken = a.nKvHeads * (a.headDim / 2);
+  // an invocation per element pair (f32, f16) or per q8 block
+  const perToken = a.nKvHeads * (q8 ? a.headDim / q8.block : a.headDim / 2);
   return {
     label,
     pipeline,
@@ -68,7 +90,7 @@ export function kvAppend(ctx: GpuContext, a: KvAppendArgs, label = 'kv_append'):
           hint: 'Shorten the prompt or the requested completion, or load the model with a longer context.',
         });
       }
-      return grid1d(ctx, Math.ceil((s.tokens * pairsPerToken) / 64));
+      return grid1d(ctx, Math.ceil((s.tokens * perToken) / 64));
     },
   };
 }

@@ -31,7 +31,7 @@ import { FORMATS, type WeightFormat } from '../quant/formats.js';
 import type { GatedActivation } from './silu_mul.js';
 import { packAct, packedActBytes } from './quantize_act.js';
 import type { RopeStyle } from './rope.js';
-import { KV_BYTES, type KvFormat } from './kv_append.js';
+import { kvBytes, type KvFormat } from './kv_append.js';
 
 /**
  * 'tiled': cooperative GEMV (subgroup or workgroup reduction) and a workgroup-memory tiled GEMM,
@@ -253,7 +253,9 @@ function fusionBuffers(ctx: GpuContext, a: MatmulArgs, label: string): { buffers
     check(Number.isInteger(r.rotaryDim) && r.rotaryDim > 0 && r.rotaryDim % 2 === 0 && r.rotaryDim <= r.headDim && r.rotaryDim <= 256, `${label}: rotary dimension ${r.rotaryDim} must be even and within the head (${r.headDim}) and 256.`);
     check(r.style === 'interleaved' || r.rotaryDim % 4 === 0, `${label}: the rotate-half RoPE/KV epilogue needs a rotary dimension that is a multiple of 4, got ${r.rotaryDim}.`);
     check(s!.every((x) => x.width % r.headDim === 0) && s![1]!.width === s![2]!.width, `${label}: q, k and v sections must be whole heads, k and v alike.`);
-    const cache = (s![1]!.width / r.headDim) * r.maxCtx * r.headDim * KV_BYTES[r.kvFormat ?? 'f32'];
+    // a q8 block's scale needs the whole block: its caches are written by kv_append
+    check(r.kvFormat !== 'q8', `${label}: the RoPE/KV epilogue writes f32 or f16 caches, not q8.`);
+    const cache = kvBytes(r.kvFormat ?? 'f32', (s![1]!.width / r.headDim) * r.maxCtx * r.headDim, r.headDim);
     check(r.kCache.size >= cache && r.vCache.size >= cache, `${label}: the caches must hold kvHeads x maxCtx x headDim ${r.kvFormat ?? 'f32'} values.`);
     check(r.invFreq.size >= (r.rotaryDim / 2) * 4, `${label}: the inverse-frequency table holds ${r.invFreq.size / 4} floats, needs ${r.rotaryDim / 2}.`);
     data.setUint32(12, r.headDim, true);

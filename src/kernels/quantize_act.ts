@@ -1,12 +1,13 @@
 import common from '../../shaders/common.wgsl?raw';
 import source from '../../shaders/quantize_act.wgsl?raw';
+import int8x4 from '../../shaders/int8x4.wgsl?raw';
 import { HearthError, check } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { uploadUniform } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
 import { ACT_BLOCK, type ActQuant } from '../quant/formats.js';
 
-const code = `${common}\n${source}`;
+const code = `${common}\n${int8x4}\n${source}`;
 
 export interface QuantizeActArgs {
   step: GPUBuffer;

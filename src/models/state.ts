@@ -8,7 +8,8 @@ import type { GpuContext } from '../gpu/device.js';
 import { createStorage, writeBuffer } from '../gpu/buffers.js';
 import type { ModelConfig } from '../formats/config.js';
 import type { ActQuant } from '../quant/formats.js';
-import { KV_BYTES, type KvFormat } from '../kernels/kv_append.js';
+import { kvBlock, kvBytes, type KvFormat } from '../kernels/kv_append.js';
+import { dequantizeQ8Blocks, quantizeQ8Blocks } from '../quant/kv-q8.js';
 import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
 
 /**
@@ -106,9 +107,10 @@ export interface KvLayers {
 
 /**
  * The KV cache: per layer a K and a V buffer of [kvHeads, contextLength, headDim] values in its
- * format (f32, or f16 two to a u32), each position written by kv_append or the Q|K|V GEMV's epilogue
- * as it is processed. Sliding-window layers keep every position too (their attention skips what
- * falls outside the window); no ring buffer yet. Positions go in and out as f32 whatever the format.
+ * format (f32; f16 two to a u32; q8 int8 four to a u32 followed by every block's f32 scale,
+ * kernels/kv_append.ts), each position written by kv_append or the Q|K|V GEMV's epilogue as it is
+ * processed. Sliding-window layers keep every position too (their attention skips what falls
+ * outside the window); no ring buffer yet. Positions go in and out as f32 whatever the format.
  */
 export class KvCache {
   readonly k: GPUBuffer[] = [];
@@ -116,19 +118,29 @@ export class KvCache {
   readonly bytes: number;
   private readonly kvHeads: number;
   private readonly headDim: number;
-  /** Bytes per value. */
-  private readonly vb: number;
+  /** Each buffer's regions: a row of headDim values of `bytes` bytes per (head, position), from `at`. */
+  private readonly regions: { at: number; bytes: number }[];
+  /** q8: values per scale. */
+  private readonly block: number;
 
   constructor(private ctx: GpuContext, c: ModelConfig, readonly contextLength: number, readonly format: KvFormat = 'f32') {
     this.kvHeads = c.numKvHeads;
     this.headDim = c.headDim;
-    this.vb = KV_BYTES[format];
     const values = c.numKvHeads * contextLength * c.headDim;
+    const size = kvBytes(format, values, c.headDim);
+    this.block = format === 'q8' ? kvBlock(c.headDim) : 0;
+    this.regions =
+      format === 'q8'
+        ? [
+            { at: 0, bytes: c.headDim },
+            { at: values, bytes: (c.headDim / this.block) * 4 },
+          ]
+        : [{ at: 0, bytes: size / (c.numKvHeads * contextLength) }];
     for (let l = 0; l < c.numLayers; l++) {
-      this.k.push(createStorage(ctx, values * this.vb, `k_cache.${l}`));
-      this.v.push(createStorage(ctx, values * this.vb, `v_cache.${l}`));
+      this.k.push(createStorage(ctx, size, `k_cache.${l}`));
+      this.v.push(createStorage(ctx, size, `v_cache.${l}`));
     }
-    this.bytes = 2 * c.numLayers * values * this.vb;
+    this.bytes = 2 * c.numLayers * size;
   }
 
   get layers(): number {
@@ -144,15 +156,18 @@ export class KvCache {
   async read(start: number, end: number): Promise<KvLayers[]> {
     const n = end - start;
     if (n === 0) return this.k.map(() => ({ k: new Float32Array(0), v: new Float32Array(0) }));
-    const rowBytes = this.headDim * this.vb;
-    const perTensor = this.kvHeads * n * rowBytes;
+    // staging: per layer K then V, each its regions one after another, each [kvHeads, n] rows
+    const perRegion = this.regions.map((r) => this.kvHeads * n * r.bytes);
+    const perTensor = perRegion.reduce((a, b) => a + b, 0);
     const staging = this.ctx.device.createBuffer({ size: perTensor * 2 * this.layers, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'kv-export' });
     try {
       const enc = this.ctx.device.createCommandEncoder();
       for (let l = 0; l < this.layers; l++) {
         for (const [t, buf] of [this.k[l]!, this.v[l]!].entries()) {
-          for (let h = 0; h < this.kvHeads; h++) {
-            enc.copyBufferToBuffer(buf, (h * this.contextLength + start) * rowBytes, staging, (2 * l + t) * perTensor + h * n * rowBytes, n * rowBytes);
+          let to = (2 * l + t) * perTensor;
+          for (const [i, r] of this.regions.entries()) {
+            for (let h = 0; h < this.kvHeads; h++) enc.copyBufferToBuffer(buf, r.at + (h * this.contextLength + start) * r.bytes, staging, to + h * n * r.bytes, n * r.bytes);
+            to += perRegion[i]!;
           }
         }
       }
@@ -160,24 +175,42 @@ export class KvCache {
       await staging.mapAsync(GPUMapMode.READ);
       const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
-      const all = this.format === 'f16' ? Float32Array.from(new Uint16Array(bytes), f16BitsToF32) : new Float32Array(bytes);
-      const floats = perTensor / this.vb;
-      return this.k.map((_, l) => ({ k: all.slice(2 * l * floats, (2 * l + 1) * floats), v: all.slice((2 * l + 1) * floats, (2 * l + 2) * floats) }));
+      const floats = this.floatsFor(n);
+      const tensor = (i: number): Float32Array => {
+        const at = i * perTensor;
+        if (this.format === 'f32') return new Float32Array(bytes, at, floats).slice();
+        if (this.format === 'f16') return Float32Array.from(new Uint16Array(bytes, at, floats), f16BitsToF32);
+        const out = new Float32Array(floats);
+        dequantizeQ8Blocks(new Int8Array(bytes, at, floats), new Float32Array(bytes, at + perRegion[0]!, floats / this.block), this.block, out);
+        return out;
+      };
+      return this.k.map((_, l) => ({ k: tensor(2 * l), v: tensor(2 * l + 1) }));
     } finally {
       staging.destroy();
     }
   }
 
-  /** Write positions [start, start + n) of every layer (queued; await the queue before relying on it). f16 caches round to nearest. */
+  /** Write positions [start, start + n) of every layer (queued; await the queue before relying on it). f16 caches round to nearest, q8 ones quantize as kv_append does. */
   write(start: number, n: number, layers: readonly KvLayers[]): void {
     const per = this.headDim * n;
-    const stored = (x: Float32Array): ArrayBufferView => (this.format === 'f16' ? Uint16Array.from(x, f32ToF16Bits) : x);
+    // a head's n rows of each region, as bytes
+    const stored = (x: Float32Array): ArrayBufferView[] => {
+      if (this.format === 'f32') return [x];
+      if (this.format === 'f16') return [Uint16Array.from(x, f32ToF16Bits)];
+      const q = new Int8Array(x.length);
+      const scales = new Float32Array(x.length / this.block);
+      quantizeQ8Blocks(x, this.block, q, scales);
+      return [q, scales];
+    };
     for (let l = 0; l < this.layers; l++) {
       const { k, v } = layers[l]!;
       for (let h = 0; h < this.kvHeads; h++) {
-        const dst = (h * this.contextLength + start) * this.headDim * this.vb;
-        writeBuffer(this.ctx, this.k[l]!, dst, stored(k.subarray(h * per, (h + 1) * per)));
-        writeBuffer(this.ctx, this.v[l]!, dst, stored(v.subarray(h * per, (h + 1) * per)));
+        for (const [buf, x] of [[this.k[l]!, k], [this.v[l]!, v]] as const) {
+          stored(x.subarray(h * per, (h + 1) * per)).forEach((data, i) => {
+            const r = this.regions[i]!;
+            writeBuffer(this.ctx, buf, r.at + (h * this.contextLength + start) * r.bytes, data);
+          });
+        }
       }
     }
   }

@@ -271,7 +271,8 @@ export class Steps {
     const { headDim, rotaryDim, ropeStyle } = this.c;
     const part = P.parts[0]!;
     // the Q|K|V GEMV's epilogue rotates q and k and writes the caches (one matrix, no bias, no q/k norm)
-    const epilogue = this.fuse && P.parts.length === 1 && part.weight.parts.length === 1 && !part.bias && !rope.qNorm && headDim % 4 === 0 && (ropeStyle === 'interleaved' || rotaryDim % 4 === 0);
+    // (a q8 cache's scale needs a whole block of a head: the KV append launch writes it)
+    const epilogue = this.fuse && P.parts.length === 1 && part.weight.parts.length === 1 && !part.bias && !rope.qNorm && this.kv.format !== 'q8' && headDim % 4 === 0 && (ropeStyle === 'interleaved' || rotaryDim % 4 === 0);
     const norm = this.takeNorm();
     if (epilogue) {
       const ropeKv = { invFreq: rope.invFreq, rotaryDim, style: ropeStyle, headDim, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, kvFormat: this.kv.format, maxCtx: this.kv.contextLength };

@@ -6,6 +6,7 @@
  * embedding lookup). src/quant/formats.ts is the registry of them.
  */
 import bytesWgsl from '../../shaders/weights_bytes.wgsl?raw';
+import int8x4Wgsl from '../../shaders/int8x4.wgsl?raw';
 import splitScaleWgsl from '../../shaders/weights_split_scale.wgsl?raw';
 import q4OrderWgsl from '../../shaders/weights_q4_order.wgsl?raw';
 import blockScaleWgsl from '../../shaders/weights_block_scale.wgsl?raw';
@@ -82,8 +83,8 @@ export function subScalesWithMin(x: Float32Array, at: number, subs: number, size
   return { scale, min };
 }
 
-/** A block format's WGSL: the packed-byte helpers (shaders/weights_bytes.wgsl), then its pieces. */
-export const blockWgsl = (...pieces: string[]): string => [bytesWgsl, ...pieces].join('\n');
+/** A block format's WGSL: the packed-byte helpers (shaders/int8x4.wgsl, weights_bytes.wgsl), then its pieces. */
+export const blockWgsl = (...pieces: string[]): string => [int8x4Wgsl, bytesWgsl, ...pieces].join('\n');
 
 /** Pieces some formats share: the split-off f16 block scales, q4_0's order of nibbles. */
 export const SPLIT_SCALE_WGSL = splitScaleWgsl;

@@ -10,6 +10,7 @@
 import { HearthError } from '../errors.js';
 import type { KvSlice } from '../engine/engine.js';
 import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
+import { dequantizeQ8Blocks, quantizeQ8Blocks } from '../quant/kv-q8.js';
 
 export type KvFormat = 'f32' | 'f16' | 'q8';
 
@@ -78,18 +79,7 @@ function writeTensor(out: Uint8Array, at: number, t: Float32Array, format: KvFor
     return at + pad4(t.length * 2);
   }
   const blocks = Math.ceil(t.length / Q8_BLOCK);
-  const scales = new Float32Array(out.buffer, at, blocks);
-  const q = new Int8Array(out.buffer, at + blocks * 4, t.length);
-  for (let b = 0; b < blocks; b++) {
-    const lo = b * Q8_BLOCK;
-    const hi = Math.min(t.length, lo + Q8_BLOCK);
-    let max = 0;
-    for (let i = lo; i < hi; i++) max = Math.max(max, Math.abs(t[i]!));
-    const scale = max / 127;
-    scales[b] = scale;
-    const inv = scale > 0 ? 1 / scale : 0;
-    for (let i = lo; i < hi; i++) q[i] = Math.round(t[i]! * inv);
-  }
+  quantizeQ8Blocks(t, Q8_BLOCK, new Int8Array(out.buffer, at + blocks * 4, t.length), new Float32Array(out.buffer, at, blocks));
   return at + blocks * 4 + pad4(t.length);
 }
 
@@ -117,13 +107,10 @@ function readTensor(bytes: Uint8Array, at: number, values: number, format: KvFor
     return [out, at + pad4(values * 2)];
   }
   const blocks = Math.ceil(values / Q8_BLOCK);
+  const scales = new Float32Array(blocks);
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, blocks * 4);
-  const q = new Int8Array(bytes.buffer, bytes.byteOffset + at + blocks * 4, values);
-  for (let b = 0; b < blocks; b++) {
-    const scale = view.getFloat32(4 * b, true);
-    const hi = Math.min(values, (b + 1) * Q8_BLOCK);
-    for (let i = b * Q8_BLOCK; i < hi; i++) out[i] = q[i]! * scale;
-  }
+  for (let b = 0; b < blocks; b++) scales[b] = view.getFloat32(4 * b, true);
+  dequantizeQ8Blocks(new Int8Array(bytes.buffer, bytes.byteOffset + at + blocks * 4, values), scales, Q8_BLOCK, out);
   return [out, at + blocks * 4 + pad4(values)];
 }
 

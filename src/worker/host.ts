@@ -33,7 +33,7 @@ export interface HostLoadOptions {
   dtype?: WeightDtype;
   /** EngineLoadOptions.activations: 'f32' (default) or 'q8'. */
   activations?: ActivationMode;
-  /** EngineLoadOptions.kvCache: 'f32' (default) or 'f16'. */
+  /** EngineLoadOptions.kvCache: 'f32' (default), 'f16' or 'q8'. */
   kvCache?: KvFormat;
   contextLength?: number;
   /** Keep downloaded files in the browser's storage (default true for remote models). */
