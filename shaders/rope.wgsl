@@ -28,16 +28,8 @@ struct RopePair {
 fn rope_pair(j: u32, pos: u32) -> RopePair {
   // the angle is rounded to f32 as Hugging Face computes it: float position times float inv_freq
   let angle = f32(pos) * inv_freq[j];
-  var pr: RopePair;
-  if (INTERLEAVED) {
-    pr.i0 = 2u * j;
-    pr.i1 = 2u * j + 1u;
-  } else {
-    pr.i0 = j;
-    pr.i1 = j + p.half_rot;
-  }
-  pr.cs = cos_sin(angle);
-  return pr;
+  let e = rope_elems(j, p.half_rot, INTERLEAVED);
+  return RopePair(e.x, e.y, cos_sin(angle));
 }
 
 // In place on x [tokens, heads, head_dim]; one invocation per rotated pair.

@@ -23,6 +23,12 @@ fn cos_sin(angle: f32) -> vec2f {
   }
 }
 
+// The elements of rotary pair j within a head: (2j, 2j + 1) interleaved (GGUF, llama.cpp,
+// llama2.c), (j, j + half_rot) rotate-half (Hugging Face).
+fn rope_elems(j: u32, half_rot: u32, interleaved: bool) -> vec2u {
+  return select(vec2u(j, j + half_rot), vec2u(2u * j, 2u * j + 1u), interleaved);
+}
+
 fn rotate(a: f32, b: f32, cs: vec2f) -> vec2f {
   return vec2f(a * cs.x - b * cs.y, a * cs.y + b * cs.x);
 }

@@ -15,7 +15,9 @@
  * projections' epilogues. Those two also feed the next norm (normOut): they write x * g and the
  * row's partial sums of squares, so the normed GEMV after them sums K / 4 partials once instead of
  * squaring and weighting the row in every thread (layer 0's Q|K|V, after the embedding, and norms
- * after a post-norm add still do that). Prefill keeps the norm,
+ * after a post-norm add still do that). With q/k norms (Qwen3, Gemma 3) the norms and RoPE of q
+ * and k are one launch (kernels/qk_norm_rope.ts) and the KV append copies the rotated k; a q8 KV
+ * cache is written by the KV append too (its block scales need whole blocks). Prefill keeps the norm,
  * RoPE/append and gated product as launches of their own (their cost is shared by the chunk's
  * tokens); those launches idle at decode steps, and the fused GEMVs idle at prefill steps.
  */
@@ -30,6 +32,7 @@ import { embed } from '../kernels/embed.js';
 import { rmsNorm } from '../kernels/rmsnorm.js';
 import { matmul, normPartialsBytes, type MatmulArgs, type MatmulFusion } from '../kernels/matmul.js';
 import { rope } from '../kernels/rope.js';
+import { qkNormRope } from '../kernels/qk_norm_rope.js';
 import { kvAppend } from '../kernels/kv_append.js';
 import { attention, attentionScratchBytes } from '../kernels/attention.js';
 import { siluMul, type GatedActivation } from '../kernels/silu_mul.js';
@@ -285,6 +288,12 @@ export class Steps {
       return;
     }
     this.project(P, this.a.xn, this.c.hiddenSize, this.a.qkv, this.sections, 'qkv', norm.fusion, norm.x);
+    if (rope.qNorm && rope.kNorm && !this.o.paged) {
+      // q and k normed and rotated in one launch; the append copies the rotated k
+      this.qkNormRope(rope.qNorm, rope.kNorm, rope.invFreq);
+      this.appendKv(l, null);
+      return;
+    }
     if (rope.qNorm && rope.kNorm) this.qkNorm(rope.qNorm, rope.kNorm);
     if (this.o.paged) {
       const { pool, table, shape } = this.o.paged;
@@ -304,7 +313,15 @@ export class Steps {
     for (let i = from; i < this.recorded.length; i++) this.recorded[i] = prefillOnly(this.recorded[i]!);
   }
 
-  /** q, k = per-head rmsnorm(q) * qNorm, rmsnorm(k) * kNorm. */
+  /** q, k = rope(per-head rmsnorm(q) * qNorm), rope(rmsnorm(k) * kNorm), in one launch. */
+  private qkNormRope(qNorm: GPUBuffer, kNorm: GPUBuffer, invFreq: GPUBuffer): void {
+    const { numHeads, numKvHeads, headDim, rmsNormEps: eps } = this.c;
+    this.push(qkNormRope(this.ctx, { step: this.o.step, q: this.q, k: this.k, qNorm, kNorm, qOut: this.a.qn!, kOut: this.a.kn!, nHeads: numHeads, nKvHeads: numKvHeads, headDim, eps, maxTokens: this.T, rope: this.ropeArgs(invFreq) }, `${this.label}qk_norm_rope`));
+    this.q = this.a.qn!;
+    this.k = this.a.kn!;
+  }
+
+  /** q, k = per-head rmsnorm(q) * qNorm, rmsnorm(k) * kNorm (batched decoding, whose append rotates them by each row's position). */
   private qkNorm(qNorm: GPUBuffer, kNorm: GPUBuffer): void {
     const { numHeads, numKvHeads, headDim, rmsNormEps: eps } = this.c;
     this.push(rmsNorm(this.ctx, { step: this.o.step, x: this.q, weight: qNorm, out: this.a.qn!, cols: headDim, rowsPerToken: numHeads, eps }, `${this.label}q_norm`));
@@ -322,11 +339,11 @@ export class Steps {
     this.push(rope(this.ctx, { step: this.o.step, x: this.q, nHeads: this.c.numHeads, headDim: this.c.headDim, maxTokens: this.T, ...this.ropeArgs(invFreq) }, `${this.label}rope_q`));
   }
 
-  /** Rotate k by its positions and append k and v to layer l's cache. */
-  private appendKv(l: number, invFreq: GPUBuffer): void {
+  /** Rotate k by its positions (unless `invFreq` is null: k is rotated already) and append k and v to layer l's cache. */
+  private appendKv(l: number, invFreq: GPUBuffer | null): void {
     const v: BufferRange = { buffer: this.a.qkv, offset: this.sections[2]!.offset * 4, size: this.T * this.sections[2]!.width * 4 };
     const { numKvHeads, headDim } = this.c;
-    this.push(kvAppend(this.ctx, { step: this.o.step, k: this.k, v, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, kvFormat: this.kv.format, nKvHeads: numKvHeads, headDim, maxCtx: this.kv.contextLength, maxTokens: this.T, rope: this.ropeArgs(invFreq) }, `${this.label}kv_append`));
+    this.push(kvAppend(this.ctx, { step: this.o.step, k: this.k, v, kCache: this.kv.k[l]!, vCache: this.kv.v[l]!, kvFormat: this.kv.format, nKvHeads: numKvHeads, headDim, maxCtx: this.kv.contextLength, maxTokens: this.T, rope: invFreq ? this.ropeArgs(invFreq) : undefined }, `${this.label}kv_append`));
   }
 
   /** att = softmax(q k^T * scale, causal, within `window` when set) v, over layer l's cache. */
