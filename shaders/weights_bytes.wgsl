@@ -26,6 +26,8 @@ fn i8_less(q: vec2u, o: u32) -> vec2u {
 // (MASK_OFFSET) joins the block's min.
 const NIBBLE_MASK = vec4i(0xf, 0xf00, 0xf0000, 0xf000000);
 const NIBBLE_POS = vec4f(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0 / 16777216.0);
+// bytes_masked's places (its top byte comes down to the bottom).
+const BYTE_POS = vec4f(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0);
 
 // The low nibble of each byte of `q`, each times 256^i.
 fn nibbles_masked(q: u32) -> vec4f {

@@ -26,7 +26,7 @@ fn w_value(row: u32, col: u32) -> f32 {
 }
 
 // The int8 values as unsigned bytes (q + 128, flipping each sign bit) in place; the -128 as an offset.
-const MASK_POS = vec4f(1.0, 1.0 / 256.0, 1.0 / 65536.0, 1.0);
+const MASK_POS = BYTE_POS;
 const MASK_OFFSET: f32 = -128.0;
 
 fn w_chunk_masked(row: u32, c: u32) -> Chunk {

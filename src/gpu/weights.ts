@@ -93,6 +93,7 @@ export function packRows(format: WeightFormat, cols: number, src: Uint8Array, ro
     scaleHalves[i] = dv.getUint16(o + at, true);
     bytes.set(src.subarray(o, o + at), i * wordBytes);
     bytes.set(src.subarray(o + at + 2, o + f.bytes), i * wordBytes + at);
+    f.gpu.block?.(data, i * f.gpu.words);
   }
   return { data, scales: new Uint32Array(scaleHalves.buffer) };
 }

@@ -38,19 +38,31 @@ export function pack5(x: Float32Array, at: number, dv: DataView, qhAt: number, o
 }
 
 /**
+ * The fifth bits of a block as the GPU keeps them (shaders/weights_q5_0.wgsl): bit s of byte b is
+ * the bit of value 16 * (s >> 2) + 4 * (s & 3) + b, the value in byte b of nibble word s & 3 (its
+ * high nibble when s >= 4), so that a chunk's bits are one shift and mask away.
+ */
+export function q5hToGpu(qh: number): number {
+  let out = 0;
+  for (let b = 0; b < 4; b++) for (let s = 0; s < 8; s++) out |= ((qh >>> (16 * (s >> 2) + 4 * (s & 3) + b)) & 1) << (8 * b + s);
+  return out >>> 0;
+}
+
+/**
  * q5_0: blocks of 32 values, 22 bytes: f16 scale d, u32 fifth bits, 16 bytes of nibbles;
- * x = d * (q - 16). On the GPU: 5 words (fifth bits, nibbles) per block, d in the scales buffer.
+ * x = d * (q - 16). On the GPU: 5 words (fifth bits rearranged by q5hToGpu, nibbles) per block,
+ * d in the scales buffer.
  */
 export const q5_0: FormatSpec = {
   name: 'q5_0',
   ggml: 'Q5_0',
   block: 32,
   bytes: 22,
-  gpu: { words: 5, scaleAt: 0 },
+  gpu: { words: 5, scaleAt: 0, block: (words, at) => void (words[at] = q5hToGpu(words[at]!)) },
   wgslWords: 1,
   wgsl: blockWgsl(SPLIT_SCALE_WGSL, BLOCK_SCALE_WGSL, Q4_ORDER_WGSL, wgsl),
   intDot: true,
-  masked: false,
+  masked: true,
   dequantize: (src, dv, out, blocks) => dequantize5(src, dv, out, blocks, false),
   quantizeBlock(x, at, dv, o, out) {
     let max = 0;

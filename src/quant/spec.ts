@@ -29,7 +29,12 @@ export interface FormatSpec {
    * of words is split this way so every load is aligned and the GPU holds exactly the file's
    * bytes. Float formats (block 1) pad rows instead (src/gpu/weights.ts).
    */
-  readonly gpu: { readonly words: number; readonly scaleAt: number | null };
+  readonly gpu: {
+    readonly words: number;
+    readonly scaleAt: number | null;
+    /** Rearranges the block at words[at..] in place after that split, where the kernels want another order (q5_0's fifth bits). */
+    readonly block?: (words: Uint32Array, at: number) => void;
+  };
   /** u32 words in one element of the WGSL piece's `w` array (vec4f: 4, vec2u: 2, u32: 1). */
   readonly wgslWords: number;
   /** The WGSL piece (src/kernels/matmul.ts and embed.ts compose it). */
