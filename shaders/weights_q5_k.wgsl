@@ -27,3 +27,12 @@ fn w_value(row: u32, col: u32) -> f32 {
   let hi = extractBits(w[base + 4u + l / 4u], (l % 4u) * 8u + s, 1u);
   return w_scale(row, col / 32u) * f32(lo | (hi << 4u)) + w_min(row, col / 32u);
 }
+
+// The 5-bit bytes in place (no offset: the min is the sub-block's).
+const MASK_POS = BYTE_POS;
+const MASK_OFFSET: f32 = 0.0;
+
+fn w_chunk_masked(row: u32, c: u32) -> Chunk {
+  let q = w_chunk_i8(row, c);
+  return Chunk(bytes_masked(q.x), bytes_masked(q.y));
+}

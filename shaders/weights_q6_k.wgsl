@@ -59,3 +59,12 @@ fn w_value(row: u32, col: u32) -> f32 {
   let hi = extractBits(w[base + 32u + n * 8u + l / 4u], (l % 4u) * 8u + k * 2u, 2u);
   return w_scale(row, col / 16u) * (f32(lo | (hi << 4u)) - 32.0);
 }
+
+// value = d * scale * (q - 32): the 6-bit bytes in place, the -32 as an offset.
+const MASK_POS = BYTE_POS;
+const MASK_OFFSET: f32 = -32.0;
+
+fn w_chunk_masked(row: u32, c: u32) -> Chunk {
+  let q = q6_bytes(row, c);
+  return Chunk(bytes_masked(q.x), bytes_masked(q.y));
+}

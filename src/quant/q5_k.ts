@@ -15,7 +15,7 @@ export const q5_k: FormatSpec = {
   wgslWords: 1,
   wgsl: kQuantWgsl(wgsl),
   intDot: true,
-  masked: false,
+  masked: true,
   dequantize: (src, dv, out, blocks) => dequantizeK45(src, dv, out, blocks, true),
   quantizeBlock: (x, at, dv, o, out) => quantizeK45(x, at, dv, o, out, true),
 };

@@ -16,7 +16,7 @@ export const q6_k: FormatSpec = {
   wgslWords: 1,
   wgsl: blockWgsl(SPLIT_SCALE_WGSL, wgsl),
   intDot: true,
-  masked: false,
+  masked: true,
   dequantize(src, dv, out, blocks) {
     for (let b = 0; b < blocks; b++) {
       const o = b * 210;
