@@ -17,12 +17,11 @@ import { KvCache } from '../../src/models/state.js';
 import { dequantizeQ8Blocks, quantizeQ8Blocks } from '../../src/quant/kv-q8.js';
 import { resolveModelSource } from '../../src/hub/resolve.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { Sessions } from '../../src/sessions/sessions.js';
-import { MemorySessionStore } from '../../src/sessions/store.js';
 import type { ModelConfig } from '../../src/formats/config.js';
 import { run, testGpu, testStep } from '../helpers/gpu.js';
 import { compare, randomF32 } from '../helpers/random.js';
 import { engineFor } from '../helpers/models.js';
+import { kvFormatContinuationTests } from '../helpers/kv-format-model.js';
 import { KNOWN_IDS, STORIES } from '../helpers/stories.js';
 
 type Ctx = Awaited<ReturnType<typeof testGpu>>;
@@ -180,42 +179,5 @@ describe('stories260K with a q8 KV cache', () => {
     expect(engine.info.dispatchesPerToken).toBe(38);
   });
 
-  it('exported K/V imported into a fresh engine continues the reply as the first engine does', async () => {
-    const prompt = [1, ...KNOWN_IDS.slice(0, 10)];
-    await engine.generate({ promptIds: prompt, maxTokens: 1, sampling: { temperature: 0 } });
-    const slice = await engine.exportKv(0, prompt.length);
-    const other = await engineFor(await resolveModelSource(STORIES), 128, { kvCache: 'q8' });
-    try {
-      await other.importKv(slice, []);
-      const a = await engine.generate({ promptIds: [...prompt, KNOWN_IDS[10]!], maxTokens: 12, sampling: { temperature: 0 } });
-      const b = await other.generate({ promptIds: [...prompt, KNOWN_IDS[10]!], maxTokens: 12, sampling: { temperature: 0 } });
-      expect(b.usage.reusedTokens).toBe(prompt.length);
-      expect(b.ids).toEqual(a.ids);
-      expect(b.tokens.map((t) => t.logprob)).toEqual(a.tokens.map((t) => t.logprob));
-    } finally {
-      await other.unload();
-    }
-  });
-
-  it('sessions: a conversation stored from one engine is restored into another and continues as if never interrupted', async () => {
-    const greedy = { max_tokens: 6, temperature: 0 };
-    const store = new MemorySessionStore();
-    const first = new Sessions({ store, engine: () => engine });
-    const { id } = await first.create();
-    for (const message of ['Once upon a time', 'there was a dog']) await first.chat(id, { message, ...greedy });
-    const want = await first.chat(id, { message: 'and a cat', ...greedy });
-    const other = await engineFor(await resolveModelSource(STORIES), 128, { kvCache: 'q8' });
-    try {
-      const second = new Sessions({ store, engine: () => other });
-      const { id: id2 } = await second.create();
-      for (const message of ['Once upon a time', 'there was a dog']) await first.chat(id2, { message, ...greedy });
-      const before = await second.get(id2);
-      const got = await second.chat(id2, { message: 'and a cat', ...greedy });
-      expect(got.session.restoredTokens).toBe(before.storedTokens);
-      expect(got.hearth.reused_tokens).toBe(before.storedTokens);
-      expect(got.hearth.ids).toEqual(want.hearth.ids);
-    } finally {
-      await other.unload();
-    }
-  });
+  kvFormatContinuationTests('q8', () => engine);
 });
