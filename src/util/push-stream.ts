@@ -66,15 +66,32 @@ export function pushToPull<T>(start: (push: (v: T) => void, signal: AbortSignal)
  * `onChunk` (a Comlink callback: one-way messages, no per-token round trip) and resolve with the
  * last. The callback's port and the call's own port keep no order between them, so this waits
  * until the forwarded values are delivered before resolving; otherwise the caller could see the
- * stream end before its second-to-last chunk (a tool call's arguments, say) arrived.
+ * stream end before its second-to-last chunk (a tool call's arguments, say) arrived. A caller
+ * that goes away (a closed tab) never acknowledges: `signal` (the request's) ends that wait.
  */
-export async function pushAllButLast<T>(stream: AsyncIterable<T>, onChunk: (v: T) => unknown): Promise<T | null> {
+export async function pushAllButLast<T>(stream: AsyncIterable<T>, onChunk: (v: T) => unknown, signal?: AbortSignal): Promise<T | null> {
   let last: T | null = null;
   let delivered: unknown = null;
   for await (const c of stream) {
     if (last !== null) delivered = onChunk(last);
     last = c;
   }
-  await delivered;
+  await unlessAborted(delivered, signal);
   return last;
+}
+
+/** Waits for `p`, or rejects with the signal's reason as soon as it aborts. */
+async function unlessAborted(p: unknown, signal?: AbortSignal): Promise<void> {
+  if (!signal) return void (await p);
+  signal.throwIfAborted();
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }

@@ -185,7 +185,7 @@ export class EngineHost {
     const signal = this.begin(requestId);
     try {
       const stream = await this.ready().api.chat.completions.create({ ...params, stream: true }, { signal });
-      return await pushAllButLast(stream, onChunk);
+      return await pushAllButLast(stream, onChunk, signal);
     } finally {
       this.requests.delete(requestId);
     }
@@ -204,7 +204,7 @@ export class EngineHost {
     const signal = this.begin(requestId);
     try {
       const stream = await this.ready().api.completions.create({ ...params, stream: true }, { signal });
-      return await pushAllButLast(stream, onChunk);
+      return await pushAllButLast(stream, onChunk, signal);
     } finally {
       this.requests.delete(requestId);
     }

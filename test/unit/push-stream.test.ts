@@ -22,6 +22,17 @@ describe('push-stream', () => {
     expect(seen).toEqual([0, 1, 2]);
   });
 
+  it('pushAllButLast: a caller that never acknowledges (a closed tab) is let go when the request aborts', async () => {
+    const ctrl = new AbortController();
+    // deliveries that never settle, as a Comlink callback whose page has closed
+    const run = pushAllButLast(chunks(3), () => new Promise<void>(() => undefined), ctrl.signal);
+    await new Promise((r) => setTimeout(r, 5));
+    ctrl.abort(new Error('tab gone'));
+    await expect(run).rejects.toThrow('tab gone');
+    // with the deliveries settled, the same signal changes nothing
+    expect(await pushAllButLast(chunks(3), () => Promise.resolve(), new AbortController().signal)).toBe(2);
+  });
+
   it('pushAllButLast on an empty stream resolves null and calls nothing', async () => {
     let calls = 0;
     expect(await pushAllButLast(chunks(0), () => calls++)).toBeNull();
