@@ -1,14 +1,21 @@
 // Matmuls for CPU drivers (SwiftShader, llvmpipe), where a barrier costs more than it saves and
-// loops are not unrolled for us: no workgroup memory, each thread owns 4 columns (rows of w) and
+// loops are not unrolled for us: no workgroup memory, each thread owns 16 columns (rows of w) and
 // 8 rows of x (the GEMV: 16 columns, 1 row) in named registers, caches do the staging. A block's
 // chunks are summed before its scale is applied, once per block rather than once per chunk. Both
 // read the weights masked (w_chunk_masked): one AND and one conversion a value.
 
-override REG_WG: u32 = 16u;
+// Threads per workgroup of the GEMM: few, so that even a small matrix spreads over every core.
+override GEMM_REG_WG: u32 = 4u;
+// Rows of w a thread of the GEMM owns: 4, 8 or 16, as groups of four (n0, n0 + 4, ...), so that
+// every x value it loads (on a CPU driver each thread gathers it for itself, the dearest thing it
+// does) meets them all.
+override GEMM_REG_ROWS: u32 = 16u;
 
-fn reg_rows(wg: vec3u, lid: u32) -> vec4u {
-  let n0 = (wg.x * REG_WG + lid) * 4u;
-  return min(row_map(n0), vec4u(p.n - 1u));
+// Group g's four rows of w (n0 + 4g .. n0 + 4g + 3) when a thread owns `owned` rows. Past the end,
+// or beyond `owned`, a group repeats the first one's rows: its sums are never stored.
+fn row_group(n0: u32, g: u32, owned: u32) -> vec4u {
+  let first = min(row_map(n0), vec4u(p.n - 1u));
+  return select(first, min(row_map(n0 + 4u * g), vec4u(p.n - 1u)), 4u * g < owned && n0 + 4u * g < p.n);
 }
 
 fn reg_scales(r: vec4u, b: u32) -> vec4f {
@@ -41,10 +48,6 @@ struct Quad {
   c3: Chunk,
 }
 
-fn w_quad(row: u32, c: u32) -> Quad {
-  return Quad(w_chunk_masked(row, c), w_chunk_masked(row, c + 1u), w_chunk_masked(row, c + 2u), w_chunk_masked(row, c + 3u));
-}
-
 fn x_quad(xbase: u32, c: u32) -> Quad {
   return Quad(x_chunk(xbase, c), x_chunk(xbase, c + 1u), x_chunk(xbase, c + 2u), x_chunk(xbase, c + 3u));
 }
@@ -67,139 +70,152 @@ fn quads_fit(cpr: u32) -> bool {
   return CHUNKS_PER_BLOCK % 4u == 0u && cpr % 4u == 0u;
 }
 
-// Row m of x (masked xm, raw sum t) against the four weight rows w0..w3 of block b, scaled.
-fn gemm_quad(w0: Quad, w1: Quad, w2: Quad, w3: Quad, xm: Quad, t: f32, sc: vec4f, mn: vec4f) -> vec4f {
-  var v = vec4f(quad_dot(w0, xm), quad_dot(w1, xm), quad_dot(w2, xm), quad_dot(w3, xm)) * sc;
-  if (HAS_MIN || MASK_OFFSET != 0.0) { v += t * mn; }
-  return v;
-}
-
 fn dots4(w0: Chunk, w1: Chunk, w2: Chunk, w3: Chunk, xc: Chunk) -> vec4f {
   return vec4f(chunk_dot(w0, xc), chunk_dot(w1, xc), chunk_dot(w2, xc), chunk_dot(w3, xc));
 }
 
 // store4 (matmul_epilogue*.wgsl) writes columns n0 .. n0 + 3 of an output row.
 
-// Rows of x a thread of the GEMM owns: 8 as two groups of four (m0 and m0 + 4), so that each weight
-// chunk it unpacks meets eight rows of x; with fewer rows in the step the second group is skipped.
-@compute @workgroup_size(REG_WG)
-fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let n0 = (wg.x * REG_WG + lid) * 4u;
-  if (n0 >= p.n) { return; }
-  let r = reg_rows(wg, lid);
+// The GEMM's 8 rows of x against one group of four rows of w: y[m0 + i, n0 .. n0 + 3] in ri.
+struct Acc8 {
+  r0: vec4f,
+  r1: vec4f,
+  r2: vec4f,
+  r3: vec4f,
+  r4: vec4f,
+  r5: vec4f,
+  r6: vec4f,
+  r7: vec4f,
+}
+
+fn acc8_add(a: Acc8, b: Acc8) -> Acc8 {
+  return Acc8(a.r0 + b.r0, a.r1 + b.r1, a.r2 + b.r2, a.r3 + b.r3, a.r4 + b.r4, a.r5 + b.r5, a.r6 + b.r6, a.r7 + b.r7);
+}
+
+fn acc8_zero() -> Acc8 {
+  return Acc8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+}
+
+// One chunk of the thread's 8 rows of x, loaded once for all its rows of w: masked (x_masked),
+// and each row's raw sum (for the mins and the offset).
+struct XChunks {
+  c0: Chunk,
+  c1: Chunk,
+  c2: Chunk,
+  c3: Chunk,
+  c4: Chunk,
+  c5: Chunk,
+  c6: Chunk,
+  c7: Chunk,
+  ta: vec4f,
+  tb: vec4f,
+}
+
+fn x_chunks(xa: vec4u, xb: vec4u, c: u32) -> XChunks {
+  let x0 = x_chunk(xa.x, c);
+  let x1 = x_chunk(xa.y, c);
+  let x2 = x_chunk(xa.z, c);
+  let x3 = x_chunk(xa.w, c);
+  let x4 = x_chunk(xb.x, c);
+  let x5 = x_chunk(xb.y, c);
+  let x6 = x_chunk(xb.z, c);
+  let x7 = x_chunk(xb.w, c);
+  return XChunks(
+    x_masked(x0), x_masked(x1), x_masked(x2), x_masked(x3),
+    x_masked(x4), x_masked(x5), x_masked(x6), x_masked(x7),
+    vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)),
+    vec4f(chunk_sum(x4), chunk_sum(x5), chunk_sum(x6), chunk_sum(x7)),
+  );
+}
+
+// Rows r of w, chunk c, unpacked once for the 8 rows of x: the masked dots, not yet scaled.
+fn chunk_group(r: vec4u, c: u32, xs: XChunks) -> Acc8 {
+  let w0 = w_chunk_masked(r.x, c);
+  let w1 = w_chunk_masked(r.y, c);
+  let w2 = w_chunk_masked(r.z, c);
+  let w3 = w_chunk_masked(r.w, c);
+  return Acc8(
+    dots4(w0, w1, w2, w3, xs.c0), dots4(w0, w1, w2, w3, xs.c1), dots4(w0, w1, w2, w3, xs.c2), dots4(w0, w1, w2, w3, xs.c3),
+    dots4(w0, w1, w2, w3, xs.c4), dots4(w0, w1, w2, w3, xs.c5), dots4(w0, w1, w2, w3, xs.c6), dots4(w0, w1, w2, w3, xs.c7),
+  );
+}
+
+// A block's masked dots s of rows r, scaled, plus its sums of x (ta, tb) times the mins and offset.
+fn block_group(r: vec4u, b: u32, s: Acc8, ta: vec4f, tb: vec4f) -> Acc8 {
+  let sc = reg_scales(r, b);
+  var v = Acc8(s.r0 * sc, s.r1 * sc, s.r2 * sc, s.r3 * sc, s.r4 * sc, s.r5 * sc, s.r6 * sc, s.r7 * sc);
+  if (HAS_MIN || MASK_OFFSET != 0.0) {
+    let mn = block_mins(r, b, sc);
+    v = acc8_add(v, Acc8(ta.x * mn, ta.y * mn, ta.z * mn, ta.w * mn, tb.x * mn, tb.y * mn, tb.z * mn, tb.w * mn));
+  }
+  return v;
+}
+
+fn store_group(m0: u32, n: u32, v: Acc8) {
   let rows = step.tokens;
+  store4(m0, n, v.r0);
+  if (m0 + 1u < rows) { store4(m0 + 1u, n, v.r1); }
+  if (m0 + 2u < rows) { store4(m0 + 2u, n, v.r2); }
+  if (m0 + 3u < rows) { store4(m0 + 3u, n, v.r3); }
+  if (m0 + 4u < rows) { store4(m0 + 4u, n, v.r4); }
+  if (m0 + 5u < rows) { store4(m0 + 5u, n, v.r5); }
+  if (m0 + 6u < rows) { store4(m0 + 6u, n, v.r6); }
+  if (m0 + 7u < rows) { store4(m0 + 7u, n, v.r7); }
+}
+
+// The prefill GEMM: each thread owns 8 rows of x (m0 ..) and GEMM_REG_ROWS rows of w (n0 ..).
+// Rows of x past the step's end repeat the last one (their sums are never stored): computing them
+// costs less here than branching around them does.
+@compute @workgroup_size(GEMM_REG_WG)
+fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let n0 = (wg.x * GEMM_REG_WG + lid) * GEMM_REG_ROWS;
+  if (n0 >= p.n) { return; }
+  let ra = row_group(n0, 0u, GEMM_REG_ROWS);
+  let rb = row_group(n0, 1u, GEMM_REG_ROWS);
+  let rc = row_group(n0, 2u, GEMM_REG_ROWS);
+  let rd = row_group(n0, 3u, GEMM_REG_ROWS);
   let m0 = wg.y * 8u;
-  let two = m0 + 4u < rows;
-  // rows past the end repeat the last one: their sums are never stored
-  let xa = min(vec4u(m0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u)) * p.k;
-  let xb = min(vec4u(m0) + vec4u(4u, 5u, 6u, 7u), vec4u(rows - 1u)) * p.k;
-  var acc0 = vec4f(0.0); // acc<i>[j]: y[m0 + i, n0 + j]
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  var acc4 = vec4f(0.0);
-  var acc5 = vec4f(0.0);
-  var acc6 = vec4f(0.0);
-  var acc7 = vec4f(0.0);
+  let last = vec4u(step.tokens - 1u);
+  let xa = min(vec4u(m0) + vec4u(0u, 1u, 2u, 3u), last) * p.k;
+  let xb = min(vec4u(m0) + vec4u(4u, 5u, 6u, 7u), last) * p.k;
+  var ga = acc8_zero();
+  var gb = acc8_zero();
+  var gc = acc8_zero();
+  var gd = acc8_zero();
   let cpr = chunks_per_row();
-  if (quads_fit(cpr)) {
-    // four chunks an iteration in straight-line code (see gemv_register)
-    for (var c = 0u; c < cpr; c += 4u) {
-      let b = c / CHUNKS_PER_BLOCK;
-      let sc = reg_scales(r, b);
-      let mn = block_mins(r, b, sc);
-      let w0 = w_quad(r.x, c);
-      let w1 = w_quad(r.y, c);
-      let w2 = w_quad(r.z, c);
-      let w3 = w_quad(r.w, c);
-      let x0 = x_quad(xa.x, c);
-      let x1 = x_quad(xa.y, c);
-      let x2 = x_quad(xa.z, c);
-      let x3 = x_quad(xa.w, c);
-      acc0 += gemm_quad(w0, w1, w2, w3, quad_masked(x0), quad_sum(x0), sc, mn);
-      acc1 += gemm_quad(w0, w1, w2, w3, quad_masked(x1), quad_sum(x1), sc, mn);
-      acc2 += gemm_quad(w0, w1, w2, w3, quad_masked(x2), quad_sum(x2), sc, mn);
-      acc3 += gemm_quad(w0, w1, w2, w3, quad_masked(x3), quad_sum(x3), sc, mn);
-      if (two) {
-        let x4 = x_quad(xb.x, c);
-        let x5 = x_quad(xb.y, c);
-        let x6 = x_quad(xb.z, c);
-        let x7 = x_quad(xb.w, c);
-        acc4 += gemm_quad(w0, w1, w2, w3, quad_masked(x4), quad_sum(x4), sc, mn);
-        acc5 += gemm_quad(w0, w1, w2, w3, quad_masked(x5), quad_sum(x5), sc, mn);
-        acc6 += gemm_quad(w0, w1, w2, w3, quad_masked(x6), quad_sum(x6), sc, mn);
-        acc7 += gemm_quad(w0, w1, w2, w3, quad_masked(x7), quad_sum(x7), sc, mn);
+  // A chunk an iteration: unlike the GEMV's, each holds 16 x 8 x 8 multiply-adds against a few
+  // variable stores, and four chunks an iteration ran no faster while taking twice as long to compile.
+  for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
+    var sa = acc8_zero();
+    var sb = acc8_zero();
+    var sc = acc8_zero();
+    var sd = acc8_zero();
+    var ta = vec4f(0.0); // the block's sums of x rows xa / xb
+    var tb = vec4f(0.0);
+    for (var c = b * CHUNKS_PER_BLOCK; c < min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr); c++) {
+      let xs = x_chunks(xa, xb, c);
+      if (HAS_MIN || MASK_OFFSET != 0.0) {
+        ta += xs.ta;
+        tb += xs.tb;
+      }
+      sa = acc8_add(sa, chunk_group(ra, c, xs));
+      if (GEMM_REG_ROWS >= 8u) { sb = acc8_add(sb, chunk_group(rb, c, xs)); }
+      if (GEMM_REG_ROWS >= 16u) {
+        sc = acc8_add(sc, chunk_group(rc, c, xs));
+        sd = acc8_add(sd, chunk_group(rd, c, xs));
       }
     }
-  } else {
-    for (var b = 0u; b * CHUNKS_PER_BLOCK < cpr; b++) {
-      var s0 = vec4f(0.0);
-      var s1 = vec4f(0.0);
-      var s2 = vec4f(0.0);
-      var s3 = vec4f(0.0);
-      var s4 = vec4f(0.0);
-      var s5 = vec4f(0.0);
-      var s6 = vec4f(0.0);
-      var s7 = vec4f(0.0);
-      var ta = vec4f(0.0); // ta[i] / tb[i]: the block's sum of x row m0 + i / m0 + 4 + i
-      var tb = vec4f(0.0);
-      let end = min(b * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK, cpr);
-      for (var c = b * CHUNKS_PER_BLOCK; c < end; c++) {
-        let w0 = w_chunk_masked(r.x, c);
-        let w1 = w_chunk_masked(r.y, c);
-        let w2 = w_chunk_masked(r.z, c);
-        let w3 = w_chunk_masked(r.w, c);
-        let x0 = x_chunk(xa.x, c);
-        let x1 = x_chunk(xa.y, c);
-        let x2 = x_chunk(xa.z, c);
-        let x3 = x_chunk(xa.w, c);
-        s0 += dots4(w0, w1, w2, w3, x_masked(x0));
-        s1 += dots4(w0, w1, w2, w3, x_masked(x1));
-        s2 += dots4(w0, w1, w2, w3, x_masked(x2));
-        s3 += dots4(w0, w1, w2, w3, x_masked(x3));
-        if (HAS_MIN || MASK_OFFSET != 0.0) { ta += vec4f(chunk_sum(x0), chunk_sum(x1), chunk_sum(x2), chunk_sum(x3)); }
-        if (two) {
-          let x4 = x_chunk(xb.x, c);
-          let x5 = x_chunk(xb.y, c);
-          let x6 = x_chunk(xb.z, c);
-          let x7 = x_chunk(xb.w, c);
-          s4 += dots4(w0, w1, w2, w3, x_masked(x4));
-          s5 += dots4(w0, w1, w2, w3, x_masked(x5));
-          s6 += dots4(w0, w1, w2, w3, x_masked(x6));
-          s7 += dots4(w0, w1, w2, w3, x_masked(x7));
-          if (HAS_MIN || MASK_OFFSET != 0.0) { tb += vec4f(chunk_sum(x4), chunk_sum(x5), chunk_sum(x6), chunk_sum(x7)); }
-        }
-      }
-      let sc = reg_scales(r, b);
-      acc0 += s0 * sc;
-      acc1 += s1 * sc;
-      acc2 += s2 * sc;
-      acc3 += s3 * sc;
-      acc4 += s4 * sc;
-      acc5 += s5 * sc;
-      acc6 += s6 * sc;
-      acc7 += s7 * sc;
-      if (HAS_MIN || MASK_OFFSET != 0.0) {
-        let mn = block_mins(r, b, sc);
-        acc0 += ta.x * mn;
-        acc1 += ta.y * mn;
-        acc2 += ta.z * mn;
-        acc3 += ta.w * mn;
-        acc4 += tb.x * mn;
-        acc5 += tb.y * mn;
-        acc6 += tb.z * mn;
-        acc7 += tb.w * mn;
-      }
+    ga = acc8_add(ga, block_group(ra, b, sa, ta, tb));
+    if (GEMM_REG_ROWS >= 8u) { gb = acc8_add(gb, block_group(rb, b, sb, ta, tb)); }
+    if (GEMM_REG_ROWS >= 16u) {
+      gc = acc8_add(gc, block_group(rc, b, sc, ta, tb));
+      gd = acc8_add(gd, block_group(rd, b, sd, ta, tb));
     }
   }
-  store4(m0, n0, acc0);
-  if (m0 + 1u < rows) { store4(m0 + 1u, n0, acc1); }
-  if (m0 + 2u < rows) { store4(m0 + 2u, n0, acc2); }
-  if (m0 + 3u < rows) { store4(m0 + 3u, n0, acc3); }
-  if (m0 + 4u < rows) { store4(m0 + 4u, n0, acc4); }
-  if (m0 + 5u < rows) { store4(m0 + 5u, n0, acc5); }
-  if (m0 + 6u < rows) { store4(m0 + 6u, n0, acc6); }
-  if (m0 + 7u < rows) { store4(m0 + 7u, n0, acc7); }
+  store_group(m0, n0, ga);
+  if (GEMM_REG_ROWS >= 8u && n0 + 4u < p.n) { store_group(m0, n0 + 4u, gb); }
+  if (GEMM_REG_ROWS >= 16u && n0 + 8u < p.n) { store_group(m0, n0 + 8u, gc); }
+  if (GEMM_REG_ROWS >= 16u && n0 + 12u < p.n) { store_group(m0, n0 + 12u, gd); }
 }
 
 // Rows of the decode GEMV per thread: 4, 8 or 16, as groups of four (n0, n0 + 4, ...), so that
@@ -207,13 +223,6 @@ fn gemm_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_ind
 override GEMV_REG_ROWS: u32 = 16u;
 // Threads per workgroup of the GEMV: few, so that even a small matrix spreads over every core.
 override GEMV_REG_WG: u32 = 4u;
-
-// Group g's rows (n0 + 4g .. n0 + 4g + 3). Past the end, or beyond GEMV_REG_ROWS, a group repeats
-// the first one's rows: its sums are never stored.
-fn gemv_group(n0: u32, g: u32) -> vec4u {
-  let first = min(row_map(n0), vec4u(p.n - 1u));
-  return select(first, min(row_map(n0 + 4u * g), vec4u(p.n - 1u)), 4u * g < GEMV_REG_ROWS && n0 + 4u * g < p.n);
-}
 
 fn dots4_masked(r: vec4u, c: u32, xm: Chunk) -> vec4f {
   return dots4(w_chunk_masked(r.x, c), w_chunk_masked(r.y, c), w_chunk_masked(r.z, c), w_chunk_masked(r.w, c), xm);
@@ -239,10 +248,10 @@ fn gemv_block(r: vec4u, b: u32, s: vec4f, t: f32) -> vec4f {
 fn gemv_register(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let n0 = (wg.x * GEMV_REG_WG + lid) * GEMV_REG_ROWS;
   if (n0 >= p.n) { return; }
-  let ra = gemv_group(n0, 0u);
-  let rb = gemv_group(n0, 1u);
-  let rc = gemv_group(n0, 2u);
-  let rd = gemv_group(n0, 3u);
+  let ra = row_group(n0, 0u, GEMV_REG_ROWS);
+  let rb = row_group(n0, 1u, GEMV_REG_ROWS);
+  let rc = row_group(n0, 2u, GEMV_REG_ROWS);
+  let rd = row_group(n0, 3u, GEMV_REG_ROWS);
   let xb = (step.tokens - 1u) * p.k;
   var acc_a = vec4f(0.0);
   var acc_b = vec4f(0.0);

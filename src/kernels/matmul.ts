@@ -132,7 +132,11 @@ const GEMV_ROWS = 4; // shaders/matmul_gemv.wgsl
 const GEMV_WG = 64;
 const TILE = 64; // shaders/matmul_gemm_tiled.wgsl
 const REG_M = 8; // rows of x per thread of gemm_register (shaders/matmul_gemm_register.wgsl)
-const REG_N = 4;
+// rows of w per thread of gemm_register: each x value it gathers (a CPU driver's dearest operation)
+// meets 16 of them; with 4 (as before) the GEMM ran 1.5-2x slower
+const GEMM_REG_ROWS = 16;
+const GEMM_REG_WG = 4; // threads per workgroup of gemm_register
+const REG_N = 4; // rows of w per thread of gemv_i8_register (shaders/matmul_gemv_i8.wgsl)
 // Small workgroups so even a 576-row matrix spreads over all of a CPU's cores.
 const REG_WG = 16;
 const GEMV_REG_WG = 4; // threads per workgroup of gemv_register (shaders/matmul_gemm_register.wgsl)
@@ -335,7 +339,7 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
     const useGemv = (s: StepParams): boolean => tokensOf(s, maxTokens, label) >= 1 && (a.lastRowOnly === true || s.tokens === 1);
     const useGemm = (s: StepParams): boolean => !a.lastRowOnly && tokensOf(s, maxTokens, label) > 1;
 
-    check(Math.ceil(rows / Math.min(TILE, REG_N * REG_WG)) <= ctx.limits.maxComputeWorkgroupsPerDimension, `${label}: ${rows} rows in one part are too many for one launch.`, 'Upload the weight with a smaller maxPartBytes.');
+    check(Math.ceil(rows / Math.min(TILE, REG_N * REG_WG, GEMM_REG_ROWS * GEMM_REG_WG)) <= ctx.limits.maxComputeWorkgroupsPerDimension, `${label}: ${rows} rows in one part are too many for one launch.`, 'Upload the weight with a smaller maxPartBytes.');
     if (variant === 'tiled') {
       if (!a.gemmOnly) out.push(launch(part, pbuf, intDot ? 'i8' : 'gemv', intDot ? 'gemv_i8' : 'gemv', { GEMV_WG }, 'gemv', (s) => (useGemv(s) ? grid1d(ctx, Math.ceil(rows / GEMV_ROWS)) : NONE)));
       if (gemmPossible) {
@@ -349,7 +353,8 @@ export function matmul(ctx: GpuContext, a: MatmulArgs, label = 'matmul'): Dispat
       const gemvConstants: Record<string, number> = intDot ? { REG_WG } : { GEMV_REG_WG, GEMV_REG_ROWS: regRows };
       if (!a.gemmOnly) out.push(launch(part, pbuf, intDot ? 'i8' : 'register', intDot ? 'gemv_i8_register' : 'gemv_register', gemvConstants, 'gemv', (s) => (useGemv(s) ? [gemvWgx, 1, 1] : NONE)));
       if (gemmPossible) {
-        out.push(launch(part, pbuf, 'register', 'gemm_register', { REG_WG }, 'gemm', (s) => (useGemm(s) ? [wgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
+        const gemmWgx = Math.ceil(rows / (GEMM_REG_ROWS * GEMM_REG_WG));
+        out.push(launch(part, pbuf, 'register', 'gemm_register', { GEMM_REG_WG, GEMM_REG_ROWS }, 'gemm', (s) => (useGemm(s) ? [gemmWgx, Math.ceil(s.tokens / REG_M), 1] : NONE)));
       }
     }
   }
