@@ -13,6 +13,7 @@ export type * from './api/audio.js';
 export type { WhisperInfo } from './engine/whisper.js';
 export type { EngineInfo } from './engine/engine.js';
 export type { LoadProgress, WeightDtype } from './models/load.js';
+export type { KvFormat } from './quant/kv-format.js';
 export type { ChatMessage } from './tokenizer/index.js';
 export type { CachedModelInfo, CachedFileInfo } from './hub/cache.js';
 export { openSessions } from './sessions/open.js';

@@ -19,6 +19,7 @@ export function showModelFacts(dl: HTMLElement, l: Loaded | null): void {
     ['Model', l.title],
     ['Architecture', `${i.architecture}, ${c.numLayers} layers, ${c.hiddenSize} wide`],
     ['Context', `${i.contextLength} tokens`],
+    ['KV cache', `${i.kvCache}, ${formatBytes(i.kvCacheBytes)}`],
     ['Weights', formats || '–'],
     ['GPU memory', formatBytes(i.memoryBytes)],
     ['Adapter', adapter],

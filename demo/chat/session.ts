@@ -58,13 +58,14 @@ export class Session {
     const view = new LoadProgressView(req.title, () => ctrl.abort(), req.expectedBytes, req.local);
     this.slot.replaceChildren(view.el);
     view.el.scrollIntoView({ block: 'nearest' });
-    const { dtype, contextLength } = this.options();
+    const { dtype, contextLength, kvCache } = this.options();
     try {
       const engine = await createEngine({
         model: req.model,
         ...(req.endpoint ? { endpoint: req.endpoint } : {}),
         ...(dtype ? { dtype } : {}),
         ...(contextLength ? { contextLength } : {}),
+        ...(kvCache ? { kvCache } : {}),
         signal: ctrl.signal,
         onProgress: (p) => view.update(p),
       });

@@ -1,8 +1,8 @@
 /**
  * The user's chat settings (system prompt, sampling) and load options (weight format on the GPU,
- * context length), bound to their form fields and remembered in localStorage.
+ * context length, KV cache format), bound to their form fields and remembered in localStorage.
  */
-import type { WeightDtype } from '../../src/index.js';
+import type { KvFormat, WeightDtype } from '../../src/index.js';
 
 /** How replies are shaped: free text, any JSON object, or JSON following `jsonSchema`. */
 export type ReplyFormat = 'text' | 'json' | 'schema';
@@ -28,6 +28,8 @@ export interface LoadOptions {
   dtype: '' | WeightDtype;
   /** 0: the model's own, up to 4096. */
   contextLength: number;
+  /** How the KV cache holds its values: '' is f32; f16 halves its memory, q8 about a quarter. */
+  kvCache: '' | Exclude<KvFormat, 'f32'>;
 }
 
 const KEY = 'hearth.chat.settings.v1';
@@ -47,6 +49,7 @@ export const DEFAULTS: ChatSettings & LoadOptions = {
   speechModel: '',
   dtype: '',
   contextLength: 0,
+  kvCache: '',
 };
 
 type All = ChatSettings & LoadOptions;
@@ -92,7 +95,7 @@ export class Settings {
   }
 
   get load(): LoadOptions {
-    return { dtype: this.values.dtype, contextLength: this.values.contextLength };
+    return { dtype: this.values.dtype, contextLength: this.values.contextLength, kvCache: this.values.kvCache };
   }
 
   private find<T extends Element>(selector: string): T | null {
@@ -124,6 +127,8 @@ export class Settings {
     const dtype = this.field('dtype')?.value ?? '';
     v.dtype = dtype === 'q4_0' || dtype === 'q8_0' || dtype === 'f16' ? dtype : '';
     v.contextLength = Math.round(clamp(num('contextLength'), 0, 131072, 0));
+    const kv = this.field('kvCache')?.value ?? '';
+    v.kvCache = kv === 'f16' || kv === 'q8' ? kv : '';
     this.syncOutputs();
     try {
       localStorage.setItem(KEY, JSON.stringify(v));

@@ -94,6 +94,8 @@ export interface EngineInfo {
   features: GpuContext['features'];
   weightBytes: number;
   kvCacheBytes: number;
+  /** How the KV cache holds its values (EngineLoadOptions.kvCache). */
+  kvCache: KvFormat;
   /** GPU memory Hearth holds for this model (weights, KV cache, activations). 0 after unload. */
   memoryBytes: number;
   /** Kernel launches of one decode step at a short context, sampling as the last request did (greedy before any). */
@@ -206,6 +208,7 @@ export class Engine {
       features: this.ctx.features,
       weightBytes,
       kvCacheBytes: kv,
+      kvCache: this.forward.kv.format,
       memoryBytes: weightBytes + kv + acts,
       dispatchesPerToken: this.unloaded ? 0 : this.forward.dispatchCount(1) + activeLaunches(this.sampler.dispatches),
       weightFormats: this.parts.weightFormats,

@@ -10,16 +10,10 @@ import { check, HearthError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { BufferRange } from '../gpu/buffers.js';
 import { bindBuffers, grid1d, type Dispatch } from '../gpu/dispatch.js';
+import { KV_FORMATS, type KvFormat } from '../quant/kv-format.js';
 import { checkRopeShape, ropeParams, type RopeStyle } from './rope.js';
 
-/**
- * How a KV cache holds its values: 'f32'; 'f16' with two halves packed in a u32 (packed and
- * unpacked with pack2x16float / unpack2x16float: no shader-f16 needed), half the memory and reads;
- * 'q8', blocks of kvBlock(headDim) values of a head's row as int8 with one f32 scale each
- * (max |x| / 127), about 0.28x f32's memory and reads (1.125 bytes per value at 32-value blocks).
- */
-export type KvFormat = 'f32' | 'f16' | 'q8';
-export const KV_FORMATS: readonly KvFormat[] = ['f32', 'f16', 'q8'];
+export { KV_FORMATS, type KvFormat };
 
 /** Values per scale of a q8 cache: 32, or the largest of 16, 8, 4 that divides headDim. */
 export function kvBlock(headDim: number): number {

@@ -4,7 +4,8 @@
  * two turns, a page reload, the model loaded again from the cache, the conversation found in the
  * sidebar and opened, a third turn that prefills only its own tokens (the rest restored from
  * storage); rename, export and import, delete with confirmation; a chat of another model (the same
- * file at q8_0) listed apart and read-only; the chat list as a drawer at 375 px. Screenshots go to
+ * file at q8_0) listed apart and read-only; the same weights with an 8-bit KV cache resuming a
+ * chat; the chat list as a drawer at 375 px. Screenshots go to
  * test-results/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -227,6 +228,29 @@ describe('saved chats on the demo chat page', () => {
     const copied = await send(page, 'The end.');
     expect(copied.prefilled).toBeGreaterThan(copied.reused);
     expect(copied.prefilled + copied.reused).toBe(copied.promptTokens);
+  });
+
+  it('with an 8-bit KV cache (Load options), a chat of the same weights opens as this model\'s and continues from its restored context', async () => {
+    await page.click('#change-model');
+    const options = page.locator('#load-options');
+    if (!(await options.evaluate((d) => (d as HTMLDetailsElement).open))) await options.locator('summary').click();
+    await page.selectOption('[name="dtype"]', '');
+    await page.selectOption('[name="kvCache"]', 'q8');
+    await loadStories(page);
+    // stories260K: K and V x 5 layers x 4 KV heads x 2048 positions x head 8, a byte each and a
+    // 4-byte scale per 8: 983,040 bytes
+    expect(await page.locator('#model-facts').textContent()).toContain('Context2048 tokensKV cacheq8, 983 kB');
+    const cat = page.locator('#chat-list .chat-row:not([data-other])', { has: page.locator('.chat-title', { hasText: 'The cat story' }) }).first();
+    await cat.locator('.chat-open').click();
+    await page.locator('.chat-note[data-note="resumed"]').waitFor();
+    expect(await page.isDisabled('#prompt')).toBe(false);
+    await page.fill('[name="temperature"]', '0');
+    await page.fill('[name="maxTokens"]', '16');
+    const next = await send(page, 'The dog barked.');
+    expect(next.restored).toBeGreaterThan(0);
+    expect(next.reused).toBe(next.restored);
+    expect(next.prefilled).toBe(next.promptTokens - next.reused);
+    await page.screenshot({ path: join(SHOTS, 'demo-sessions-kv-q8.png') });
   });
 
   it('sent no request anywhere but 127.0.0.1, and raised no page error', () => {

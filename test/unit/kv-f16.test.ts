@@ -144,6 +144,7 @@ describe('stories260K with an f16 KV cache', () => {
     const r = await engine.generate({ promptIds: [1], maxTokens: 48, sampling: { temperature: 0 } });
     expect(r.ids).toEqual(KNOWN_IDS);
     expect(engine.info.kvCacheBytes).toBe(2 * 5 * 4 * 128 * 8 * 2); // K and V, 5 layers, 4 kv heads, 128 positions, head 8, 2 bytes
+    expect(engine.info.kvCache).toBe('f16');
   });
 
   kvFormatContinuationTests('f16', () => engine);

@@ -175,6 +175,7 @@ describe('stories260K with a q8 KV cache', () => {
     const r = await engine.generate({ promptIds: [1], maxTokens: 48, sampling: { temperature: 0 } });
     expect(r.ids).toEqual(KNOWN_IDS);
     expect(engine.info.kvCacheBytes).toBe(2 * 5 * (4 * 128 * 8) * 1.5); // K and V, 5 layers, 4 kv heads x 128 positions x head 8, 1 byte + 4 per 8
+    expect(engine.info.kvCache).toBe('q8');
     // decode: the RoPE of q and the KV append run as launches of their own (28 + 2 per layer)
     expect(engine.info.dispatchesPerToken).toBe(38);
   });
