@@ -11,10 +11,10 @@ import { HearthError } from '../errors.js';
 import type { KvSlice } from '../engine/engine.js';
 import { f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
 import { dequantizeQ8Blocks, quantizeQ8Blocks } from '../quant/kv-q8.js';
-
 import { KV_FORMATS, type KvFormat } from '../quant/kv-format.js';
 
 export { KV_FORMATS, type KvFormat };
+
 const FORMAT_CODE: Record<KvFormat, number> = { f32: 0, f16: 1, q8: 2 };
 const MAGIC = 0x3156_4b48; // 'HKV1'
 const HEADER = 28;
