@@ -1,11 +1,13 @@
 // Flash attention for prefill (step.tokens > 1). One workgroup per (tile of BQ queries, query head).
 // Each query row belongs to TPR threads; a thread keeps its share of the row's q and output, up to 8
 // vec4s, in registers, so neither Q nor a score matrix ever lives in memory. Per tile of BK keys the TPR
-// threads of a row combine their partial dot products into the row's scores (tile_scores, from
-// attention_prefill_wg.wgsl or attention_prefill_sg.wgsl), then run the online softmax (running max m,
-// running sum l) for their share of the output.
+// threads of a row combine their partial dot products into the row's scores, then run the online
+// softmax (running max m, running sum l) for their share of the output.
 // K and V are read straight from the cache: all rows of the workgroup read the same keys at once, which
 // caches serve, and it saves the barriers of staging them (costly on CPU drivers).
+// This file: the tile sizes and a thread's share of a row (Share). Then either attend (one row a
+// thread, attention_prefill_row.wgsl) with tile_scores from attention_prefill_wg.wgsl or
+// attention_prefill_sg.wgsl, or four rows a thread on CPU drivers (attention_prefill_rows.wgsl).
 
 override TPR: u32 = 4u;          // threads per query row
 override NV: u32 = 8u;           // vec4s of a row each thread owns: ceil(DV / TPR) <= 8
@@ -82,51 +84,4 @@ fn share_store_out(s: Share, at: u32, lane: u32) {
   if (has(5u, lane)) { out[at + lane + 5u * TPR] = s.f; }
   if (has(6u, lane)) { out[at + lane + 6u * TPR] = s.g; }
   if (has(7u, lane)) { out[at + lane + 7u * TPR] = s.h; }
-}
-
-// Query rows [t0, t0 + BQ) of head h; this thread is lane `lane` of row `row`.
-// Every thread of the workgroup calls it, in uniform control flow: tile_scores may synchronize.
-fn attend(t0: u32, h: u32, row: u32, lane: u32) {
-  let kv_base = (h / p.group) * p.max_ctx;
-  let t_last = min(t0 + BQ, step.tokens) - 1u;
-  // Rows past the last token shadow it (in bounds, never written): the tile needs no special case.
-  let t = min(t0 + row, t_last);
-  let q_pos = step.pos + t;
-  // Causal skip: no query of this tile sees keys past its last query's position.
-  let kv_end = step.pos + t_last + 1u;
-  // Sliding-window skip: none sees keys before its first query's window (0 without a window).
-  let kv_start = window_start(step.pos + t0);
-  // This row's first visible key.
-  let lo = window_start(q_pos);
-  let q_at = (t * p.n_heads + h) * DV;
-
-  let qr = share_load_q(q_at, lane, p.scale);
-  var o = SHARE_ZERO;
-  var m = NEG_BIG;
-  var l = 0.0;
-  for (var k0 = kv_start; k0 < kv_end; k0 += BK) {
-    let n = min(BK, kv_end - k0);
-    let sc = tile_scores(qr, (kv_base + k0) * DV, n, row, lane);
-    // Keys j_lo <= j < n_row of this tile are this row's: none for rows wholly before it, fewer on the
-    // diagonal and, under a window, on its lower edge (j_lo is 0 without one).
-    let n_row = select(0u, min(n, q_pos + 1u - k0), q_pos >= k0);
-    let j_lo = select(0u, lo - k0, lo > k0);
-    // Loops run to the constant BK (guarded) so that GPU compilers unroll them and keep sc in registers.
-    var m_new = m;
-    for (var j = 0u; j < BK; j++) {
-      if (j >= j_lo && j < n_row) { m_new = max(m_new, sc[j]); }
-    }
-    let alpha = exp2(m - m_new);
-    l *= alpha;
-    o = share_scale(o, alpha);
-    for (var j = 0u; j < BK; j++) {
-      if (j >= j_lo && j < n_row) {
-        let pj = exp2(sc[j] - m_new);
-        l += pj;
-        o = share_add_v(o, pj, (kv_base + k0 + j) * DV, lane);
-      }
-    }
-    m = m_new;
-  }
-  if (t0 + row <= t_last) { share_store_out(share_scale(o, 1.0 / l), q_at, lane); }
 }

@@ -1,10 +1,6 @@
 // tile_scores with subgroup shuffles: no workgroup memory and no barriers in the key loop. Needs
-// TPR <= 4, the least subgroup size WebGPU allows, so the TPR lanes of a row always share a subgroup.
-// Rows are handed out per subgroup rather than derived from local_invocation_index, whose mapping to
-// subgroups WGSL leaves to the implementation: each subgroup takes the next slot of
-// subgroup_size / TPR rows. WG is a multiple of every subgroup size (<= 128), so all subgroups are full.
-
-var<workgroup> next_slot: atomic<u32>;
+// TPR <= 4, so the TPR lanes of a row share a subgroup (subgroup_order,
+// attention_enable_subgroups.wgsl).
 
 fn tile_scores(qr: Share, k_at: u32, n: u32, row: u32, lane: u32) -> array<f32, MAX_BK> {
   var sc: array<f32, MAX_BK>;
@@ -27,13 +23,6 @@ fn main(
 ) {
   let t0 = wg.x * BQ;
   if (t0 >= step.tokens) { return; }
-  // Cleared by hand, then a barrier: SwiftShader zero-fills workgroup memory as each group of
-  // invocations starts, and without a barrier it runs those groups one after another.
-  if (lid == 0u) { atomicStore(&next_slot, 0u); }
-  workgroupBarrier();
-  var slot = 0u;
-  if (subgroupElect()) { slot = atomicAdd(&next_slot, 1u); }
-  slot = subgroupBroadcastFirst(slot);
-  let first = slot * sg_size;
-  attend(t0, wg.y, (first + sg_lane) / TPR, sg_lane % TPR);
+  let i = subgroup_order(lid, sg_lane, sg_size);
+  attend(t0, wg.y, i / TPR, i % TPR);
 }

@@ -1,6 +1,8 @@
 import common from '../../shaders/common.wgsl?raw';
 import attentionCommon from '../../shaders/attention_common.wgsl?raw';
 import prefillSource from '../../shaders/attention_prefill.wgsl?raw';
+import prefillRowSource from '../../shaders/attention_prefill_row.wgsl?raw';
+import prefillRowsSource from '../../shaders/attention_prefill_rows.wgsl?raw';
 import prefillWgSource from '../../shaders/attention_prefill_wg.wgsl?raw';
 import prefillSgSource from '../../shaders/attention_prefill_sg.wgsl?raw';
 import enableSubgroups from '../../shaders/attention_enable_subgroups.wgsl?raw';
@@ -16,8 +18,9 @@ import { bindBuffers, type Dispatch, type Grid, type StepParams } from '../gpu/d
 import { kvBytes, kvQ8Constants, type KvFormat } from './kv_append.js';
 
 const KV_WGSL: Record<KvFormat, string> = { f32: kvF32, f16: kvF16, q8: `${int8x4}\n${kvQ8}` };
-const prefillWgCode = (kv: KvFormat) => `${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillWgSource}`;
-const prefillSgCode = (kv: KvFormat) => `${enableSubgroups}\n${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillSgSource}`;
+const prefillWgCode = (kv: KvFormat) => `${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillRowSource}\n${prefillWgSource}`;
+const prefillSgCode = (kv: KvFormat) => `${enableSubgroups}\n${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillRowSource}\n${prefillSgSource}`;
+const prefillRowsCode = (kv: KvFormat) => `${enableSubgroups}\n${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${prefillSource}\n${prefillRowsSource}`;
 const decodeCode = (kv: KvFormat) => `${common}\n${attentionCommon}\n${KV_WGSL[kv]}\n${decodeSource}`;
 
 /** Prefill: query rows per workgroup, most keys per tile (MAX_BK), and vec4s of q and output per thread (Share). */
@@ -73,6 +76,11 @@ export interface AttentionArgs {
   /** Decode split count (see attentionPlan for the default). */
   splits?: number;
   /**
+   * Query rows a prefill thread takes: 4 by default on CPU drivers with subgroups and at most 4 lanes
+   * a row (each K/V value a thread loads then meets four queries), else 1. For tests and A/B runs.
+   */
+  prefillRows?: 1 | 4;
+  /**
    * Decode scratch of at least attentionScratchBytes(ctx, ...) bytes. Layers run one after another, so
    * one scratch can serve them all; without it each call allocates its own.
    */
@@ -82,17 +90,18 @@ export interface AttentionArgs {
 /** The tile sizes and split count a launch uses, worked out from the shape. */
 export interface AttentionPlan {
   /**
-   * Threads per workgroup and per query row, query rows per workgroup, keys per tile, vec4s per thread;
-   * whether the lanes of a row combine their dot products with subgroup shuffles or workgroup memory.
+   * Threads per workgroup and per query row, query rows per thread and per workgroup, keys per tile,
+   * vec4s per thread; whether the lanes of a row combine their dot products with subgroup shuffles or
+   * workgroup memory.
    */
-  prefill: { wg: number; tpr: number; bq: number; bk: number; nv: number; subgroups: boolean; workgroupBytes: number };
+  prefill: { wg: number; tpr: number; rows: number; bq: number; bk: number; nv: number; subgroups: boolean; workgroupBytes: number };
   /** KV splits, query heads per workgroup (all of one kv head), keys scored per thread per chunk. */
   decode: { wg: number; splits: number; headsPerWorkgroup: number; keysPerThread: number; workgroupBytes: number };
   /** Bytes of the decode scratch (AttentionArgs.scratch). */
   scratchBytes: number;
 }
 
-export type AttentionPlanInput = Pick<AttentionArgs, 'nHeads' | 'nKvHeads' | 'headDim' | 'maxCtx' | 'splits'>;
+export type AttentionPlanInput = Pick<AttentionArgs, 'nHeads' | 'nKvHeads' | 'headDim' | 'maxCtx' | 'splits' | 'prefillRows'>;
 
 export interface AttentionPlanOptions {
   /** A CPU driver (SwiftShader, llvmpipe): few, large decode splits. */
@@ -119,6 +128,9 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
   // Without subgroups: the largest multiple of 4 keys whose double-buffered partial sums,
   // 2 * WG * (BK + 1) floats, fit in workgroup memory.
   const bk = sg ? PREFILL_MAX_BK : Math.min(PREFILL_MAX_BK, Math.floor((WORKGROUP_BYTES / (8 * wg) - 1) / 4) * 4);
+  // CPU drivers: four rows a thread (attention_prefill_rows.wgsl), whose lanes reduce with shuffles
+  const rows = a.prefillRows ?? (options.cpu && sg ? 4 : 1);
+  check(rows === 1 || (rows === 4 && sg), `attention: prefillRows ${rows} needs subgroups and at most ${PREFILL_SG_MAX_TPR} lanes a row (1 or 4).`);
 
   // Decode: as many heads of one kv group per workgroup as leave each head at least DV threads.
   const group = a.nHeads / a.nKvHeads;
@@ -134,7 +146,7 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
   // Mirrors the workgroup arrays of attention_decode.wgsl: qs, sc, chunk_max, red, red_l.
   const decodeBytes = hpw * dv * 16 + hpw * ks * kpt * 4 + 2 * hpw * 4 + (hpw * (kg - 1) * dv + 1) * 16 + (hpw * (kg - 1) + 1) * 4;
   return {
-    prefill: { wg, tpr, bq: wg / tpr, bk, nv: Math.ceil(dv / tpr), subgroups: sg, workgroupBytes: sg ? 4 : 2 * wg * (bk + 1) * 4 },
+    prefill: { wg, tpr, rows, bq: (rows * wg) / tpr, bk, nv: Math.ceil(dv / tpr), subgroups: sg, workgroupBytes: sg ? 4 : 2 * wg * (bk + 1) * 4 },
     decode: { wg: dwg, splits, headsPerWorkgroup: hpw, keysPerThread: kpt, workgroupBytes: decodeBytes },
     scratchBytes: a.nHeads * splits * (dv + 1) * 16,
   };
@@ -211,12 +223,12 @@ export function attention(ctx: GpuContext, a: AttentionArgs, label = 'attention'
   };
   const idle: Grid = [0, 0, 0];
 
-  const { wg, tpr, bq, bk, nv, subgroups } = plan.prefill;
-  const prefillCode = subgroups ? prefillSgCode(kv) : prefillWgCode(kv);
+  const { wg, tpr, rows, bq, bk, nv, subgroups } = plan.prefill;
+  const prefillCode = rows === 4 ? prefillRowsCode(kv) : subgroups ? prefillSgCode(kv) : prefillWgCode(kv);
   // a q8 cache's scales: where they start, and log2 of the vec4s each covers
   const q8 = kv === 'q8' ? kvQ8Constants(nKvHeads * maxCtx * headDim, headDim) : null;
   const cache: Record<string, number> = q8 ? { KV_SCALES: q8.scalesWord, KV_SHIFT: Math.log2(q8.block / 4) } : {};
-  const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { WG: wg, DV: dv, TPR: tpr, NV: nv, BK: bk, ...cache });
+  const prefill = ctx.pipelines.get(prefillCode, 'main', 'attention.prefill', { WG: wg, DV: dv, TPR: tpr, NV: nv, BK: bk, BQ: bq, ...cache });
   const io = { 0: a.step, 1: paramsBuf, 2: a.q, 3: a.kCache, 4: a.vCache, 5: a.out };
 
   const hpw = plan.decode.headsPerWorkgroup;

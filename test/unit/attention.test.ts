@@ -98,16 +98,20 @@ describe('attention kernels', () => {
         const device = subgroups ? await withSubgroups() : await withoutSubgroups();
         const plan = attentionPlan(c, { subgroups: device.ctx.features.subgroups });
         expect(plan.prefill.subgroups).toBe(subgroups && c.headDim <= 128 && device.ctx.features.subgroups);
-        const check = (await setup(c, 300, device))();
-        for (const [tokens, pos] of [
-          [2, 0],
-          [37, 0],
-          [19, 0],
-          [13, 100],
-          [37, 263],
-          [5, 295],
-        ] as const) {
-          expect(await check(tokens, pos), `tokens ${tokens} at pos ${pos}`).toBeLessThan(TOL);
+        const launch = await setup(c, 300, device);
+        // this CPU adapter's default (four rows a thread where subgroups allow), and one row a thread
+        for (const prefillRows of plan.prefill.subgroups ? [undefined, 1 as const] : [undefined]) {
+          const check = launch({ prefillRows });
+          for (const [tokens, pos] of [
+            [2, 0],
+            [37, 0],
+            [19, 0],
+            [13, 100],
+            [37, 263],
+            [5, 295],
+          ] as const) {
+            expect(await check(tokens, pos), `tokens ${tokens} at pos ${pos}, ${prefillRows ?? 'default'} rows a thread`).toBeLessThan(TOL);
+          }
         }
       });
     }
@@ -183,7 +187,9 @@ describe('attention kernels', () => {
           [40, 37, 50],
           [40, 3, 30],
         ] as const) {
-          expect(await windowed(device, c, { window }, tokens, pos), `window ${window}, tokens ${tokens} at pos ${pos}`).toBeLessThan(TOL);
+          for (const prefillRows of subgroups && c.headDim <= 128 ? [undefined, 1 as const] : [undefined]) {
+            expect(await windowed(device, c, { window, prefillRows }, tokens, pos), `window ${window}, tokens ${tokens} at pos ${pos}, ${prefillRows ?? 'default'} rows a thread`).toBeLessThan(TOL);
+          }
         }
       });
     }
@@ -223,6 +229,7 @@ describe('attention kernels', () => {
           const plan = attentionPlan({ nHeads: 4 * group, nKvHeads: 4, headDim, maxCtx: 4096 }, { subgroups });
           const { wg, tpr, bq, nv } = plan.prefill;
           const dv = headDim / 4;
+          expect(plan.prefill.rows).toBe(1);
           expect(bq * tpr).toBe(wg);
           expect(nv).toBeLessThanOrEqual(8);
           expect(nv * tpr).toBeGreaterThanOrEqual(dv);
@@ -243,6 +250,13 @@ describe('attention kernels', () => {
     expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 4096 }, { cpu: true }).decode.wg).toBe(16);
     expect(attentionPlan({ nHeads: 8, nKvHeads: 4, headDim: 8, maxCtx: 256 }, { cpu: true }).decode).toMatchObject({ wg: 4, headsPerWorkgroup: 2 });
     expect(attentionPlan({ nHeads: 32, nKvHeads: 8, headDim: 64, maxCtx: 4096 }).decode.wg).toBe(64);
+    // CPU drivers with subgroups: four query rows a thread where a row's lanes fit a subgroup
+    const cpuPrefill = (headDim: number, subgroups: boolean) => attentionPlan({ nHeads: 8, nKvHeads: 2, headDim, maxCtx: 512 }, { cpu: true, subgroups }).prefill;
+    expect(cpuPrefill(64, true)).toMatchObject({ wg: 16, tpr: 2, rows: 4, bq: 32 });
+    expect(cpuPrefill(8, true)).toMatchObject({ tpr: 1, rows: 4, bq: 64 });
+    expect(cpuPrefill(256, true)).toMatchObject({ tpr: 8, rows: 1, subgroups: false });
+    expect(cpuPrefill(64, false).rows).toBe(1);
+    expect(() => attentionPlan({ nHeads: 8, nKvHeads: 2, headDim: 64, maxCtx: 512, prefillRows: 4 }, { cpu: true, subgroups: false })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
   afterAll(async () => {
