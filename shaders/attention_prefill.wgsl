@@ -10,12 +10,14 @@
 // attention_prefill_sg.wgsl, or four rows a thread on CPU drivers (attention_prefill_rows.wgsl).
 
 override TPR: u32 = 4u;          // threads per query row
-override NV: u32 = 8u;           // vec4s of a row each thread owns: ceil(DV / TPR) <= 8
+override NV: u32 = 8u;           // vec4s of a row each thread owns: ceil(DV / TPR) <= 8 (16 with four rows a thread)
 override BK: u32 = 16u;          // keys per tile, <= MAX_BK
 override BQ: u32 = WG / TPR;     // query rows per workgroup
 const MAX_BK = 32u;
 
-// A thread's share of a row: the vec4 columns lane + i * TPR, i < NV.
+// A thread's share of a row: the vec4 columns lane + i * TPR, i < NV, eight at a time (Share). The
+// helpers below take the first slot f of the eight: 0, or 8 for the second Share of a row whose lanes
+// own more than 8 vec4s (attention_prefill_rows.wgsl).
 // Named vectors rather than an array: CPU drivers keep loop-indexed arrays in memory, many times slower.
 struct Share { a: vec4f, b: vec4f, c: vec4f, d: vec4f, e: vec4f, f: vec4f, g: vec4f, h: vec4f }
 
@@ -30,44 +32,44 @@ fn has(i: u32, lane: u32) -> bool {
   return NV > i && (EVEN || lane + i * TPR < DV);
 }
 
-fn share_load_q(at: u32, lane: u32, scale: f32) -> Share {
+fn share_load_q(at: u32, lane: u32, scale: f32, f: u32) -> Share {
   var s = SHARE_ZERO;
-  if (has(0u, lane)) { s.a = q[at + lane] * scale; }
-  if (has(1u, lane)) { s.b = q[at + lane + TPR] * scale; }
-  if (has(2u, lane)) { s.c = q[at + lane + 2u * TPR] * scale; }
-  if (has(3u, lane)) { s.d = q[at + lane + 3u * TPR] * scale; }
-  if (has(4u, lane)) { s.e = q[at + lane + 4u * TPR] * scale; }
-  if (has(5u, lane)) { s.f = q[at + lane + 5u * TPR] * scale; }
-  if (has(6u, lane)) { s.g = q[at + lane + 6u * TPR] * scale; }
-  if (has(7u, lane)) { s.h = q[at + lane + 7u * TPR] * scale; }
+  if (has(f + 0u, lane)) { s.a = q[at + lane + f * TPR] * scale; }
+  if (has(f + 1u, lane)) { s.b = q[at + lane + (f + 1u) * TPR] * scale; }
+  if (has(f + 2u, lane)) { s.c = q[at + lane + (f + 2u) * TPR] * scale; }
+  if (has(f + 3u, lane)) { s.d = q[at + lane + (f + 3u) * TPR] * scale; }
+  if (has(f + 4u, lane)) { s.e = q[at + lane + (f + 4u) * TPR] * scale; }
+  if (has(f + 5u, lane)) { s.f = q[at + lane + (f + 5u) * TPR] * scale; }
+  if (has(f + 6u, lane)) { s.g = q[at + lane + (f + 6u) * TPR] * scale; }
+  if (has(f + 7u, lane)) { s.h = q[at + lane + (f + 7u) * TPR] * scale; }
   return s;
 }
 
 // This lane's part of q . k for the key whose row starts at `at`.
-fn share_dot_k(s: Share, at: u32, lane: u32) -> f32 {
+fn share_dot_k(s: Share, at: u32, lane: u32, f: u32) -> f32 {
   var r = 0.0;
-  if (has(0u, lane)) { r += dot(s.a, load_k(at + lane)); }
-  if (has(1u, lane)) { r += dot(s.b, load_k(at + lane + TPR)); }
-  if (has(2u, lane)) { r += dot(s.c, load_k(at + lane + 2u * TPR)); }
-  if (has(3u, lane)) { r += dot(s.d, load_k(at + lane + 3u * TPR)); }
-  if (has(4u, lane)) { r += dot(s.e, load_k(at + lane + 4u * TPR)); }
-  if (has(5u, lane)) { r += dot(s.f, load_k(at + lane + 5u * TPR)); }
-  if (has(6u, lane)) { r += dot(s.g, load_k(at + lane + 6u * TPR)); }
-  if (has(7u, lane)) { r += dot(s.h, load_k(at + lane + 7u * TPR)); }
+  if (has(f + 0u, lane)) { r += dot(s.a, load_k(at + lane + f * TPR)); }
+  if (has(f + 1u, lane)) { r += dot(s.b, load_k(at + lane + (f + 1u) * TPR)); }
+  if (has(f + 2u, lane)) { r += dot(s.c, load_k(at + lane + (f + 2u) * TPR)); }
+  if (has(f + 3u, lane)) { r += dot(s.d, load_k(at + lane + (f + 3u) * TPR)); }
+  if (has(f + 4u, lane)) { r += dot(s.e, load_k(at + lane + (f + 4u) * TPR)); }
+  if (has(f + 5u, lane)) { r += dot(s.f, load_k(at + lane + (f + 5u) * TPR)); }
+  if (has(f + 6u, lane)) { r += dot(s.g, load_k(at + lane + (f + 6u) * TPR)); }
+  if (has(f + 7u, lane)) { r += dot(s.h, load_k(at + lane + (f + 7u) * TPR)); }
   return r;
 }
 
 // s + p * v for the value row starting at `at`.
-fn share_add_v(s: Share, p: f32, at: u32, lane: u32) -> Share {
+fn share_add_v(s: Share, p: f32, at: u32, lane: u32, f: u32) -> Share {
   var r = s;
-  if (has(0u, lane)) { r.a += p * load_v(at + lane); }
-  if (has(1u, lane)) { r.b += p * load_v(at + lane + TPR); }
-  if (has(2u, lane)) { r.c += p * load_v(at + lane + 2u * TPR); }
-  if (has(3u, lane)) { r.d += p * load_v(at + lane + 3u * TPR); }
-  if (has(4u, lane)) { r.e += p * load_v(at + lane + 4u * TPR); }
-  if (has(5u, lane)) { r.f += p * load_v(at + lane + 5u * TPR); }
-  if (has(6u, lane)) { r.g += p * load_v(at + lane + 6u * TPR); }
-  if (has(7u, lane)) { r.h += p * load_v(at + lane + 7u * TPR); }
+  if (has(f + 0u, lane)) { r.a += p * load_v(at + lane + f * TPR); }
+  if (has(f + 1u, lane)) { r.b += p * load_v(at + lane + (f + 1u) * TPR); }
+  if (has(f + 2u, lane)) { r.c += p * load_v(at + lane + (f + 2u) * TPR); }
+  if (has(f + 3u, lane)) { r.d += p * load_v(at + lane + (f + 3u) * TPR); }
+  if (has(f + 4u, lane)) { r.e += p * load_v(at + lane + (f + 4u) * TPR); }
+  if (has(f + 5u, lane)) { r.f += p * load_v(at + lane + (f + 5u) * TPR); }
+  if (has(f + 6u, lane)) { r.g += p * load_v(at + lane + (f + 6u) * TPR); }
+  if (has(f + 7u, lane)) { r.h += p * load_v(at + lane + (f + 7u) * TPR); }
   return r;
 }
 
@@ -75,13 +77,13 @@ fn share_scale(s: Share, x: f32) -> Share {
   return Share(s.a * x, s.b * x, s.c * x, s.d * x, s.e * x, s.f * x, s.g * x, s.h * x);
 }
 
-fn share_store_out(s: Share, at: u32, lane: u32) {
-  if (has(0u, lane)) { out[at + lane] = s.a; }
-  if (has(1u, lane)) { out[at + lane + TPR] = s.b; }
-  if (has(2u, lane)) { out[at + lane + 2u * TPR] = s.c; }
-  if (has(3u, lane)) { out[at + lane + 3u * TPR] = s.d; }
-  if (has(4u, lane)) { out[at + lane + 4u * TPR] = s.e; }
-  if (has(5u, lane)) { out[at + lane + 5u * TPR] = s.f; }
-  if (has(6u, lane)) { out[at + lane + 6u * TPR] = s.g; }
-  if (has(7u, lane)) { out[at + lane + 7u * TPR] = s.h; }
+fn share_store_out(s: Share, at: u32, lane: u32, f: u32) {
+  if (has(f + 0u, lane)) { out[at + lane + f * TPR] = s.a; }
+  if (has(f + 1u, lane)) { out[at + lane + (f + 1u) * TPR] = s.b; }
+  if (has(f + 2u, lane)) { out[at + lane + (f + 2u) * TPR] = s.c; }
+  if (has(f + 3u, lane)) { out[at + lane + (f + 3u) * TPR] = s.d; }
+  if (has(f + 4u, lane)) { out[at + lane + (f + 4u) * TPR] = s.e; }
+  if (has(f + 5u, lane)) { out[at + lane + (f + 5u) * TPR] = s.f; }
+  if (has(f + 6u, lane)) { out[at + lane + (f + 6u) * TPR] = s.g; }
+  if (has(f + 7u, lane)) { out[at + lane + (f + 7u) * TPR] = s.h; }
 }

@@ -17,7 +17,7 @@ fn attend(t0: u32, h: u32, row: u32, lane: u32) {
   let lo = window_start(q_pos);
   let q_at = (t * p.n_heads + h) * DV;
 
-  let qr = share_load_q(q_at, lane, p.scale);
+  let qr = share_load_q(q_at, lane, p.scale, 0u);
   var o = SHARE_ZERO;
   var m = NEG_BIG;
   var l = 0.0;
@@ -40,10 +40,10 @@ fn attend(t0: u32, h: u32, row: u32, lane: u32) {
       if (j >= j_lo && j < n_row) {
         let pj = exp2(sc[j] - m_new);
         l += pj;
-        o = share_add_v(o, pj, (kv_base + k0 + j) * DV, lane);
+        o = share_add_v(o, pj, (kv_base + k0 + j) * DV, lane, 0u);
       }
     }
     m = m_new;
   }
-  if (t0 + row <= t_last) { share_store_out(share_scale(o, 1.0 / l), q_at, lane); }
+  if (t0 + row <= t_last) { share_store_out(share_scale(o, 1.0 / l), q_at, lane, 0u); }
 }

@@ -6,7 +6,7 @@ fn tile_scores(qr: Share, k_at: u32, n: u32, row: u32, lane: u32) -> array<f32, 
   var sc: array<f32, MAX_BK>;
   for (var j = 0u; j < BK; j++) {
     var s = 0.0;
-    if (j < n) { s = share_dot_k(qr, k_at + j * DV, lane); }
+    if (j < n) { s = share_dot_k(qr, k_at + j * DV, lane, 0u); }
     if (TPR > 1u) { s += subgroupShuffleXor(s, 1u); }
     if (TPR > 2u) { s += subgroupShuffleXor(s, 2u); }
     sc[j] = s;

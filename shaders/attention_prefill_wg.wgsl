@@ -11,7 +11,7 @@ fn tile_scores(qr: Share, k_at: u32, n: u32, row: u32, lane: u32) -> array<f32, 
   let mine = part_buf * BQ * PART_ROW + row * PART_ROW;
   for (var j = 0u; j < BK; j++) {
     var s = 0.0;
-    if (j < n) { s = share_dot_k(qr, k_at + j * DV, lane); }
+    if (j < n) { s = share_dot_k(qr, k_at + j * DV, lane, 0u); }
     part[mine + j * TPR + lane] = s;
   }
   workgroupBarrier();

@@ -122,6 +122,9 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
   // more rows per workgroup means each K/V read serves more queries.
   let tpr = 1;
   while (Math.ceil(dv / tpr) > MAX_NV) tpr *= 2;
+  // Four rows a thread (CPU drivers) shuffle within a subgroup: a row wider than that many lanes
+  // allow at 8 vec4s a lane (head size 256) takes up to 16 vec4s a lane instead.
+  if (options.cpu && options.subgroups && a.prefillRows !== 1 && tpr > PREFILL_SG_MAX_TPR && Math.ceil(dv / PREFILL_SG_MAX_TPR) <= 2 * MAX_NV) tpr = PREFILL_SG_MAX_TPR;
   const sg = !!options.subgroups && tpr <= PREFILL_SG_MAX_TPR;
   // CPU drivers: few rows per workgroup, as every barrier there switches between each 4 threads
   const wg = options.cpu ? (sg ? PREFILL_CPU_SG_WG : PREFILL_CPU_ROWS * tpr) : sg ? PREFILL_SG_WG : Math.min(128, Math.max(64, PREFILL_ROWS * tpr));
@@ -131,6 +134,7 @@ export function attentionPlan(a: AttentionPlanInput, options: AttentionPlanOptio
   // CPU drivers: four rows a thread (attention_prefill_rows.wgsl), whose lanes reduce with shuffles
   const rows = a.prefillRows ?? (options.cpu && sg ? 4 : 1);
   check(rows === 1 || (rows === 4 && sg), `attention: prefillRows ${rows} needs subgroups and at most ${PREFILL_SG_MAX_TPR} lanes a row (1 or 4).`);
+  check(Math.ceil(dv / tpr) <= (rows === 4 ? 2 : 1) * MAX_NV, `attention: head size ${a.headDim} needs four prefill rows a thread on this device (prefillRows 4).`);
 
   // Decode: as many heads of one kv group per workgroup as leave each head at least DV threads.
   const group = a.nHeads / a.nKvHeads;

@@ -92,7 +92,8 @@ describe('attention kernels', () => {
       }
     });
 
-    // Head dim 256 takes the workgroup-memory path anyway; 96 adds nothing to 64 and 128 there.
+    // Head dim 256 takes the workgroup-memory path with one row a thread (covered below); 96 adds
+    // nothing to 64 and 128 there.
     for (const subgroups of c.headDim === 256 || c.headDim === 96 ? [true] : [true, false]) {
       it(`prefill matches the reference (${c.name}), from pos 0 and continuing a cache, ${subgroups ? 'with' : 'without'} subgroups`, async () => {
         const device = subgroups ? await withSubgroups() : await withoutSubgroups();
@@ -100,7 +101,8 @@ describe('attention kernels', () => {
         expect(plan.prefill.subgroups).toBe(subgroups && c.headDim <= 128 && device.ctx.features.subgroups);
         const launch = await setup(c, 300, device);
         // this CPU adapter's default (four rows a thread where subgroups allow), and one row a thread
-        for (const prefillRows of plan.prefill.subgroups ? [undefined, 1 as const] : [undefined]) {
+        // (with subgroups, head size 256: the workgroup-memory kernel)
+        for (const prefillRows of subgroups ? [undefined, 1 as const] : [undefined]) {
           const check = launch({ prefillRows });
           for (const [tokens, pos] of [
             [2, 0],
@@ -187,7 +189,7 @@ describe('attention kernels', () => {
           [40, 37, 50],
           [40, 3, 30],
         ] as const) {
-          for (const prefillRows of subgroups && c.headDim <= 128 ? [undefined, 1 as const] : [undefined]) {
+          for (const prefillRows of subgroups ? [undefined, 1 as const] : [undefined]) {
             expect(await windowed(device, c, { window, prefillRows }, tokens, pos), `window ${window}, tokens ${tokens} at pos ${pos}, ${prefillRows ?? 'default'} rows a thread`).toBeLessThan(TOL);
           }
         }
@@ -254,7 +256,10 @@ describe('attention kernels', () => {
     const cpuPrefill = (headDim: number, subgroups: boolean) => attentionPlan({ nHeads: 8, nKvHeads: 2, headDim, maxCtx: 512 }, { cpu: true, subgroups }).prefill;
     expect(cpuPrefill(64, true)).toMatchObject({ wg: 16, tpr: 2, rows: 4, bq: 32 });
     expect(cpuPrefill(8, true)).toMatchObject({ tpr: 1, rows: 4, bq: 64 });
-    expect(cpuPrefill(256, true)).toMatchObject({ tpr: 8, rows: 1, subgroups: false });
+    // head size 256: 16 vec4s a lane over 4 lanes, or, with one row a thread, 8 lanes and workgroup memory
+    expect(cpuPrefill(256, true)).toMatchObject({ tpr: 4, nv: 16, rows: 4, subgroups: true });
+    expect(attentionPlan({ nHeads: 4, nKvHeads: 1, headDim: 256, maxCtx: 512, prefillRows: 1 }, { cpu: true, subgroups: true }).prefill).toMatchObject({ tpr: 8, nv: 8, rows: 1, subgroups: false });
+    expect(cpuPrefill(256, false)).toMatchObject({ tpr: 8, rows: 1 });
     expect(cpuPrefill(64, false).rows).toBe(1);
     expect(() => attentionPlan({ nHeads: 8, nKvHeads: 2, headDim: 64, maxCtx: 512, prefillRows: 4 }, { cpu: true, subgroups: false })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
